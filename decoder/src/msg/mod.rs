@@ -1,0 +1,141 @@
+//! The message model: what one decrypted message says, independent of how it travelled.
+//!
+//! [`Body::analyse`] turns a plaintext into methods, error codes, context and device identity;
+//! [`Message`] adds where and when it was seen, its problems and its pairing. One [`Display`]
+//! (`Request system.get_sysinfo`, `Response system.get_sysinfo err_code=0 HS110(EU) "Kitchen"`)
+//! feeds both the CLI line and the plugin's Info column.
+
+mod body;
+mod problem;
+
+pub use body::{Body, Context, Device, Method};
+pub use problem::{Problem, Severity};
+
+use core::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How a message travelled. Transport-neutral on purpose: later transports add variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// XOR with a 4-byte length header over TCP.
+    XorTcp,
+    /// XOR without header, one UDP datagram.
+    XorUdp,
+}
+
+impl Transport {
+    /// The value of the `kasa.transport` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::XorTcp => "xor-tcp",
+            Transport::XorUdp => "xor-udp",
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Request (to the device) or response (from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Request,
+    Response,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Request => "request",
+            Direction::Response => "response",
+        }
+    }
+}
+
+/// Request/response pairing, as DNS and Modbus show it in Wireshark.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pairing {
+    /// On a request: the frames of its responses (several for a broadcast discovery).
+    pub response_in: Vec<u64>,
+    /// On a response: the frame of its request.
+    pub response_to: Option<u64>,
+    /// On a response: the time since its request.
+    pub time: Option<Duration>,
+}
+
+/// One decoded message with everything known about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub transport: Transport,
+    pub direction: Direction,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// Frames (1-based, every frame counted) that carried bytes of it, ascending; the last is
+    /// where it completes and where Wireshark shows it.
+    pub frames: Vec<u64>,
+    /// Capture time of the last frame, since the Unix epoch.
+    pub time: Duration,
+    /// The TCP length header, if the transport has one.
+    pub len_header: Option<u32>,
+    /// The decrypted bytes, exactly as they were (not necessarily valid UTF-8).
+    pub plaintext: Vec<u8>,
+    pub body: Body,
+    pub problems: Vec<Problem>,
+    pub pairing: Pairing,
+    /// Index of the connection or UDP flow this message belongs to.
+    pub conversation: usize,
+}
+
+impl Message {
+    /// The frame where the message completes.
+    pub fn frame(&self) -> u64 {
+        self.frames.last().copied().unwrap_or(0)
+    }
+
+    /// The plaintext as text, if it is valid UTF-8.
+    pub fn text(&self) -> Option<&str> {
+        core::str::from_utf8(&self.plaintext).ok()
+    }
+
+    /// Info-column text; the same as `Display`.
+    pub fn summary(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        summary(f, self.direction, &self.body)
+    }
+}
+
+/// Writes the one-line summary of a message body.
+pub fn summary(f: &mut impl fmt::Write, direction: Direction, body: &Body) -> fmt::Result {
+    f.write_str(match direction {
+        Direction::Request => "Request",
+        Direction::Response => "Response",
+    })?;
+    for (i, m) in body.methods.iter().enumerate() {
+        f.write_str(if i == 0 { " " } else { ", " })?;
+        write!(f, "{}", m.name())?;
+        if let Some(code) = m.err_code {
+            write!(f, " err_code={code}")?;
+        }
+    }
+    if body.methods.is_empty() {
+        f.write_str(" (no method)")?;
+    }
+    if let Some(dev) = &body.device {
+        if let Some(model) = &dev.model {
+            write!(f, " {model}")?;
+        }
+        if let Some(alias) = &dev.alias {
+            write!(f, " {alias:?}")?;
+        }
+    }
+    Ok(())
+}

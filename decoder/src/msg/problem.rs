@@ -1,0 +1,102 @@
+//! Everything that can be wrong with a message, with the expert-info name each maps to.
+
+use core::fmt;
+
+/// How bad a problem is; mirrors Wireshark's expert severities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Note,
+    Warning,
+    Error,
+}
+
+/// A problem found while decoding. `Display` is the text of the expert info and of the CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The length header is above the cap; the bytes after it were skipped to resynchronise.
+    LengthAboveCap { len: u32, cap: u32 },
+    /// The length header disagrees with where the JSON really ends; the real extent was decoded.
+    LengthMismatch { header: u32, actual: usize },
+    /// The message is cut short: by a gap in the capture, a small snaplen, or the end of the file.
+    Truncated { expected: Option<usize>, got: usize },
+    /// A zero length header: the rest of the direction up to FIN is the message.
+    ZeroLength,
+    /// The plaintext is not a JSON object.
+    Json { detail: String },
+    /// The plaintext is not valid UTF-8 from this byte on (kept as it is).
+    Utf8 { valid_up_to: usize },
+    /// A method answered with a non-zero `err_code`.
+    ErrCode { method: String, code: i64, msg: Option<String> },
+    /// Bytes that do not start a plausible message were skipped.
+    Garbage { bytes: usize },
+}
+
+impl Problem {
+    /// The expert-info name (`kasa.…`) the plugin reports this as.
+    pub fn expert(&self) -> &'static str {
+        match self {
+            Problem::LengthAboveCap { .. } | Problem::LengthMismatch { .. } | Problem::Garbage { .. } => {
+                "kasa.malformed.length"
+            }
+            Problem::Truncated { .. } => "kasa.truncated",
+            Problem::ZeroLength => "kasa.zero_length",
+            Problem::Json { .. } => "kasa.malformed.json",
+            Problem::Utf8 { .. } => "kasa.malformed.utf8",
+            Problem::ErrCode { .. } => "kasa.err_code.nonzero",
+        }
+    }
+
+    /// The short key used in the CLI's JSON output (`expert` without `kasa.`).
+    pub fn key(&self) -> &'static str {
+        &self.expert()["kasa.".len()..]
+    }
+
+    pub fn severity(&self) -> Severity {
+        match self {
+            Problem::ZeroLength | Problem::ErrCode { .. } => Severity::Note,
+            Problem::Truncated { .. } => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+
+    /// Whether this makes the message malformed (as opposed to a note about it).
+    pub fn is_malformed(&self) -> bool {
+        self.severity() != Severity::Note
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::LengthAboveCap { len, cap } => {
+                write!(f, "length header {len} is above the maximum message size {cap}")
+            }
+            Problem::LengthMismatch { header, actual } => write!(
+                f,
+                "length header {header} disagrees with the message, which is {actual} bytes"
+            ),
+            Problem::Truncated { expected: Some(e), got } => {
+                write!(f, "message truncated: {got} of {e} bytes captured")
+            }
+            Problem::Truncated { expected: None, got } => {
+                write!(f, "message truncated after {got} bytes")
+            }
+            Problem::ZeroLength => {
+                f.write_str("zero length header: the message runs to the end of the stream")
+            }
+            Problem::Json { detail } => write!(f, "not a JSON object: {detail}"),
+            Problem::Utf8 { valid_up_to } => {
+                write!(f, "invalid UTF-8 at byte {valid_up_to} (kept as it is)")
+            }
+            Problem::ErrCode { method, code, msg: Some(m) } => {
+                write!(f, "{method} returned err_code {code}: {m}")
+            }
+            Problem::ErrCode { method, code, msg: None } => {
+                write!(f, "{method} returned err_code {code}")
+            }
+            Problem::Garbage { bytes } => {
+                write!(f, "{bytes} bytes skipped: not a plausible message")
+            }
+        }
+    }
+}
