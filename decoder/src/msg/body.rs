@@ -69,7 +69,9 @@ impl Body {
         let parsed = match core::str::from_utf8(plaintext) {
             Ok(text) => serde_json::from_str::<Value>(text),
             Err(e) => {
-                problems.push(Problem::Utf8 { valid_up_to: e.valid_up_to() });
+                problems.push(Problem::Utf8 {
+                    valid_up_to: e.valid_up_to(),
+                });
                 serde_json::from_str::<Value>(&String::from_utf8_lossy(plaintext))
             }
         };
@@ -82,14 +84,19 @@ impl Body {
                 Body::default()
             }
             Err(e) => {
-                problems.push(Problem::Json { detail: e.to_string() });
+                problems.push(Problem::Json {
+                    detail: e.to_string(),
+                });
                 Body::default()
             }
         }
     }
 
     fn from_object(map: &Map<String, Value>, problems: &mut Vec<Problem>) -> Body {
-        let mut body = Body { json_ok: true, ..Body::default() };
+        let mut body = Body {
+            json_ok: true,
+            ..Body::default()
+        };
         for (module, value) in map {
             if module == "context" {
                 body.context = context(value);
@@ -119,7 +126,9 @@ impl Body {
             }
             for (method, result) in inner {
                 match result {
-                    Value::Object(result) => body.push_result(module, Some(method), result, problems),
+                    Value::Object(result) => {
+                        body.push_result(module, Some(method), result, problems)
+                    }
                     _ => body.methods.push(Method {
                         module: module.clone(),
                         method: Some(method.clone()),
@@ -147,7 +156,10 @@ impl Body {
         problems: &mut Vec<Problem>,
     ) {
         let err_code = result.get("err_code").and_then(Value::as_i64);
-        let err_msg = result.get("err_msg").and_then(Value::as_str).map(str::to_owned);
+        let err_msg = result
+            .get("err_msg")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         if result.contains_key("err_code") {
             self.has_err_code = true;
         }
@@ -253,11 +265,18 @@ mod tests {
         assert_eq!(b.methods[1].err_code, Some(-1));
         assert_eq!(
             p,
-            [Problem::ErrCode { method: "foo".into(), code: -1, msg: Some("module not support".into()) }]
+            [Problem::ErrCode {
+                method: "foo".into(),
+                code: -1,
+                msg: Some("module not support".into())
+            }]
         );
         let mut line = String::new();
         super::super::summary(&mut line, super::super::Direction::Response, &b).unwrap();
-        assert_eq!(line, "Response system.get_sysinfo err_code=0, foo err_code=-1 HS110(EU) \"Küche ☃\"");
+        assert_eq!(
+            line,
+            "Response system.get_sysinfo err_code=0, foo err_code=-1 HS110(EU) \"Küche ☃\""
+        );
     }
 
     #[test]
@@ -266,7 +285,10 @@ mod tests {
         assert!(!b.json_ok);
         assert!(matches!(p[0], Problem::Json { .. }));
         let mut p = Vec::new();
-        let b = Body::analyse(b"{\"system\":{\"set_dev_alias\":{\"alias\":\"\xff\"}}}", &mut p);
+        let b = Body::analyse(
+            b"{\"system\":{\"set_dev_alias\":{\"alias\":\"\xff\"}}}",
+            &mut p,
+        );
         assert!(b.json_ok);
         assert_eq!(p, [Problem::Utf8 { valid_up_to: 37 }]);
         assert_eq!(b.methods[0].name(), "system.set_dev_alias");

@@ -26,7 +26,11 @@ pub enum Problem {
     /// The plaintext is not valid UTF-8 from this byte on (kept as it is).
     Utf8 { valid_up_to: usize },
     /// A method answered with a non-zero `err_code`.
-    ErrCode { method: String, code: i64, msg: Option<String> },
+    ErrCode {
+        method: String,
+        code: i64,
+        msg: Option<String>,
+    },
     /// Bytes that do not start a plausible message were skipped.
     Garbage { bytes: usize },
 }
@@ -35,9 +39,9 @@ impl Problem {
     /// The expert-info name (`kasa.…`) the plugin reports this as.
     pub fn expert(&self) -> &'static str {
         match self {
-            Problem::LengthAboveCap { .. } | Problem::LengthMismatch { .. } | Problem::Garbage { .. } => {
-                "kasa.malformed.length"
-            }
+            Problem::LengthAboveCap { .. }
+            | Problem::LengthMismatch { .. }
+            | Problem::Garbage { .. } => "kasa.malformed.length",
             Problem::Truncated { .. } => "kasa.truncated",
             Problem::ZeroLength => "kasa.zero_length",
             Problem::Json { .. } => "kasa.malformed.json",
@@ -69,16 +73,25 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Problem::LengthAboveCap { len, cap } => {
-                write!(f, "length header {len} is above the maximum message size {cap}")
+                write!(
+                    f,
+                    "length header {len} is above the maximum message size {cap}"
+                )
             }
             Problem::LengthMismatch { header, actual } => write!(
                 f,
                 "length header {header} disagrees with the message, which is {actual} bytes"
             ),
-            Problem::Truncated { expected: Some(e), got } => {
+            Problem::Truncated {
+                expected: Some(e),
+                got,
+            } => {
                 write!(f, "message truncated: {got} of {e} bytes captured")
             }
-            Problem::Truncated { expected: None, got } => {
+            Problem::Truncated {
+                expected: None,
+                got,
+            } => {
                 write!(f, "message truncated after {got} bytes")
             }
             Problem::ZeroLength => {
@@ -88,10 +101,18 @@ impl fmt::Display for Problem {
             Problem::Utf8 { valid_up_to } => {
                 write!(f, "invalid UTF-8 at byte {valid_up_to} (kept as it is)")
             }
-            Problem::ErrCode { method, code, msg: Some(m) } => {
+            Problem::ErrCode {
+                method,
+                code,
+                msg: Some(m),
+            } => {
                 write!(f, "{method} returned err_code {code}: {m}")
             }
-            Problem::ErrCode { method, code, msg: None } => {
+            Problem::ErrCode {
+                method,
+                code,
+                msg: None,
+            } => {
                 write!(f, "{method} returned err_code {code}")
             }
             Problem::Garbage { bytes } => {

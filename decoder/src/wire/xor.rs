@@ -148,7 +148,10 @@ impl<T: AsRef<[u8]>> XorFrame<T> {
     pub fn check_len(&self) -> Result<(), FrameError> {
         let actual = self.buffer.as_ref().len();
         if actual < HEADER_LEN {
-            return Err(FrameError::Len { required: HEADER_LEN, actual });
+            return Err(FrameError::Len {
+                required: HEADER_LEN,
+                actual,
+            });
         }
         let required = HEADER_LEN.saturating_add(self.length() as usize);
         if actual < required {
@@ -269,7 +272,9 @@ mod tests {
 
     #[test]
     fn test_construct() {
-        let repr = XorRepr { plaintext: GET_SYSINFO };
+        let repr = XorRepr {
+            plaintext: GET_SYSINFO,
+        };
         let mut buf = vec![0xa5; repr.tcp_len()];
         repr.emit_tcp_with_header(29, &mut buf);
         assert_eq!(buf, GET_SYSINFO_FRAME);
@@ -280,7 +285,13 @@ mod tests {
         for cut in 0..GET_SYSINFO_FRAME.len() {
             let err = XorFrame::new_checked(&GET_SYSINFO_FRAME[..cut]).unwrap_err();
             let required = if cut < HEADER_LEN { HEADER_LEN } else { 33 };
-            assert_eq!(err, FrameError::Len { required, actual: cut });
+            assert_eq!(
+                err,
+                FrameError::Len {
+                    required,
+                    actual: cut
+                }
+            );
         }
     }
 
@@ -288,14 +299,29 @@ mod tests {
     fn test_impossible_len() {
         let buf = [0xff, 0xff, 0xff, 0xff, 0xd0];
         let err = XorFrame::new_checked(&buf[..]).unwrap_err();
-        assert_eq!(err, FrameError::Len { required: 4 + 0xffff_ffff, actual: 5 });
+        assert_eq!(
+            err,
+            FrameError::Len {
+                required: 4 + 0xffff_ffff,
+                actual: 5
+            }
+        );
         assert_eq!(
             Header::parse([0xff; 4], DEFAULT_MAX_MESSAGE),
-            Header::AboveCap { len: u32::MAX, cap: DEFAULT_MAX_MESSAGE }
+            Header::AboveCap {
+                len: u32::MAX,
+                cap: DEFAULT_MAX_MESSAGE
+            }
         );
         assert_eq!(Header::parse([0; 4], 10), Header::ZeroLength);
-        assert_eq!(Header::parse([0, 0, 0, 10], 10), Header::Message { len: 10 });
-        assert_eq!(Header::parse([0, 0, 0, 11], 10), Header::AboveCap { len: 11, cap: 10 });
+        assert_eq!(
+            Header::parse([0, 0, 0, 10], 10),
+            Header::Message { len: 10 }
+        );
+        assert_eq!(
+            Header::parse([0, 0, 0, 11], 10),
+            Header::AboveCap { len: 11, cap: 10 }
+        );
     }
 
     #[test]

@@ -1,0 +1,493 @@
+//! Cutting one reassembled TCP direction into XOR messages.
+//!
+//! The framer reads a length header, waits for that many bytes, and hands out the decrypted
+//! message with the frames that carried it. What real streams add:
+//!
+//! * a **zero length header** (pre-2017 firmware): the rest of the direction up to FIN is the
+//!   message;
+//! * a header **above the cap**: reported, nothing is allocated for it, and the framer
+//!   resynchronises on the next plausible header (see [`xor::tcp_heuristic`]);
+//! * a header that **disagrees** with the JSON after it (a client that counted characters, not
+//!   UTF-8 bytes): the real end of the JSON is found by a structural scan, the message is decoded
+//!   whole and flagged;
+//! * a **gap** in the capture: the message in progress ends as truncated and the framer
+//!   resynchronises after the gap.
+//!
+//! Memory is bounded by the cap: a message is buffered only up to the bytes it announces (at most
+//! `cap`), a resynchronising scan keeps five bytes.
+
+use super::reassembly::Chunk;
+use crate::msg::Problem;
+use crate::wire::xor::{self, HEADER_LEN, Header};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// A message cut out of a stream, before it is given its endpoints and direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMessage {
+    pub plaintext: Vec<u8>,
+    /// Frames that carried its bytes, ascending; the last is where it completes.
+    pub frames: Vec<u64>,
+    pub time: Duration,
+    pub len_header: Option<u32>,
+    pub problems: Vec<Problem>,
+}
+
+/// What the framer hands out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Message(RawMessage),
+    /// A problem that belongs to no message (skipped bytes, a header above the cap).
+    Problem {
+        frame: u64,
+        time: Duration,
+        problem: Problem,
+    },
+}
+
+/// Why the stream (or the current stretch of it) ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// FIN or RST in this frame.
+    Fin { frame: u64, time: Duration },
+    /// The capture ended.
+    Capture,
+    /// The capture lost bytes here.
+    Gap,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Header,
+    ZeroLength,
+    /// Looking for the next plausible header; `report` says whether skipped bytes are news.
+    Resync {
+        report: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    start: u64,
+    end: u64,
+    frame: u64,
+    time: Duration,
+}
+
+/// The framer of one direction.
+#[derive(Debug)]
+pub struct Framer {
+    cap: u32,
+    buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
+    start: u64,
+    origins: VecDeque<Origin>,
+    state: State,
+    skipped: usize,
+    skipped_at: Option<(u64, Duration)>,
+    /// After an undecided look past a header, judge again only once the buffer is this long
+    /// (doubling), so that a stream of tiny segments costs linear time.
+    rejudge_at: usize,
+}
+
+/// How far a JSON text goes, from a structural scan (brackets outside strings). Validation is
+/// left to the JSON parser; this only finds the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extent {
+    /// The first value ends before this byte.
+    Complete(usize),
+    /// The text ends inside the value.
+    Incomplete,
+    /// It does not start like an object or array.
+    Invalid,
+}
+
+/// Finds where the first JSON object or array in `text` ends.
+pub fn json_extent(text: &[u8]) -> Extent {
+    let Some(first) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Extent::Incomplete;
+    };
+    if !matches!(text[first], b'{' | b'[') {
+        return Extent::Invalid;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in text.iter().enumerate().skip(first) {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Extent::Complete(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    Extent::Incomplete
+}
+
+enum Verdict {
+    Wait,
+    Emit {
+        plaintext: Vec<u8>,
+        problems: Vec<Problem>,
+    },
+}
+
+impl Framer {
+    pub fn new(cap: u32) -> Self {
+        Framer {
+            cap,
+            buf: Vec::new(),
+            start: 0,
+            origins: VecDeque::new(),
+            state: State::Header,
+            skipped: 0,
+            skipped_at: None,
+            rejudge_at: 0,
+        }
+    }
+
+    /// Feeds one chunk of the reassembled stream.
+    pub fn push(&mut self, chunk: Chunk<'_>, out: &mut impl FnMut(Event)) {
+        match chunk {
+            Chunk::Data { bytes, frame, time } => {
+                let end = self.start + (self.buf.len() + bytes.len()) as u64;
+                self.origins.push_back(Origin {
+                    start: end - bytes.len() as u64,
+                    end,
+                    frame,
+                    time,
+                });
+                self.buf.extend_from_slice(bytes);
+                self.process(None, out);
+            }
+            Chunk::Gap { len, .. } => {
+                self.process(Some(End::Gap), out);
+                self.start += self.buf.len() as u64 + len;
+                self.buf.clear();
+                self.origins.clear();
+                self.state = State::Resync { report: false };
+            }
+        }
+    }
+
+    /// The direction ended: whatever is buffered is decided now.
+    pub fn close(&mut self, end: End, out: &mut impl FnMut(Event)) {
+        self.process(Some(end), out);
+        self.flush_skipped(out);
+    }
+
+    fn process(&mut self, ending: Option<End>, out: &mut impl FnMut(Event)) {
+        loop {
+            match self.state {
+                State::Resync { report } => {
+                    if !self.resync(report, ending.is_some(), out) {
+                        return;
+                    }
+                }
+                State::ZeroLength => {
+                    self.zero_length(ending, out);
+                    return;
+                }
+                State::Header => {
+                    if !self.header(ending, out) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// At a header boundary. Returns whether to go on.
+    fn header(&mut self, ending: Option<End>, out: &mut impl FnMut(Event)) -> bool {
+        let Some(&[a, b, c, d]) = self.buf.get(..HEADER_LEN) else {
+            if ending.is_some() && !self.buf.is_empty() {
+                let (frame, time) = self.origin_of(self.start);
+                let got = self.buf.len();
+                out(Event::Problem {
+                    frame,
+                    time,
+                    problem: Problem::Truncated {
+                        expected: Some(HEADER_LEN),
+                        got,
+                    },
+                });
+                self.consume(got);
+            }
+            return false;
+        };
+        match Header::parse([a, b, c, d], self.cap) {
+            Header::ZeroLength => {
+                self.state = State::ZeroLength;
+                true
+            }
+            Header::AboveCap { len, cap } => {
+                let (frame, time) = self.origin_of(self.start);
+                out(Event::Problem {
+                    frame,
+                    time,
+                    problem: Problem::LengthAboveCap { len, cap },
+                });
+                self.consume(HEADER_LEN);
+                self.state = State::Resync { report: false };
+                true
+            }
+            Header::Message { len } => {
+                if self
+                    .buf
+                    .get(HEADER_LEN)
+                    .is_some_and(|&b| b != xor::FIRST_BYTE)
+                {
+                    self.state = State::Resync { report: true };
+                    return true;
+                }
+                let total = HEADER_LEN + len as usize;
+                if self.buf.len() < total {
+                    if ending.is_none() {
+                        return false;
+                    }
+                    let got = self.buf.len() - HEADER_LEN;
+                    let problems = vec![Problem::Truncated {
+                        expected: Some(len as usize),
+                        got,
+                    }];
+                    let plaintext = xor::decrypt(&self.buf[HEADER_LEN..]);
+                    self.emit(plaintext, Some(len), problems, None, out);
+                    return false;
+                }
+                if ending.is_none() && self.buf.len() < self.rejudge_at {
+                    return false;
+                }
+                match self.judge(len as usize, ending.is_some()) {
+                    Verdict::Wait => {
+                        self.rejudge_at = (self.buf.len() * 2).max(self.buf.len() + 64);
+                        false
+                    }
+                    Verdict::Emit {
+                        plaintext,
+                        problems,
+                    } => {
+                        self.emit(plaintext, Some(len), problems, None, out);
+                        true
+                    }
+                }
+            }
+        }
+    }
+
+    /// A whole frame is buffered: decides where the message really ends.
+    fn judge(&self, len: usize, ending: bool) -> Verdict {
+        let cipher = &self.buf[HEADER_LEN..HEADER_LEN + len];
+        let plaintext = xor::decrypt(cipher);
+        let mismatch = |actual: usize| {
+            vec![Problem::LengthMismatch {
+                header: len as u32,
+                actual,
+            }]
+        };
+        match json_extent(&plaintext) {
+            Extent::Complete(end) => {
+                if end < len
+                    && !plaintext[end..].iter().all(u8::is_ascii_whitespace)
+                    && xor::tcp_heuristic(&self.buf[HEADER_LEN + end..], self.cap)
+                {
+                    // The header counted too many bytes; a new frame starts at `end`.
+                    let mut plaintext = plaintext;
+                    plaintext.truncate(end);
+                    return Verdict::Emit {
+                        plaintext,
+                        problems: mismatch(end),
+                    };
+                }
+                Verdict::Emit {
+                    plaintext,
+                    problems: Vec::new(),
+                }
+            }
+            Extent::Invalid => Verdict::Emit {
+                plaintext,
+                problems: Vec::new(),
+            },
+            Extent::Incomplete => {
+                // The header may have counted too few bytes: read on, up to the next plausible
+                // header, and see whether the JSON ends there.
+                let after = &self.buf[HEADER_LEN + len..];
+                let next = (0..after.len())
+                    .find(|&i| xor::tcp_heuristic(&after[i..], self.cap))
+                    .unwrap_or(after.len());
+                if next == 0 && !after.is_empty() {
+                    return Verdict::Emit {
+                        plaintext,
+                        problems: Vec::new(),
+                    };
+                }
+                let extended = xor::decrypt(&self.buf[HEADER_LEN..HEADER_LEN + len + next]);
+                match json_extent(&extended) {
+                    Extent::Complete(end) => {
+                        let mut extended = extended;
+                        extended.truncate(end);
+                        Verdict::Emit {
+                            plaintext: extended,
+                            problems: mismatch(end),
+                        }
+                    }
+                    Extent::Incomplete
+                        if !ending && next == after.len() && len + next < self.cap as usize =>
+                    {
+                        Verdict::Wait
+                    }
+                    _ => Verdict::Emit {
+                        plaintext,
+                        problems: Vec::new(),
+                    },
+                }
+            }
+        }
+    }
+
+    fn zero_length(&mut self, ending: Option<End>, out: &mut impl FnMut(Event)) {
+        let body = self.buf.len() - HEADER_LEN;
+        let over_cap = body > self.cap as usize;
+        let Some(end) = ending.or(over_cap.then_some(End::Gap)) else {
+            return;
+        };
+        if body == 0 {
+            let (frame, time) = self.origin_of(self.start);
+            out(Event::Problem {
+                frame,
+                time,
+                problem: Problem::ZeroLength,
+            });
+            self.consume(HEADER_LEN);
+            self.state = State::Header;
+            return;
+        }
+        let body = body.min(self.cap as usize);
+        let mut problems = vec![Problem::ZeroLength];
+        if end == End::Gap {
+            problems.push(Problem::Truncated {
+                expected: None,
+                got: body,
+            });
+        }
+        let plaintext = xor::decrypt(&self.buf[HEADER_LEN..HEADER_LEN + body]);
+        let fin = match end {
+            End::Fin { frame, time } => Some((frame, time)),
+            _ => None,
+        };
+        self.emit(plaintext, Some(0), problems, fin, out);
+        self.state = if over_cap {
+            State::Resync { report: false }
+        } else {
+            State::Header
+        };
+    }
+
+    /// Skips bytes until a plausible header starts the buffer. Returns whether one does.
+    fn resync(&mut self, report: bool, ending: bool, out: &mut impl FnMut(Event)) -> bool {
+        let found = (0..self.buf.len()).find(|&i| xor::tcp_heuristic(&self.buf[i..], self.cap));
+        let skip = match found {
+            Some(i) => i,
+            None if ending => self.buf.len(),
+            None => self.buf.len().saturating_sub(5),
+        };
+        if skip > 0 {
+            if report && self.skipped_at.is_none() {
+                self.skipped_at = Some(self.origin_of(self.start));
+            }
+            if report {
+                self.skipped += skip;
+            }
+            self.consume(skip);
+        }
+        if found.is_some() {
+            self.flush_skipped(out);
+            self.state = State::Header;
+            return true;
+        }
+        false
+    }
+
+    fn flush_skipped(&mut self, out: &mut impl FnMut(Event)) {
+        if let Some((frame, time)) = self.skipped_at.take() {
+            out(Event::Problem {
+                frame,
+                time,
+                problem: Problem::Garbage {
+                    bytes: self.skipped,
+                },
+            });
+            self.skipped = 0;
+        }
+    }
+
+    /// Emits the message that starts the buffer, of `HEADER_LEN + plaintext.len()` bytes.
+    fn emit(
+        &mut self,
+        plaintext: Vec<u8>,
+        len_header: Option<u32>,
+        problems: Vec<Problem>,
+        completed_at: Option<(u64, Duration)>,
+        out: &mut impl FnMut(Event),
+    ) {
+        let n = (HEADER_LEN + plaintext.len()).min(self.buf.len());
+        let to = self.start + n as u64;
+        let mut frames: Vec<u64> = self
+            .origins
+            .iter()
+            .filter(|o| o.start < to && o.end > self.start)
+            .map(|o| o.frame)
+            .collect();
+        frames.sort_unstable();
+        frames.dedup();
+        let mut time = self
+            .origins
+            .iter()
+            .filter(|o| o.start < to && o.end > self.start)
+            .max_by_key(|o| o.frame)
+            .map_or(Duration::ZERO, |o| o.time);
+        if let Some((frame, t)) = completed_at {
+            if frames.last().is_none_or(|&last| last < frame) {
+                frames.push(frame);
+                time = t;
+            }
+        }
+        out(Event::Message(RawMessage {
+            plaintext,
+            frames,
+            time,
+            len_header,
+            problems,
+        }));
+        self.consume(n);
+        self.rejudge_at = 0;
+    }
+
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.buf.len());
+        self.buf.drain(..n);
+        self.start += n as u64;
+        while self.origins.front().is_some_and(|o| o.end <= self.start) {
+            self.origins.pop_front();
+        }
+    }
+
+    fn origin_of(&self, offset: u64) -> (u64, Duration) {
+        self.origins
+            .iter()
+            .find(|o| o.start <= offset && offset < o.end)
+            .or(self.origins.back())
+            .map_or((0, Duration::ZERO), |o| (o.frame, o.time))
+    }
+}

@@ -1,0 +1,217 @@
+//! Request/response pairing, incremental so that the plugin can run it on its first pass.
+//!
+//! * TCP: in order per connection: a response answers the oldest unanswered request.
+//! * UDP: like Modbus's walk-back: the latest earlier request from the same client endpoint to
+//!   the same device (or to a broadcast address) whose methods the response answers. A broadcast
+//!   request stays open for every device that answers it; a unicast one is answered once.
+
+use crate::msg::Method;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// UDP requests remembered at most (the oldest are forgotten first).
+pub const UDP_WINDOW: usize = 4096;
+
+/// A response's request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Matched {
+    pub request_frame: u64,
+    /// Response time minus request time (zero if the capture's clock went backwards).
+    pub time: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    frame: u64,
+    time: Duration,
+}
+
+#[derive(Debug)]
+struct UdpOpen {
+    client: SocketAddr,
+    device: SocketAddr,
+    methods: Vec<(String, Option<String>)>,
+    frame: u64,
+    time: Duration,
+    answered: bool,
+}
+
+/// Pairing state for a whole capture.
+#[derive(Debug, Default)]
+pub struct Pairer {
+    tcp: HashMap<u64, VecDeque<Open>>,
+    udp: VecDeque<UdpOpen>,
+}
+
+impl Pairer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A TCP request on connection `conn`.
+    pub fn tcp_request(&mut self, conn: u64, frame: u64, time: Duration) {
+        self.tcp
+            .entry(conn)
+            .or_default()
+            .push_back(Open { frame, time });
+    }
+
+    /// A TCP response on connection `conn`: the oldest open request, if any.
+    pub fn tcp_response(&mut self, conn: u64, time: Duration) -> Option<Matched> {
+        let open = self.tcp.get_mut(&conn)?.pop_front()?;
+        Some(Matched {
+            request_frame: open.frame,
+            time: time.saturating_sub(open.time),
+        })
+    }
+
+    /// Forgets a closed TCP connection.
+    pub fn tcp_close(&mut self, conn: u64) {
+        self.tcp.remove(&conn);
+    }
+
+    /// A UDP request from `client` to `device`.
+    pub fn udp_request(
+        &mut self,
+        client: SocketAddr,
+        device: SocketAddr,
+        methods: &[Method],
+        frame: u64,
+        time: Duration,
+    ) {
+        if self.udp.len() == UDP_WINDOW {
+            self.udp.pop_front();
+        }
+        let methods = methods
+            .iter()
+            .map(|m| (m.module.clone(), m.method.clone()))
+            .collect();
+        self.udp.push_back(UdpOpen {
+            client,
+            device,
+            methods,
+            frame,
+            time,
+            answered: false,
+        });
+    }
+
+    /// A UDP response from `device` to `client`.
+    pub fn udp_response(
+        &mut self,
+        client: SocketAddr,
+        device: SocketAddr,
+        methods: &[Method],
+        time: Duration,
+    ) -> Option<Matched> {
+        let open = self.udp.iter_mut().rev().find(|r| {
+            r.client == client
+                && r.device.port() == device.port()
+                && (r.device.ip() == device.ip() || is_broadcast(r.device.ip()))
+                && !(r.answered && !is_broadcast(r.device.ip()))
+                && answers(&r.methods, methods)
+        })?;
+        open.answered = true;
+        Some(Matched {
+            request_frame: open.frame,
+            time: time.saturating_sub(open.time),
+        })
+    }
+}
+
+/// Whether a request to `ip` can be answered by several devices.
+pub fn is_broadcast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_broadcast() || v4.is_multicast() || v4.octets()[3] == 255,
+        IpAddr::V6(v6) => v6.is_multicast(),
+    }
+}
+
+/// Whether a response's methods answer a request's: same count, each response method names a
+/// requested module (and the same method, unless the module answered as a whole).
+fn answers(request: &[(String, Option<String>)], response: &[Method]) -> bool {
+    request.len() == response.len()
+        && response.iter().all(|m| {
+            request.iter().any(|(module, method)| {
+                *module == m.module && (m.method.is_none() || *method == m.method)
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(module: &str, method: Option<&str>) -> Method {
+        Method {
+            module: module.into(),
+            method: method.map(Into::into),
+            err_code: None,
+            err_msg: None,
+        }
+    }
+
+    #[test]
+    fn tcp_in_order() {
+        let mut p = Pairer::new();
+        p.tcp_request(1, 4, Duration::from_millis(10));
+        p.tcp_request(1, 5, Duration::from_millis(11));
+        assert_eq!(
+            p.tcp_response(1, Duration::from_millis(20)),
+            Some(Matched {
+                request_frame: 4,
+                time: Duration::from_millis(10)
+            })
+        );
+        assert_eq!(
+            p.tcp_response(1, Duration::from_millis(21))
+                .unwrap()
+                .request_frame,
+            5
+        );
+        assert_eq!(p.tcp_response(1, Duration::from_millis(22)), None);
+        assert_eq!(p.tcp_response(2, Duration::from_millis(22)), None);
+    }
+
+    #[test]
+    fn udp_broadcast_answered_by_several() {
+        let mut p = Pairer::new();
+        let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let bcast: SocketAddr = "255.255.255.255:9999".parse().unwrap();
+        let sysinfo = [m("system", Some("get_sysinfo"))];
+        p.udp_request(client, bcast, &sysinfo, 1, Duration::ZERO);
+        p.udp_request(client, bcast, &sysinfo, 2, Duration::ZERO);
+        for dev in ["127.0.0.2:9999", "127.0.0.3:9999"] {
+            let got = p
+                .udp_response(client, dev.parse().unwrap(), &sysinfo, Duration::ZERO)
+                .unwrap();
+            assert_eq!(got.request_frame, 2);
+        }
+        let other = [m("emeter", Some("get_realtime"))];
+        assert_eq!(
+            p.udp_response(
+                client,
+                "127.0.0.2:9999".parse().unwrap(),
+                &other,
+                Duration::ZERO
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn udp_unicast_answered_once() {
+        let mut p = Pairer::new();
+        let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let dev: SocketAddr = "127.0.0.2:9999".parse().unwrap();
+        let q = [m("system", Some("get_sysinfo"))];
+        p.udp_request(client, dev, &q, 1, Duration::ZERO);
+        assert!(p.udp_response(client, dev, &q, Duration::ZERO).is_some());
+        assert!(p.udp_response(client, dev, &q, Duration::ZERO).is_none());
+        assert!(
+            p.udp_response(client, dev, &[m("system", None)], Duration::ZERO)
+                .is_none()
+        );
+    }
+}
