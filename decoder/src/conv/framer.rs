@@ -258,11 +258,23 @@ impl Framer {
                         return false;
                     }
                     let got = self.buf.len() - HEADER_LEN;
-                    let problems = vec![Problem::Truncated {
-                        expected: Some(len as usize),
-                        got,
-                    }];
                     let plaintext = xor::decrypt(&self.buf[HEADER_LEN..]);
+                    // The stream ended cleanly after a whole JSON text: the header was wrong,
+                    // nothing was lost.
+                    let whole = ending != Some(End::Gap)
+                        && matches!(json_extent(&plaintext), Extent::Complete(end)
+                            if plaintext[end..].iter().all(u8::is_ascii_whitespace));
+                    let problems = if whole {
+                        vec![Problem::LengthMismatch {
+                            header: len,
+                            actual: got,
+                        }]
+                    } else {
+                        vec![Problem::Truncated {
+                            expected: Some(len as usize),
+                            got,
+                        }]
+                    };
                     self.emit(plaintext, Some(len), problems, None, out);
                     return false;
                 }

@@ -17,12 +17,15 @@ pub const UDP_WINDOW: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Matched {
     pub request_frame: u64,
+    /// The caller's tag of the request (an index into its own list).
+    pub tag: usize,
     /// Response time minus request time (zero if the capture's clock went backwards).
     pub time: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Open {
+    tag: usize,
     frame: u64,
     time: Duration,
 }
@@ -32,6 +35,7 @@ struct UdpOpen {
     client: SocketAddr,
     device: SocketAddr,
     methods: Vec<(String, Option<String>)>,
+    tag: usize,
     frame: u64,
     time: Duration,
     answered: bool,
@@ -50,11 +54,11 @@ impl Pairer {
     }
 
     /// A TCP request on connection `conn`.
-    pub fn tcp_request(&mut self, conn: u64, frame: u64, time: Duration) {
+    pub fn tcp_request(&mut self, conn: u64, tag: usize, frame: u64, time: Duration) {
         self.tcp
             .entry(conn)
             .or_default()
-            .push_back(Open { frame, time });
+            .push_back(Open { tag, frame, time });
     }
 
     /// A TCP response on connection `conn`: the oldest open request, if any.
@@ -62,6 +66,7 @@ impl Pairer {
         let open = self.tcp.get_mut(&conn)?.pop_front()?;
         Some(Matched {
             request_frame: open.frame,
+            tag: open.tag,
             time: time.saturating_sub(open.time),
         })
     }
@@ -77,6 +82,7 @@ impl Pairer {
         client: SocketAddr,
         device: SocketAddr,
         methods: &[Method],
+        tag: usize,
         frame: u64,
         time: Duration,
     ) {
@@ -91,6 +97,7 @@ impl Pairer {
             client,
             device,
             methods,
+            tag,
             frame,
             time,
             answered: false,
@@ -115,6 +122,7 @@ impl Pairer {
         open.answered = true;
         Some(Matched {
             request_frame: open.frame,
+            tag: open.tag,
             time: time.saturating_sub(open.time),
         })
     }
@@ -155,12 +163,13 @@ mod tests {
     #[test]
     fn tcp_in_order() {
         let mut p = Pairer::new();
-        p.tcp_request(1, 4, Duration::from_millis(10));
-        p.tcp_request(1, 5, Duration::from_millis(11));
+        p.tcp_request(1, 0, 4, Duration::from_millis(10));
+        p.tcp_request(1, 1, 5, Duration::from_millis(11));
         assert_eq!(
             p.tcp_response(1, Duration::from_millis(20)),
             Some(Matched {
                 request_frame: 4,
+                tag: 0,
                 time: Duration::from_millis(10)
             })
         );
@@ -180,8 +189,8 @@ mod tests {
         let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let bcast: SocketAddr = "255.255.255.255:9999".parse().unwrap();
         let sysinfo = [m("system", Some("get_sysinfo"))];
-        p.udp_request(client, bcast, &sysinfo, 1, Duration::ZERO);
-        p.udp_request(client, bcast, &sysinfo, 2, Duration::ZERO);
+        p.udp_request(client, bcast, &sysinfo, 0, 1, Duration::ZERO);
+        p.udp_request(client, bcast, &sysinfo, 1, 2, Duration::ZERO);
         for dev in ["127.0.0.2:9999", "127.0.0.3:9999"] {
             let got = p
                 .udp_response(client, dev.parse().unwrap(), &sysinfo, Duration::ZERO)
@@ -206,7 +215,7 @@ mod tests {
         let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let dev: SocketAddr = "127.0.0.2:9999".parse().unwrap();
         let q = [m("system", Some("get_sysinfo"))];
-        p.udp_request(client, dev, &q, 1, Duration::ZERO);
+        p.udp_request(client, dev, &q, 0, 1, Duration::ZERO);
         assert!(p.udp_response(client, dev, &q, Duration::ZERO).is_some());
         assert!(p.udp_response(client, dev, &q, Duration::ZERO).is_none());
         assert!(

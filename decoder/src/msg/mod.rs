@@ -88,6 +88,9 @@ pub struct Message {
     pub pairing: Pairing,
     /// Index of the connection or UDP flow this message belongs to.
     pub conversation: usize,
+    /// The device this message goes to or comes from, as an earlier `get_sysinfo` answer
+    /// identified it (`None` when the message carries the identity itself).
+    pub peer_device: Option<Device>,
 }
 
 impl Message {

@@ -1,0 +1,117 @@
+//! `kasa-decode`: prints the messages of a capture, one line each or as JSON Lines.
+//!
+//! A thin shell: arguments → [`Config`] → [`kasa_decoder::capture`] → a printer. Exit status:
+//! 0 when the capture was read to its end (malformed messages are findings, not failures);
+//! 2 for an unreadable file, an unsupported link type, a file cut short (after printing what
+//! came before) or bad arguments; a closed pipe on stdout ends quietly with 0.
+
+mod printer;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use kasa_decoder::capture::{Config, Decoder, Reader};
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Decode TP-Link Kasa smart-home (XOR protocol) traffic from a pcap or pcapng capture.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The capture file (pcap or pcapng).
+    capture: PathBuf,
+    /// Print JSON Lines (one object per message, problem and a final summary).
+    #[arg(long)]
+    json: bool,
+    /// Treat this TCP and UDP port as a device port, besides 9999 (repeatable).
+    #[arg(long = "port", value_name = "N")]
+    ports: Vec<u16>,
+    /// Only print messages carrying this method (`module.method`, or the method alone).
+    #[arg(long, value_name = "NAME")]
+    method: Option<String>,
+    /// Length headers above this many bytes are malformed.
+    #[arg(long, value_name = "BYTES", default_value_t = kasa_decoder::wire::xor::DEFAULT_MAX_MESSAGE)]
+    max_message_size: u32,
+    /// Do not look for the protocol on other ports.
+    #[arg(long)]
+    no_heuristics: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kasa-decode: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &Args) -> io::Result<ExitCode> {
+    let mut config = Config {
+        max_message: args.max_message_size,
+        heuristics: !args.no_heuristics,
+        ..Config::default()
+    };
+    for &p in &args.ports {
+        if !config.tcp_ports.contains(&p) {
+            config.tcp_ports.push(p);
+            config.udp_ports.push(p);
+        }
+    }
+    let mut reader = match Reader::open(&args.capture) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kasa-decode: {}: {e}", args.capture.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let bar = progress_bar(reader.progress().1);
+    let mut decoder = Decoder::new(config);
+    let mut stop = None;
+    let mut n = 0u32;
+    while let Some(record) = reader.next_record() {
+        match record {
+            Ok(r) => decoder.push(&r),
+            Err(e) => {
+                stop = Some(e);
+                break;
+            }
+        }
+        n = n.wrapping_add(1);
+        if n % 4096 == 0 {
+            if let Some(bar) = &bar {
+                bar.set_position(reader.progress().0);
+            }
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let decoded = decoder.finish();
+    let stdout = io::stdout().lock();
+    let mut out = io::BufWriter::new(stdout);
+    printer::print(&mut out, &decoded, args.json, args.method.as_deref())?;
+    out.flush()?;
+    match stop {
+        Some(e) => {
+            eprintln!("kasa-decode: {}: {e}", args.capture.display());
+            Ok(ExitCode::from(2))
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// A bar on stderr for files over 8 MiB, only when stderr is a terminal.
+fn progress_bar(len: u64) -> Option<ProgressBar> {
+    if !io::stderr().is_terminal() || len < 8 << 20 {
+        return None;
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}") {
+        bar.set_style(style);
+    }
+    Some(bar)
+}

@@ -1,0 +1,305 @@
+//! The two output formats.
+//!
+//! # Text
+//!
+//! One line per message, in the order of the frames where messages complete:
+//!
+//! ```text
+//! 6 [4,5,6] 2024-05-01T10:00:00.012345Z 127.0.0.2:9999 -> 127.0.0.1:50000 xor-tcp Response system.get_sysinfo err_code=0 HS110(EU) "Kitchen" response_to=3 time=0.001200 {"system":...}
+//!   ! kasa.malformed.json: not a JSON object: EOF while parsing at line 1 column 10
+//! ```
+//!
+//! A problem outside any message gets its own line starting with `!`. The last line is a summary
+//! starting with `--`. Control characters and invalid UTF-8 in the plaintext are shown as `\xNN`.
+//!
+//! # JSON Lines (`--json`)
+//!
+//! Every line is an object `{"type": T, "data": {...}}`. Types, which may grow over time:
+//!
+//! * `"message"`: `frame` (where it completes), `frames` (all that carried it), `timestamp`
+//!   (seconds since the Unix epoch, as a number), `transport` (`xor-tcp`, `xor-udp`), `src`,
+//!   `dst` (`ip:port`), `direction` (`request`/`response`), `len` (the TCP length header or
+//!   null), `plaintext` (`{"text": …}` when valid UTF-8, else `{"bytes": base64}`), `info` (the
+//!   Info-column summary), `method` (list of `module.method`), `err_code` (list, one per method;
+//!   null where a method has none), `err_msg` (list, likewise), `context` (`source`, `child_id`
+//!   list; omitted when absent), `device` (`model`, `alias`, `mac`, `id`, `sw_ver`, `hw_ver`,
+//!   `type`, `generated`: false when this message carries the identity, true when it comes from
+//!   an earlier answer of the same device; omitted when unknown), `response_in` (list of frames),
+//!   `response_to` (frame or null), `time` (response time in seconds or null), `conversation`
+//!   (index), `problems` (list of `{"expert", "severity", "text"}`).
+//! * `"problem"`: a problem outside any message: `frame`, `timestamp`, `transport`, `src`,
+//!   `dst`, `expert`, `severity`, `text`.
+//! * `"summary"`: `frames`, `messages`, `requests`, `responses`, `connections`, `udp_flows`,
+//!   `devices`, `malformed`.
+//!
+//! Keys reuse the display-filter names of the Wireshark plugin without `kasa.`.
+
+use base64::Engine;
+use kasa_decoder::capture::{Decoded, Orphan};
+use kasa_decoder::msg::{Device, Message, Problem, Severity};
+use serde_json::{Value, json};
+use std::io::{self, Write};
+use std::time::Duration;
+
+enum Item<'a> {
+    Message(&'a Message),
+    Orphan(&'a Orphan),
+}
+
+pub fn print(
+    out: &mut impl Write,
+    decoded: &Decoded,
+    as_json: bool,
+    method: Option<&str>,
+) -> io::Result<()> {
+    let wanted = |m: &Message| {
+        method.is_none_or(|want| {
+            m.body
+                .methods
+                .iter()
+                .any(|x| x.name() == want || x.method.as_deref() == Some(want))
+        })
+    };
+    // Merge messages and orphan problems by frame.
+    let mut items: Vec<(u64, Item<'_>)> = decoded
+        .messages
+        .iter()
+        .filter(|m| wanted(m))
+        .map(|m| (m.frame(), Item::Message(m)))
+        .collect();
+    if method.is_none() {
+        items.extend(decoded.orphans.iter().map(|o| (o.frame, Item::Orphan(o))));
+    }
+    items.sort_by_key(|(frame, _)| *frame);
+    for (_, item) in items {
+        match (item, as_json) {
+            (Item::Message(m), false) => text_message(out, m)?,
+            (Item::Message(m), true) => json_line(out, "message", message_json(m))?,
+            (Item::Orphan(o), false) => writeln!(
+                out,
+                "! {} {} {} -> {} {} {}: {}",
+                o.frame,
+                timestamp(o.time),
+                o.src,
+                o.dst,
+                o.transport,
+                o.problem.expert(),
+                o.problem
+            )?,
+            (Item::Orphan(o), true) => json_line(
+                out,
+                "problem",
+                json!({
+                    "frame": o.frame,
+                    "timestamp": o.time.as_secs_f64(),
+                    "transport": o.transport.as_str(),
+                    "src": o.src.to_string(),
+                    "dst": o.dst.to_string(),
+                    "expert": o.problem.expert(),
+                    "severity": severity(o.problem.severity()),
+                    "text": o.problem.to_string(),
+                }),
+            )?,
+        }
+    }
+    let s = &decoded.stats;
+    if as_json {
+        json_line(
+            out,
+            "summary",
+            json!({
+                "frames": s.frames,
+                "messages": s.messages,
+                "requests": s.requests,
+                "responses": s.responses,
+                "connections": s.connections,
+                "udp_flows": s.udp_flows,
+                "devices": s.devices,
+                "malformed": s.malformed,
+            }),
+        )
+    } else {
+        writeln!(
+            out,
+            "-- {} messages ({} requests, {} responses) in {} TCP connections and {} UDP flows; {} devices; {} malformed; {} frames",
+            s.messages,
+            s.requests,
+            s.responses,
+            s.connections,
+            s.udp_flows,
+            s.devices,
+            s.malformed,
+            s.frames
+        )
+    }
+}
+
+fn json_line(out: &mut impl Write, kind: &str, data: Value) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &json!({"type": kind, "data": data}))?;
+    out.write_all(b"\n")
+}
+
+fn text_message(out: &mut impl Write, m: &Message) -> io::Result<()> {
+    let frames: Vec<String> = m.frames.iter().map(u64::to_string).collect();
+    write!(
+        out,
+        "{} [{}] {} {} -> {} {} {}",
+        m.frame(),
+        frames.join(","),
+        timestamp(m.time),
+        m.src,
+        m.dst,
+        m.transport,
+        m
+    )?;
+    if m.body.device.is_none() {
+        if let Some(dev) = &m.peer_device {
+            write!(out, " ({})", device_label(dev))?;
+        }
+    }
+    for f in &m.pairing.response_in {
+        write!(out, " response_in={f}")?;
+    }
+    if let Some(f) = m.pairing.response_to {
+        write!(out, " response_to={f}")?;
+    }
+    if let Some(t) = m.pairing.time {
+        write!(out, " time={:.6}", t.as_secs_f64())?;
+    }
+    writeln!(out, " {}", escaped(&m.plaintext))?;
+    for p in &m.problems {
+        writeln!(out, "  ! {}: {p}", p.expert())?;
+    }
+    Ok(())
+}
+
+fn device_label(d: &Device) -> String {
+    let mut parts = Vec::new();
+    if let Some(m) = &d.model {
+        parts.push(m.clone());
+    }
+    if let Some(a) = &d.alias {
+        parts.push(format!("{a:?}"));
+    }
+    parts.join(" ")
+}
+
+fn message_json(m: &Message) -> Value {
+    let plaintext = match m.text() {
+        Some(t) => json!({ "text": t }),
+        None => json!({ "bytes": base64::engine::general_purpose::STANDARD.encode(&m.plaintext) }),
+    };
+    let mut data = json!({
+        "frame": m.frame(),
+        "frames": m.frames,
+        "timestamp": m.time.as_secs_f64(),
+        "transport": m.transport.as_str(),
+        "src": m.src.to_string(),
+        "dst": m.dst.to_string(),
+        "direction": m.direction.as_str(),
+        "len": m.len_header,
+        "plaintext": plaintext,
+        "info": m.summary(),
+        "method": m.body.methods.iter().map(|x| x.name()).collect::<Vec<_>>(),
+        "err_code": m.body.methods.iter().map(|x| x.err_code).collect::<Vec<_>>(),
+        "err_msg": m.body.methods.iter().map(|x| x.err_msg.clone()).collect::<Vec<_>>(),
+        "response_in": m.pairing.response_in,
+        "response_to": m.pairing.response_to,
+        "time": m.pairing.time.map(|t| t.as_secs_f64()),
+        "conversation": m.conversation,
+        "problems": m.problems.iter().map(problem_json).collect::<Vec<_>>(),
+    });
+    if !m.body.context.is_empty() {
+        data["context"] =
+            json!({ "source": m.body.context.source, "child_id": m.body.context.child_ids });
+    }
+    let device = match (&m.body.device, &m.peer_device) {
+        (Some(d), _) => Some((d, false)),
+        (None, Some(d)) => Some((d, true)),
+        _ => None,
+    };
+    if let Some((d, generated)) = device {
+        data["device"] = json!({
+            "model": d.model, "alias": d.alias, "mac": d.mac, "id": d.device_id,
+            "sw_ver": d.sw_ver, "hw_ver": d.hw_ver, "type": d.kind, "generated": generated,
+        });
+    }
+    data
+}
+
+fn problem_json(p: &Problem) -> Value {
+    json!({ "expert": p.expert(), "severity": severity(p.severity()), "text": p.to_string() })
+}
+
+fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Note => "note",
+        Severity::Warning => "warning",
+        Severity::Error => "error",
+    }
+}
+
+/// Text as it is, with control characters and invalid UTF-8 bytes as `\xNN`.
+fn escaped(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                s.push_str(&format!("\\x{:02x}", c as u32));
+            } else {
+                s.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            s.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    s
+}
+
+/// UTC date and time with microseconds.
+fn timestamp(t: Duration) -> String {
+    let secs = t.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        t.subsec_micros()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(Duration::ZERO), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            timestamp(Duration::new(1_714_557_600, 12_345_000)),
+            "2024-05-01T10:00:00.012345Z"
+        );
+        assert_eq!(
+            timestamp(Duration::new(951_782_400, 0)),
+            "2000-02-29T00:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn escaping_is_lossless_and_keeps_unicode() {
+        assert_eq!(escaped("Küche ☃\n".as_bytes()), "Küche ☃\\x0a");
+        assert_eq!(escaped(b"a\xffb"), "a\\xffb");
+    }
+}

@@ -1,0 +1,254 @@
+//! Replays every capture under `fixtures/` through `kasa-decode --json` and compares the result
+//! with the fixture's `<name>.expected.json`, whose content comes from an independent source
+//! (the peers' own logs for `fixtures/recorded`, the generator's input for `fixtures/synthetic`).
+//!
+//! Compared per message, in order: transport, direction, exact plaintext, pairing (a response's
+//! `response_to` must be the frame of the expected request), and where the expectation gives
+//! them, the frames and the set of problems; then the problems outside messages and the exit
+//! status.
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+/// Every `<name>.expected.json` with its capture beside it.
+fn fixtures() -> Vec<(PathBuf, PathBuf)> {
+    let mut found = Vec::new();
+    for group in ["recorded", "synthetic"] {
+        let Ok(dir) = std::fs::read_dir(fixtures_dir().join(group)) else {
+            continue;
+        };
+        for entry in dir.flatten() {
+            let path = entry.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(stem) = name.strip_suffix(".expected.json") else {
+                continue;
+            };
+            let capture = ["pcapng", "pcap"]
+                .iter()
+                .map(|ext| path.with_file_name(format!("{stem}.{ext}")))
+                .find(|p| p.exists());
+            match capture {
+                Some(c) => found.push((c, path)),
+                None => panic!("{} has no capture beside it", path.display()),
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn b64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .expect("base64 from kasa-decode")
+}
+
+fn problem_keys(list: &Value) -> BTreeSet<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| match p {
+            Value::String(s) => s.trim_start_matches("kasa.").to_owned(),
+            other => other["expert"]
+                .as_str()
+                .unwrap_or("?")
+                .trim_start_matches("kasa.")
+                .to_owned(),
+        })
+        .collect()
+}
+
+/// Compares one fixture; returns the differences found.
+fn check(capture: &Path, expected_path: &Path) -> Vec<String> {
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(expected_path).unwrap())
+        .unwrap_or_else(|e| {
+            panic!("{}: {e}", expected_path.display());
+        });
+    let args: Vec<String> = expected["args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let output = Command::new(env!("CARGO_BIN_EXE_kasa-decode"))
+        .arg("--json")
+        .args(&args)
+        .arg(capture)
+        .output()
+        .unwrap();
+    let mut diffs = Vec::new();
+    let want_exit = expected["exit"].as_i64().unwrap_or(0);
+    if output.status.code() != Some(want_exit as i32) {
+        diffs.push(format!(
+            "exit status {:?}, expected {want_exit}; stderr: {}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["type"] == "message")
+        .map(|l| &l["data"])
+        .collect();
+    let want = expected["messages"].as_array().cloned().unwrap_or_default();
+    if got.len() != want.len() {
+        diffs.push(format!(
+            "{} messages decoded, {} expected",
+            got.len(),
+            want.len()
+        ));
+    }
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        let mut d =
+            |what: String| diffs.push(format!("message {i} (frame {}): {what}", g["frame"]));
+        if g["transport"] != w["transport"] {
+            d(format!(
+                "transport {} != expected {}",
+                g["transport"], w["transport"]
+            ));
+        }
+        if g["direction"] != w["direction"] {
+            d(format!(
+                "direction {} != expected {}",
+                g["direction"], w["direction"]
+            ));
+        }
+        let got_bytes = match g["plaintext"]["text"].as_str() {
+            Some(t) => t.as_bytes().to_vec(),
+            None => b64_decode(g["plaintext"]["bytes"].as_str().unwrap_or("")),
+        };
+        match (w["text"].as_str(), w["hex"].as_str()) {
+            (Some(t), _) if t.as_bytes() != got_bytes.as_slice() => d(format!(
+                "text differs:\n   got: {}\n  want: {t}",
+                String::from_utf8_lossy(&got_bytes)
+            )),
+            (None, Some(h)) if hex(&got_bytes) != h.to_ascii_lowercase() => d(format!(
+                "bytes differ:\n   got: {}\n  want: {h}",
+                hex(&got_bytes)
+            )),
+            (Some(_), _) => {
+                if g["plaintext"]["text"].is_null() {
+                    d("plaintext not reported as text".into());
+                }
+            }
+            (None, Some(_)) => {
+                if !g["plaintext"]["text"].is_null() {
+                    d("plaintext reported as text, expected bytes".into());
+                }
+            }
+            (None, None) => d("expected message has neither text nor hex".into()),
+        }
+        let want_to = w["response_to"]
+            .as_u64()
+            .map(|j| got.get(j as usize).map(|r| r["frame"].clone()));
+        match want_to {
+            None if !g["response_to"].is_null() => d(format!(
+                "paired to frame {}, expected unpaired",
+                g["response_to"]
+            )),
+            Some(Some(frame)) if g["response_to"] != frame => d(format!(
+                "response_to {} != expected frame {frame}",
+                g["response_to"]
+            )),
+            Some(None) => d("expected request index out of range".into()),
+            _ => {}
+        }
+        if let Some(frames) = w.get("frames") {
+            if g["frames"] != *frames {
+                d(format!("frames {} != expected {frames}", g["frames"]));
+            }
+        }
+        if let Some(problems) = w.get("problems") {
+            let (gp, wp) = (problem_keys(&g["problems"]), problem_keys(problems));
+            if gp != wp {
+                d(format!("problems {gp:?} != expected {wp:?}"));
+            }
+        }
+    }
+    if let Some(orphans) = expected.get("orphan_problems") {
+        let mut gp: Vec<(u64, String)> = lines
+            .iter()
+            .filter(|l| l["type"] == "problem")
+            .map(|l| {
+                (
+                    l["data"]["frame"].as_u64().unwrap(),
+                    l["data"]["expert"]
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches("kasa.")
+                        .to_owned(),
+                )
+            })
+            .collect();
+        let mut wp: Vec<(u64, String)> = orphans
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|o| {
+                (
+                    o["frame"].as_u64().unwrap(),
+                    o["problem"]
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches("kasa.")
+                        .to_owned(),
+                )
+            })
+            .collect();
+        gp.sort();
+        wp.sort();
+        if gp != wp {
+            diffs.push(format!(
+                "problems outside messages {gp:?} != expected {wp:?}"
+            ));
+        }
+    }
+    diffs
+}
+
+#[test]
+fn every_fixture_decodes_as_expected() {
+    let all = fixtures();
+    let recorded = all
+        .iter()
+        .filter(|(c, _)| c.to_string_lossy().contains("/recorded/"))
+        .count();
+    assert!(
+        recorded >= 1 && all.len() - recorded >= 1,
+        "fixtures missing: {recorded} recorded, {} synthetic",
+        all.len() - recorded
+    );
+    let mut failures = Vec::new();
+    for (capture, expected) in &all {
+        let diffs = check(capture, expected);
+        if !diffs.is_empty() {
+            failures.push(format!("{}:\n  {}", capture.display(), diffs.join("\n  ")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures differ:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
+    eprintln!("{} fixtures decoded as expected", all.len());
+}
