@@ -503,3 +503,233 @@ impl Framer {
             .map_or((0, Duration::ZERO), |o| (o.frame, o.time))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::xor::XorRepr;
+
+    const T: Duration = Duration::ZERO;
+
+    fn frame(text: &str) -> Vec<u8> {
+        XorRepr {
+            plaintext: text.as_bytes(),
+        }
+        .to_tcp()
+    }
+
+    /// Feeds `(bytes, frame)` pieces, then closes; returns messages and orphan problems.
+    fn run(pieces: &[(&[u8], u64)], end: End) -> (Vec<RawMessage>, Vec<(u64, Problem)>) {
+        let mut f = Framer::new(1 << 20);
+        let (mut msgs, mut probs) = (Vec::new(), Vec::new());
+        let mut sink = |e: Event| match e {
+            Event::Message(m) => msgs.push(m),
+            Event::Problem { frame, problem, .. } => probs.push((frame, problem)),
+        };
+        for &(bytes, frame) in pieces {
+            f.push(
+                Chunk::Data {
+                    bytes,
+                    frame,
+                    time: T,
+                },
+                &mut sink,
+            );
+        }
+        f.close(end, &mut sink);
+        (msgs, probs)
+    }
+
+    fn texts(msgs: &[RawMessage]) -> Vec<String> {
+        msgs.iter()
+            .map(|m| String::from_utf8_lossy(&m.plaintext).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn several_per_chunk_and_one_over_many() {
+        let (a, b) = (
+            frame(r#"{"a":{"x":{}}}"#),
+            frame(r#"{"b":{"y":{"err_code":0}}}"#),
+        );
+        let mut both = a.clone();
+        both.extend_from_slice(&b[..10]);
+        let (msgs, probs) = run(&[(&both, 1), (&b[10..20], 2), (&b[20..], 3)], End::Capture);
+        assert!(probs.is_empty());
+        assert_eq!(
+            texts(&msgs),
+            [r#"{"a":{"x":{}}}"#, r#"{"b":{"y":{"err_code":0}}}"#]
+        );
+        assert_eq!(msgs[0].frames, [1]);
+        assert_eq!(msgs[1].frames, [1, 2, 3]);
+    }
+
+    #[test]
+    fn header_counting_characters_is_recovered() {
+        let text = r#"{"system":{"set_dev_alias":{"alias":"Küche"}}}"#;
+        let mut wire = frame(text);
+        wire[3] -= 1; // one 2-byte character counted as one byte
+        let next = frame(r#"{"system":{"get_sysinfo":{}}}"#);
+        wire.extend_from_slice(&next);
+        let (msgs, probs) = run(&[(&wire, 1)], End::Capture);
+        assert!(probs.is_empty(), "{probs:?}");
+        assert_eq!(texts(&msgs), [text, r#"{"system":{"get_sysinfo":{}}}"#]);
+        let n = text.len();
+        assert_eq!(
+            msgs[0].problems,
+            [Problem::LengthMismatch {
+                header: n as u32 - 1,
+                actual: n
+            }]
+        );
+        assert!(msgs[1].problems.is_empty());
+    }
+
+    #[test]
+    fn header_counting_too_many_is_recovered() {
+        let text = r#"{"a":{"b":{}}}"#;
+        let mut wire = frame(text);
+        wire[3] += 3;
+        wire.extend_from_slice(&frame(r#"{"c":{"d":{}}}"#));
+        let (msgs, _) = run(&[(&wire, 1)], End::Capture);
+        assert_eq!(texts(&msgs), [text, r#"{"c":{"d":{}}}"#]);
+        assert_eq!(
+            msgs[0].problems,
+            [Problem::LengthMismatch {
+                header: text.len() as u32 + 3,
+                actual: text.len()
+            }]
+        );
+    }
+
+    #[test]
+    fn above_cap_resynchronises_without_allocating() {
+        let mut wire = vec![0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5];
+        wire.extend_from_slice(&frame(r#"{"a":{"b":{}}}"#));
+        let (msgs, probs) = run(&[(&wire, 7)], End::Capture);
+        assert_eq!(texts(&msgs), [r#"{"a":{"b":{}}}"#]);
+        assert_eq!(
+            probs,
+            [(
+                7,
+                Problem::LengthAboveCap {
+                    len: u32::MAX,
+                    cap: 1 << 20
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn garbage_is_reported_once() {
+        let mut wire = b"GARBAGE GARBAGE GARBAGE".to_vec();
+        wire[0..4].copy_from_slice(&[0, 0, 0, 9]);
+        wire.extend_from_slice(&frame(r#"{"a":{"b":{}}}"#));
+        let (msgs, probs) = run(&[(&wire[..10], 2), (&wire[10..], 3)], End::Capture);
+        assert_eq!(texts(&msgs), [r#"{"a":{"b":{}}}"#]);
+        assert_eq!(probs, [(2, Problem::Garbage { bytes: 23 })]);
+    }
+
+    #[test]
+    fn zero_length_runs_to_fin() {
+        let text = r#"{"system":{"get_sysinfo":{"err_code":0}}}"#;
+        let mut wire = vec![0, 0, 0, 0];
+        wire.extend_from_slice(&xor::encrypt(text.as_bytes()));
+        let (msgs, _) = run(
+            &[(&wire[..20], 3), (&wire[20..], 4)],
+            End::Fin { frame: 5, time: T },
+        );
+        assert_eq!(texts(&msgs), [text]);
+        assert_eq!(msgs[0].problems, [Problem::ZeroLength]);
+        assert_eq!(msgs[0].frames, [3, 4, 5]);
+        assert_eq!(msgs[0].len_header, Some(0));
+    }
+
+    #[test]
+    fn gap_truncates_then_resynchronises() {
+        let first = frame(r#"{"a":{"b":{"err_code":0,"long":"xxxxxxxxxxxxxxxxxxxx"}}}"#);
+        let second = frame(r#"{"c":{"d":{}}}"#);
+        let mut f = Framer::new(1 << 20);
+        let mut msgs = Vec::new();
+        let mut sink = |e: Event| {
+            if let Event::Message(m) = e {
+                msgs.push(m)
+            }
+        };
+        f.push(
+            Chunk::Data {
+                bytes: &first[..20],
+                frame: 1,
+                time: T,
+            },
+            &mut sink,
+        );
+        f.push(
+            Chunk::Gap {
+                len: 20,
+                frame: 2,
+                time: T,
+            },
+            &mut sink,
+        );
+        f.push(
+            Chunk::Data {
+                bytes: &first[40..],
+                frame: 3,
+                time: T,
+            },
+            &mut sink,
+        );
+        f.push(
+            Chunk::Data {
+                bytes: &second,
+                frame: 4,
+                time: T,
+            },
+            &mut sink,
+        );
+        f.close(End::Capture, &mut sink);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(
+            msgs[0].problems,
+            [Problem::Truncated {
+                expected: Some(first.len() - 4),
+                got: 16
+            }]
+        );
+        assert_eq!(msgs[0].frames, [1]);
+        assert_eq!(msgs[1].plaintext, br#"{"c":{"d":{}}}"#);
+    }
+
+    #[test]
+    fn capture_ending_mid_header_or_mid_message() {
+        let wire = frame(r#"{"a":{"b":{}}}"#);
+        let (msgs, probs) = run(&[(&wire[..2], 1)], End::Capture);
+        assert!(msgs.is_empty());
+        assert_eq!(
+            probs,
+            [(
+                1,
+                Problem::Truncated {
+                    expected: Some(4),
+                    got: 2
+                }
+            )]
+        );
+        let (msgs, _) = run(&[(&wire[..9], 1)], End::Capture);
+        assert_eq!(
+            msgs[0].problems,
+            [Problem::Truncated {
+                expected: Some(wire.len() - 4),
+                got: 5
+            }]
+        );
+    }
+
+    #[test]
+    fn json_extent_scans_strings() {
+        assert_eq!(json_extent(br#" {"a":"}{\"]"} tail"#), Extent::Complete(14));
+        assert_eq!(json_extent(br#"{"a":[1,2"#), Extent::Incomplete);
+        assert_eq!(json_extent(b"nope"), Extent::Invalid);
+    }
+}

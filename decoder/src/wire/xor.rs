@@ -353,4 +353,51 @@ mod tests {
         assert!(!udp_heuristic(b"\x02\x00\x00\x01"));
         assert!(!tcp_heuristic(&GET_SYSINFO_FRAME, 28));
     }
+
+    /// Every vector of `shared/vectors/xor.json`, both ways.
+    #[test]
+    fn shared_vectors() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/xor.json");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let vectors = doc["vectors"].as_array().unwrap();
+        assert!(vectors.len() >= 9);
+        for v in vectors {
+            let name = v["name"].as_str().unwrap();
+            let plain = v["inputs"]["plaintext_utf8"].as_str().unwrap().as_bytes();
+            let wire = hex(v["expected"]["wire_hex"].as_str().unwrap());
+            let repr = XorRepr { plaintext: plain };
+            match v["transport"].as_str().unwrap() {
+                "tcp" => {
+                    assert_eq!(repr.to_tcp(), wire, "{name}: encrypt");
+                    let (frame, rest) = XorFrame::from_slice(&wire).unwrap();
+                    assert!(rest.is_empty(), "{name}");
+                    let len = v["expected"]["length_prefix"].as_u64().unwrap();
+                    assert_eq!(u64::from(frame.length()), len, "{name}: length");
+                    assert_eq!(decrypt(frame.payload()), plain, "{name}: decrypt");
+                    assert!(
+                        tcp_heuristic(&wire, DEFAULT_MAX_MESSAGE)
+                            == (plain[0] == b'{' && plausible_second(FIRST_BYTE, wire[5])),
+                        "{name}"
+                    );
+                }
+                "udp" => {
+                    assert_eq!(repr.to_udp(), wire, "{name}: encrypt");
+                    assert_eq!(decrypt(&wire), plain, "{name}: decrypt");
+                    if let Some(n) = v["expected"]["datagram_length"].as_u64() {
+                        assert_eq!(wire.len() as u64, n, "{name}");
+                    }
+                    assert!(udp_heuristic(&wire), "{name}");
+                }
+                other => panic!("{name}: unknown transport {other}"),
+            }
+        }
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
 }
