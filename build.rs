@@ -1,0 +1,189 @@
+//! Generates the epan bindings for the Wireshark found by pkg-config, on every build.
+//!
+//! Struct layouts (`packet_info`, `proto_node`) move with every Wireshark minor version, so the
+//! bindings are never committed: they are written to `OUT_DIR/bindings.rs` together with
+//! `OUT_DIR/ws_version.rs` (`WS_MAJOR`, `WS_MINOR`). Emits the cfgs `ws_ge_4_2`, `ws_ge_4_4`,
+//! `ws_ge_4_6` and the env `WS_VERSION_MAJOR`/`WS_VERSION_MINOR`/`WS_PLUGIN_DIR` for tests.
+//!
+//! Env toggles: `KASA_NO_LINK=1` skips linking libwireshark (symbols then resolve at dlopen);
+//! `LIBCLANG_PATH` as usual for clang-sys.
+
+use std::env;
+use std::fs;
+use std::path::PathBuf;
+
+const PACKAGES: &str = "libwireshark-dev libglib2.0-dev libclang-dev pkg-config";
+const SUPPORTED_MINORS: [u32; 4] = [0, 2, 4, 6];
+
+fn fail(what: &str, detail: &dyn std::fmt::Display) -> ! {
+    eprintln!(
+        "\nerror: kasa-dissector build: {what}: {detail}\n\
+         On Debian/Ubuntu install the build dependencies with:\n\
+         \n    sudo apt-get install {PACKAGES}\n"
+    );
+    std::process::exit(1);
+}
+
+fn main() {
+    println!("cargo::rerun-if-changed=wrapper.h");
+    println!("cargo::rerun-if-changed=build.rs");
+    for var in ["PKG_CONFIG_PATH", "KASA_NO_LINK", "LIBCLANG_PATH"] {
+        println!("cargo::rerun-if-env-changed={var}");
+    }
+    for m in [2, 4, 6] {
+        println!("cargo::rustc-check-cfg=cfg(ws_ge_4_{m})");
+    }
+
+    let link = env::var_os("KASA_NO_LINK").is_none();
+    let ws = pkg_config::Config::new()
+        .range_version("4.0".."4.7")
+        .cargo_metadata(link)
+        .probe("wireshark")
+        .unwrap_or_else(|e| fail("Wireshark development files not found (pkg-config wireshark 4.0..4.7)", &e));
+    let glib = pkg_config::Config::new()
+        .cargo_metadata(false)
+        .probe("glib-2.0")
+        .unwrap_or_else(|e| fail("glib-2.0 development files not found", &e));
+
+    let (major, minor) = parse_version(&ws.version);
+    if !SUPPORTED_MINORS.contains(&minor) || major != 4 {
+        fail(
+            "unsupported Wireshark version",
+            &format!("{} (supported: 4.0, 4.2, 4.4, 4.6; odd minors are development series)", ws.version),
+        );
+    }
+    for m in [2, 4, 6] {
+        if minor >= m {
+            println!("cargo::rustc-cfg=ws_ge_4_{m}");
+        }
+    }
+    println!("cargo::rustc-env=WS_VERSION_MAJOR={major}");
+    println!("cargo::rustc-env=WS_VERSION_MINOR={minor}");
+    let plugindir = pkg_config::get_variable("wireshark", "plugindir").unwrap_or_default();
+    println!("cargo::rustc-env=WS_PLUGIN_DIR={plugindir}");
+
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));
+    fs::write(
+        out.join("ws_version.rs"),
+        format!(
+            "/// Wireshark major version these bindings were generated for.\n\
+             pub const WS_MAJOR: core::ffi::c_int = {major};\n\
+             /// Wireshark minor version these bindings were generated for.\n\
+             pub const WS_MINOR: core::ffi::c_int = {minor};\n"
+        ),
+    )
+    .unwrap_or_else(|e| fail("cannot write ws_version.rs", &e));
+
+    let mut builder = bindgen::Builder::default()
+        .header("wrapper.h")
+        .rust_edition(bindgen::RustEdition::Edition2024)
+        .prepend_enum_name(false)
+        .derive_default(true)
+        .layout_tests(false)
+        .generate_comments(false)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
+    for path in ws.include_paths.iter().chain(&glib.include_paths) {
+        builder = builder.clang_arg(format!("-I{}", path.display()));
+    }
+    for f in ALLOW_FUNCTIONS {
+        builder = builder.allowlist_function(f);
+    }
+    for t in ALLOW_TYPES {
+        builder = builder.allowlist_type(t);
+    }
+    for v in ALLOW_VARS {
+        builder = builder.allowlist_var(v);
+    }
+    let bindings = builder
+        .generate()
+        .unwrap_or_else(|e| fail("bindgen could not parse the epan headers (is libclang installed?)", &e));
+    bindings
+        .write_to_file(out.join("bindings.rs"))
+        .unwrap_or_else(|e| fail("cannot write bindings.rs", &e));
+}
+
+fn parse_version(v: &str) -> (u32, u32) {
+    let mut it = v.split('.').map(|p| p.parse::<u32>().unwrap_or(u32::MAX));
+    (it.next().unwrap_or(0), it.next().unwrap_or(u32::MAX))
+}
+
+const ALLOW_FUNCTIONS: &[&str] = &[
+    "proto_register_plugin",
+    "proto_register_protocol",
+    "proto_register_field_array",
+    "proto_register_subtree_array",
+    "proto_tree_add_item",
+    "proto_tree_add_string",
+    "proto_tree_add_uint",
+    "proto_tree_add_int",
+    "proto_tree_add_boolean",
+    "proto_tree_add_time",
+    "proto_item_add_subtree",
+    "proto_item_append_text",
+    "expert_register_protocol",
+    "expert_register_field_array",
+    "expert_add_info",
+    "expert_add_info_format",
+    "register_dissector",
+    "find_dissector",
+    "call_dissector",
+    "call_data_dissector",
+    "dissector_add_uint_range_with_preference",
+    "heur_dissector_add",
+    "tcp_dissect_pdus",
+    "tvb_captured_length",
+    "tvb_reported_length",
+    "tvb_captured_length_remaining",
+    "tvb_memcpy",
+    "tvb_new_child_real_data",
+    "tvb_new_subset_length",
+    "add_new_data_source",
+    "col_set_str",
+    "col_clear",
+    "col_append_sep_str",
+    "col_set_fence",
+    "col_set_writable",
+    "wmem_alloc",
+    "find_or_create_conversation",
+    "conversation_set_dissector",
+    "prefs_register_protocol",
+    "prefs_register_uint_preference",
+    "prefs_register_bool_preference",
+    "prefs_get_range_value",
+    "value_is_in_range",
+    "p_add_proto_data",
+    "p_get_proto_data",
+    "register_init_routine",
+    "register_cleanup_routine",
+    "epan_get_version_number",
+];
+
+const ALLOW_TYPES: &[&str] = &[
+    "proto_plugin",
+    "hf_register_info",
+    "ei_register_info",
+    "expert_field",
+    "packet_info",
+    "proto_node",
+    "field_info",
+    "tcpinfo",
+    "nstime_t",
+    "ftenum",
+    "field_display_e",
+    "ft_framenum_type",
+    "hf_ref_type",
+    "address_type",
+    "port_type",
+];
+
+const ALLOW_VARS: &[&str] = &[
+    "ENC_.*",
+    "PI_.*",
+    "FI_GENERATED",
+    "DESEGMENT_.*",
+    "HEURISTIC_ENABLE",
+    "BASE_NONE",
+    "BASE_DEC",
+    "WS_PLUGIN_DESC_DISSECTOR",
+    "COL_.*",
+];

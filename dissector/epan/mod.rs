@@ -1,0 +1,799 @@
+//! The only module with `unsafe`: safe, lifetime-bound views over epan's C objects, the
+//! registration helpers and the `extern "C"` entry points.
+//!
+//! Rules kept here (WIRESHARK.md §4–§7):
+//!
+//! * every offset and length is checked against the tvb's captured length before a tvb or tree
+//!   call, so none of the wrappers below makes epan throw;
+//! * strings that epan keeps are `&'static CStr`; per-packet text lives in the packet's wmem pool
+//!   ([`Pool`]), never in a Rust owner that a `longjmp` could skip;
+//! * `'p` is one dissector call: a [`Tvb<'p>`], [`Tree<'p>`] or `&'p [u8]` from the pool cannot
+//!   outlive the packet.
+#![allow(unsafe_code)]
+
+mod exports;
+
+pub use exports::{PduCtx, Via, internal_error_text, set_quiet_panic_hook, tcp_dissect_pdus};
+
+use crate::sys;
+use core::cell::UnsafeCell;
+use core::ffi::{CStr, c_int, c_void};
+use core::marker::PhantomData;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering::Relaxed};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+// ---------------------------------------------------------------------------------------------
+// Ids that Wireshark writes at registration.
+
+/// A header-field id (`hf_…`), written by `proto_register_field_array`.
+pub struct Hf(AtomicI32);
+impl Hf {
+    pub const fn new() -> Self {
+        Hf(AtomicI32::new(-1))
+    }
+    pub fn get(&self) -> c_int {
+        self.0.load(Relaxed)
+    }
+}
+impl Default for Hf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A subtree id (`ett_…`), written by `proto_register_subtree_array`.
+pub struct Ett(AtomicI32);
+impl Ett {
+    pub const fn new() -> Self {
+        Ett(AtomicI32::new(-1))
+    }
+    pub fn get(&self) -> c_int {
+        self.0.load(Relaxed)
+    }
+}
+impl Default for Ett {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An `expert_field`, written by `expert_register_field_array`.
+pub struct Ei(UnsafeCell<sys::expert_field>);
+// SAFETY: written once by Wireshark at registration (single-threaded), only read afterwards.
+unsafe impl Sync for Ei {}
+impl Ei {
+    pub const fn new() -> Self {
+        Ei(UnsafeCell::new(sys::expert_field { ei: -1, hf: -1 }))
+    }
+    fn ptr(&self) -> *mut sys::expert_field {
+        self.0.get()
+    }
+}
+impl Default for Ei {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The protocol id.
+pub static PROTO: Hf = Hf::new();
+
+/// Field types the plugin uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    U32,
+    I32,
+    Bool,
+    /// A frame number pointing at the request.
+    FrameRequest,
+    /// A frame number pointing at the response.
+    FrameResponse,
+    RelativeTime,
+}
+
+/// One row of the field table.
+pub struct FieldDef {
+    pub id: &'static Hf,
+    pub name: &'static CStr,
+    pub abbrev: &'static CStr,
+    pub kind: Kind,
+    pub blurb: &'static CStr,
+}
+
+/// Expert-info groups used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    Malformed,
+    Sequence,
+    Protocol,
+    ResponseCode,
+    Undecoded,
+}
+
+/// Expert-info severities used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Note,
+    Warning,
+    Error,
+}
+
+/// One row of the expert table.
+pub struct ExpertDef {
+    pub id: &'static Ei,
+    pub abbrev: &'static CStr,
+    pub group: Group,
+    pub level: Level,
+    pub summary: &'static CStr,
+}
+
+/// Registers the protocol, its fields, subtrees and expert infos. The `hf_register_info` and
+/// `ei_register_info` arrays are leaked on purpose: Wireshark keeps pointers into them.
+pub fn register_protocol(
+    name: &'static CStr,
+    short: &'static CStr,
+    filter: &'static CStr,
+    fields: &'static [FieldDef],
+    etts: &'static [&'static Ett],
+    experts: &'static [ExpertDef],
+) {
+    // SAFETY: called from register_protoinfo; all strings are 'static; arrays leaked below.
+    unsafe {
+        let id = sys::proto_register_protocol(name.as_ptr(), short.as_ptr(), filter.as_ptr());
+        PROTO.0.store(id, Relaxed);
+
+        let hf: Vec<sys::hf_register_info> = fields
+            .iter()
+            .map(|f| {
+                let (type_, display, strings) = match f.kind {
+                    Kind::String => (sys::FT_STRING, sys::BASE_NONE, ptr::null()),
+                    Kind::U32 => (sys::FT_UINT32, sys::BASE_DEC, ptr::null()),
+                    Kind::I32 => (sys::FT_INT32, sys::BASE_DEC, ptr::null()),
+                    Kind::Bool => (sys::FT_BOOLEAN, sys::BASE_NONE, ptr::null()),
+                    Kind::FrameRequest => (
+                        sys::FT_FRAMENUM,
+                        sys::BASE_NONE,
+                        sys::FT_FRAMENUM_REQUEST as usize as *const c_void,
+                    ),
+                    Kind::FrameResponse => (
+                        sys::FT_FRAMENUM,
+                        sys::BASE_NONE,
+                        sys::FT_FRAMENUM_RESPONSE as usize as *const c_void,
+                    ),
+                    Kind::RelativeTime => (sys::FT_RELATIVE_TIME, sys::BASE_NONE, ptr::null()),
+                };
+                sys::hf_register_info {
+                    p_id: f.id.0.as_ptr(),
+                    hfinfo: sys::header_field_info {
+                        name: f.name.as_ptr(),
+                        abbrev: f.abbrev.as_ptr(),
+                        type_,
+                        display: display as c_int,
+                        strings,
+                        bitmask: 0,
+                        blurb: f.blurb.as_ptr(),
+                        // HFILL
+                        id: -1,
+                        parent: 0,
+                        ref_type: sys::HF_REF_TYPE_NONE,
+                        same_name_prev_id: -1,
+                        same_name_next: ptr::null_mut(),
+                    },
+                }
+            })
+            .collect();
+        let hf: &'static mut [sys::hf_register_info] = Box::leak(hf.into_boxed_slice());
+        sys::proto_register_field_array(id, hf.as_mut_ptr(), hf.len() as c_int);
+
+        // Only the indices are written through these pointers: a temporary array is enough.
+        let mut ett: Vec<*mut c_int> = etts.iter().map(|e| e.0.as_ptr()).collect();
+        sys::proto_register_subtree_array(ett.as_mut_ptr() as _, ett.len() as c_int);
+
+        let ei: Vec<sys::ei_register_info> = experts
+            .iter()
+            .map(|e| {
+                let group = match e.group {
+                    Group::Malformed => sys::PI_MALFORMED,
+                    Group::Sequence => sys::PI_SEQUENCE,
+                    Group::Protocol => sys::PI_PROTOCOL,
+                    Group::ResponseCode => sys::PI_RESPONSE_CODE,
+                    Group::Undecoded => sys::PI_UNDECODED,
+                };
+                let severity = match e.level {
+                    Level::Note => sys::PI_NOTE,
+                    Level::Warning => sys::PI_WARN,
+                    Level::Error => sys::PI_ERROR,
+                };
+                let mut info = sys::expert_field_info {
+                    name: e.abbrev.as_ptr(),
+                    group: group as c_int,
+                    severity: severity as c_int,
+                    summary: e.summary.as_ptr(),
+                    ..Default::default()
+                };
+                // EXPFILL
+                info.id = 0;
+                info.hf_info.p_id = ptr::null_mut();
+                info.hf_info.hfinfo.id = -1;
+                info.hf_info.hfinfo.same_name_prev_id = -1;
+                sys::ei_register_info { ids: e.id.ptr(), eiinfo: info }
+            })
+            .collect();
+        let ei: &'static mut [sys::ei_register_info] = Box::leak(ei.into_boxed_slice());
+        let module = sys::expert_register_protocol(id);
+        sys::expert_register_field_array(module, ei.as_mut_ptr(), ei.len() as c_int);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preferences.
+
+/// A `guint` preference variable.
+pub struct PrefUint(AtomicU32);
+impl PrefUint {
+    pub const fn new(v: u32) -> Self {
+        PrefUint(AtomicU32::new(v))
+    }
+    pub fn get(&self) -> u32 {
+        self.0.load(Relaxed)
+    }
+}
+
+#[cfg(ws_ge_4_4)]
+type BoolCell = core::sync::atomic::AtomicBool;
+#[cfg(not(ws_ge_4_4))]
+type BoolCell = AtomicI32;
+
+/// A boolean preference variable (`gboolean` up to 4.2, `bool` from 4.4).
+pub struct PrefBool(BoolCell);
+impl PrefBool {
+    pub const fn new(v: bool) -> Self {
+        #[cfg(ws_ge_4_4)]
+        {
+            PrefBool(BoolCell::new(v))
+        }
+        #[cfg(not(ws_ge_4_4))]
+        {
+            PrefBool(BoolCell::new(v as i32))
+        }
+    }
+    pub fn get(&self) -> bool {
+        #[cfg(ws_ge_4_4)]
+        {
+            self.0.load(Relaxed)
+        }
+        #[cfg(not(ws_ge_4_4))]
+        {
+            self.0.load(Relaxed) != 0
+        }
+    }
+}
+
+/// The protocol's preference module.
+pub struct Prefs(*mut sys::module_t);
+
+/// Registers the preference module; `plugin::apply_prefs` runs whenever a preference changes.
+pub fn register_prefs() -> Prefs {
+    // SAFETY: the protocol is registered; the callback is valid for the process lifetime.
+    Prefs(unsafe { sys::prefs_register_protocol(PROTO.get(), Some(exports::prefs_apply)) })
+}
+
+impl Prefs {
+    pub fn uint(&self, name: &'static CStr, title: &'static CStr, desc: &'static CStr, var: &'static PrefUint) {
+        // SAFETY: 'static strings and variable.
+        unsafe {
+            sys::prefs_register_uint_preference(
+                self.0,
+                name.as_ptr(),
+                title.as_ptr(),
+                desc.as_ptr(),
+                10,
+                var.0.as_ptr(),
+            )
+        }
+    }
+    pub fn boolean(&self, name: &'static CStr, title: &'static CStr, desc: &'static CStr, var: &'static PrefBool) {
+        // SAFETY: 'static strings and variable.
+        unsafe {
+            sys::prefs_register_bool_preference(self.0, name.as_ptr(), title.as_ptr(), desc.as_ptr(), var.0.as_ptr())
+        }
+    }
+}
+
+/// A port-range preference of this protocol, re-read when preferences change.
+pub struct PortRange(AtomicPtr<sys::range_t>);
+impl PortRange {
+    pub const fn new() -> Self {
+        PortRange(AtomicPtr::new(ptr::null_mut()))
+    }
+    /// Re-reads `kasa.<name>` (e.g. `tcp.port`).
+    pub fn reload(&self, module: &'static CStr, name: &'static CStr) {
+        // SAFETY: 'static strings; the returned range is owned by the prefs module.
+        let r = unsafe { sys::prefs_get_range_value(module.as_ptr(), name.as_ptr()) };
+        self.0.store(r, Relaxed);
+    }
+    pub fn contains(&self, port: u32) -> bool {
+        let r = self.0.load(Relaxed);
+        // SAFETY: r is null or the live range of the preference (replaced only between packets,
+        // followed by reload in the apply callback).
+        !r.is_null() && unsafe { sys::value_is_in_range(r, port) } != 0
+    }
+}
+impl Default for PortRange {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handles and handoff.
+
+/// A dissector handle, set at registration.
+pub struct Handle(AtomicPtr<sys::dissector_handle>);
+impl Handle {
+    pub const fn new() -> Self {
+        Handle(AtomicPtr::new(ptr::null_mut()))
+    }
+    fn get(&self) -> sys::dissector_handle_t {
+        self.0.load(Relaxed)
+    }
+    pub fn is_set(&self) -> bool {
+        !self.get().is_null()
+    }
+}
+impl Default for Handle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Which entry point a handle runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// TCP from the port table or Decode As.
+    TcpPort,
+    /// TCP from a conversation the heuristic claimed.
+    TcpConv,
+    UdpPort,
+    UdpConv,
+}
+
+pub fn register_dissector(handle: &Handle, name: &'static CStr, entry: Entry) {
+    let f: unsafe extern "C" fn(*mut sys::tvbuff_t, *mut sys::packet_info, *mut sys::proto_tree, *mut c_void) -> c_int =
+        match entry {
+            Entry::TcpPort => exports::dissect_tcp_port,
+            Entry::TcpConv => exports::dissect_tcp_conv,
+            Entry::UdpPort => exports::dissect_udp_port,
+            Entry::UdpConv => exports::dissect_udp_conv,
+        };
+    // SAFETY: 'static name, valid function.
+    let h = unsafe { sys::register_dissector(name.as_ptr(), Some(f), PROTO.get()) };
+    handle.0.store(h, Relaxed);
+}
+
+/// `dissector_add_uint_range_with_preference(table, ports, handle)`.
+pub fn add_port_range(table: &'static CStr, ports: &'static CStr, handle: &Handle) {
+    // SAFETY: 'static strings, registered handle.
+    unsafe { sys::dissector_add_uint_range_with_preference(table.as_ptr(), ports.as_ptr(), handle.get()) }
+}
+
+/// Adds the TCP or UDP heuristic (enabled).
+pub fn add_heuristic(list: &'static CStr, display: &'static CStr, internal: &'static CStr, udp: bool) {
+    let f = if udp { exports::heur_udp } else { exports::heur_tcp };
+    // SAFETY: 'static strings, valid function.
+    unsafe {
+        sys::heur_dissector_add(list.as_ptr(), Some(f), display.as_ptr(), internal.as_ptr(), PROTO.get(), sys::HEURISTIC_ENABLE)
+    }
+}
+
+/// `find_dissector(name)`, kept in `handle`.
+pub fn find_dissector(handle: &Handle, name: &'static CStr) {
+    // SAFETY: 'static name.
+    handle.0.store(unsafe { sys::find_dissector(name.as_ptr()) }, Relaxed);
+}
+
+/// Registers the capture-start and capture-end routines.
+pub fn register_init_cleanup() {
+    // SAFETY: valid functions for the process lifetime.
+    unsafe {
+        sys::register_init_routine(Some(exports::init_routine));
+        sys::register_cleanup_routine(Some(exports::cleanup_routine));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-packet views.
+
+/// The packet's wmem pool: memory freed with the packet.
+#[derive(Clone, Copy)]
+pub struct Pool<'p> {
+    raw: *mut sys::wmem_allocator_t,
+    _p: PhantomData<&'p ()>,
+}
+
+impl<'p> Pool<'p> {
+    fn alloc_bytes(&self, n: usize, align: usize) -> *mut u8 {
+        // wmem allocators return memory aligned to 8 bytes at least.
+        assert!(align <= 8);
+        // SAFETY: the pool is live for 'p; wmem_alloc aborts on OOM, never returns null for n>0.
+        unsafe { sys::wmem_alloc(self.raw, n.max(1)) as *mut u8 }
+    }
+
+    /// A zeroed byte buffer of `n` bytes.
+    pub fn bytes(&self, n: usize) -> &'p mut [u8] {
+        let p = self.alloc_bytes(n, 1);
+        // SAFETY: p points at n fresh bytes valid for 'p.
+        unsafe {
+            ptr::write_bytes(p, 0, n);
+            core::slice::from_raw_parts_mut(p, n)
+        }
+    }
+
+    /// Copies `items` (plain data, never dropped) into the pool.
+    pub fn slice<T: Copy>(&self, items: &[T]) -> &'p [T] {
+        if items.is_empty() {
+            return &[];
+        }
+        let bytes = core::mem::size_of_val(items);
+        let p = self.alloc_bytes(bytes, core::mem::align_of::<T>()) as *mut T;
+        // SAFETY: fresh, aligned, large enough; T: Copy has no drop glue.
+        unsafe {
+            ptr::copy_nonoverlapping(items.as_ptr(), p, items.len());
+            core::slice::from_raw_parts(p, items.len())
+        }
+    }
+
+    /// A NUL-terminated copy of `s`; interior NULs become U+FFFD's first byte cannot be used,
+    /// so they are replaced by `?`.
+    pub fn cstr(&self, s: &str) -> &'p CStr {
+        let n = s.len();
+        let p = self.alloc_bytes(n + 1, 1);
+        // SAFETY: fresh buffer of n+1 bytes, NUL-terminated below with no interior NUL.
+        unsafe {
+            let buf = core::slice::from_raw_parts_mut(p, n + 1);
+            for (d, &b) in buf.iter_mut().zip(s.as_bytes()) {
+                *d = if b == 0 { b'?' } else { b };
+            }
+            buf[n] = 0;
+            CStr::from_bytes_with_nul_unchecked(buf)
+        }
+    }
+}
+
+/// A tvb alive for one dissector call.
+#[derive(Clone, Copy)]
+pub struct Tvb<'p> {
+    raw: NonNull<sys::tvbuff_t>,
+    _p: PhantomData<&'p ()>,
+}
+
+impl<'p> Tvb<'p> {
+    fn from_raw(raw: *mut sys::tvbuff_t) -> Option<Self> {
+        NonNull::new(raw).map(|raw| Tvb { raw, _p: PhantomData })
+    }
+    pub fn captured_len(&self) -> usize {
+        // SAFETY: live tvb.
+        unsafe { sys::tvb_captured_length(self.raw.as_ptr()) as usize }
+    }
+    pub fn reported_len(&self) -> usize {
+        // SAFETY: live tvb.
+        unsafe { sys::tvb_reported_length(self.raw.as_ptr()) as usize }
+    }
+    /// Captured bytes from `offset` on (0 if beyond).
+    pub fn remaining(&self, offset: usize) -> usize {
+        self.captured_len().saturating_sub(offset)
+    }
+    /// Copies `out.len()` bytes at `offset`; `false` (nothing copied) if they are not captured.
+    pub fn copy_into(&self, offset: usize, out: &mut [u8]) -> bool {
+        if offset.checked_add(out.len()).is_none_or(|end| end > self.captured_len()) {
+            return false;
+        }
+        if !out.is_empty() {
+            // SAFETY: bounds checked above, so tvb_memcpy does not throw.
+            unsafe { sys::tvb_memcpy(self.raw.as_ptr(), out.as_mut_ptr() as *mut c_void, offset as c_int, out.len()) };
+        }
+        true
+    }
+    /// Copies captured bytes `offset..offset+len` into the pool.
+    pub fn copy(&self, pool: Pool<'p>, offset: usize, len: usize) -> Option<&'p mut [u8]> {
+        let buf = pool.bytes(len);
+        self.copy_into(offset, buf).then_some(buf)
+    }
+    /// A child tvb over pool bytes (shown in the packet bytes pane as its own source).
+    pub fn child(&self, data: &'p [u8]) -> Tvb<'p> {
+        // SAFETY: data lives as long as the packet, which outlives the child tvb.
+        let raw = unsafe {
+            sys::tvb_new_child_real_data(self.raw.as_ptr(), data.as_ptr(), data.len() as _, data.len() as _)
+        };
+        Tvb::from_raw(raw).unwrap_or(*self)
+    }
+    /// A subset `offset..offset+len` of captured bytes; `None` if out of range.
+    pub fn subset(&self, offset: usize, len: usize) -> Option<Tvb<'p>> {
+        if offset.checked_add(len)? > self.captured_len() {
+            return None;
+        }
+        // SAFETY: bounds checked.
+        Tvb::from_raw(unsafe { sys::tvb_new_subset_length(self.raw.as_ptr(), offset as c_int, len as c_int) })
+    }
+}
+
+/// `packet_info` for one dissector call.
+#[derive(Clone, Copy)]
+pub struct Pinfo<'p> {
+    raw: NonNull<sys::packet_info>,
+    _p: PhantomData<&'p ()>,
+}
+
+/// The columns used.
+#[derive(Debug, Clone, Copy)]
+pub enum Col {
+    Protocol,
+    Info,
+}
+impl Col {
+    fn id(self) -> c_int {
+        (match self {
+            Col::Protocol => sys::COL_PROTOCOL,
+            Col::Info => sys::COL_INFO,
+        }) as c_int
+    }
+}
+
+impl<'p> Pinfo<'p> {
+    fn from_raw(raw: *mut sys::packet_info) -> Option<Self> {
+        NonNull::new(raw).map(|raw| Pinfo { raw, _p: PhantomData })
+    }
+    fn get(&self) -> &'p sys::packet_info {
+        // SAFETY: live for the call; read-only access to plain fields.
+        unsafe { self.raw.as_ref() }
+    }
+    pub fn pool(&self) -> Pool<'p> {
+        Pool { raw: self.get().pool, _p: PhantomData }
+    }
+    /// Frame number (1-based).
+    pub fn num(&self) -> u32 {
+        self.get().num
+    }
+    /// Whether this frame was already dissected once (second pass, or a GUI click).
+    pub fn visited(&self) -> bool {
+        let fd = self.get().fd;
+        // SAFETY: fd is the live frame_data of this packet.
+        !fd.is_null() && unsafe { (*fd).visited() } != 0
+    }
+    /// Absolute capture time since the Unix epoch.
+    pub fn time(&self) -> Duration {
+        let ts = self.get().abs_ts;
+        Duration::new(ts.secs.max(0) as u64, ts.nsecs.max(0) as u32)
+    }
+    pub fn src(&self) -> SocketAddr {
+        socket_addr(&self.get().src, self.get().srcport)
+    }
+    pub fn dst(&self) -> SocketAddr {
+        socket_addr(&self.get().dst, self.get().destport)
+    }
+    /// The value the dissector table matched on (the port, for tcp.port/udp.port).
+    pub fn match_uint(&self) -> u32 {
+        self.get().match_uint
+    }
+    pub fn can_desegment(&self) -> bool {
+        self.get().can_desegment > 0
+    }
+    /// Asks TCP for the rest of the direction up to FIN, starting at `offset`.
+    pub fn desegment_until_fin(&self, offset: usize) {
+        // SAFETY: plain field writes on the live pinfo, as C dissectors do.
+        unsafe {
+            let p = self.raw.as_ptr();
+            (*p).desegment_offset = offset as c_int;
+            (*p).desegment_len = sys::DESEGMENT_UNTIL_FIN;
+        }
+    }
+    /// The index of this packet's conversation (created if needed).
+    pub fn conversation(&self) -> u32 {
+        // SAFETY: live pinfo; the conversation is non-null (WS_RETNONNULL).
+        unsafe { (*sys::find_or_create_conversation(self.raw.as_ptr())).conv_index }
+    }
+    /// Hands the rest of this conversation to `handle`.
+    pub fn set_conversation_dissector(&self, handle: &Handle) {
+        // SAFETY: live pinfo, registered handle.
+        unsafe { sys::conversation_set_dissector(sys::find_or_create_conversation(self.raw.as_ptr()), handle.get()) }
+    }
+    pub fn col_set(&self, col: Col, text: &'static CStr) {
+        // SAFETY: col_set_str keeps the pointer: 'static.
+        unsafe { sys::col_set_str(self.get().cinfo, col.id(), text.as_ptr()) }
+    }
+    pub fn col_clear(&self, col: Col) {
+        // SAFETY: live cinfo (may be null: epan checks).
+        unsafe { sys::col_clear(self.get().cinfo, col.id()) }
+    }
+    /// Appends `text` with `sep` (copied) and sets a fence after it.
+    pub fn col_append_fenced(&self, col: Col, sep: &'static CStr, text: &CStr) {
+        // SAFETY: both copied by epan.
+        unsafe {
+            sys::col_append_sep_str(self.get().cinfo, col.id(), sep.as_ptr(), text.as_ptr());
+            sys::col_set_fence(self.get().cinfo, col.id());
+        }
+    }
+    pub fn set_columns_writable(&self, writable: bool) {
+        // SAFETY: live cinfo; -1 means all columns.
+        unsafe { sys::col_set_writable(self.get().cinfo, -1, writable.into()) }
+    }
+    pub fn add_data_source(&self, tvb: Tvb<'p>, name: &'static CStr) {
+        // SAFETY: add_new_data_source keeps the name: 'static.
+        let _ = unsafe { sys::add_new_data_source(self.raw.as_ptr(), tvb.raw.as_ptr(), name.as_ptr()) };
+    }
+    /// Adds an expert info with dynamic text to `item` (or to the packet, if `item` is `None`).
+    pub fn expert(&self, item: Option<Item<'p>>, ei: &'static Ei, text: &CStr) {
+        let item = item.map_or(ptr::null_mut(), |i| i.raw.as_ptr());
+        // SAFETY: the format is "%s" with one NUL-terminated argument; the text is copied.
+        let _ = unsafe { sys::expert_add_info_format(self.raw.as_ptr(), item, ei.ptr(), c"%s".as_ptr(), text.as_ptr()) };
+    }
+    /// A per-packet counter (starts at 0) that survives across PDUs of this dissection.
+    pub fn next_message_index(&self) -> u32 {
+        let pool = self.get().pool;
+        let proto = PROTO.get();
+        // SAFETY: packet-scope proto data, allocated in the packet pool.
+        unsafe {
+            let p = sys::p_get_proto_data(pool, self.raw.as_ptr(), proto, 0) as *mut u32;
+            if p.is_null() {
+                let p = sys::wmem_alloc(pool, 4) as *mut u32;
+                p.write(1);
+                sys::p_add_proto_data(pool, self.raw.as_ptr(), proto, 0, p as *mut c_void);
+                0
+            } else {
+                let n = p.read();
+                p.write(n + 1);
+                n
+            }
+        }
+    }
+    /// Calls `handle` (e.g. `json`) on `tvb`, with the columns write-protected.
+    ///
+    /// The callee may throw; callers keep no Rust owner alive across this call.
+    pub fn call_protected(&self, handle: &Handle, tvb: Tvb<'p>, tree: Option<Tree<'p>>) {
+        if !handle.is_set() {
+            return;
+        }
+        let tree = tree.map_or(ptr::null_mut(), |t| t.raw.as_ptr());
+        self.set_columns_writable(false);
+        // SAFETY: registered handle, live tvb/pinfo/tree.
+        unsafe { sys::call_dissector(handle.get(), tvb.raw.as_ptr(), self.raw.as_ptr(), tree) };
+        self.set_columns_writable(true);
+    }
+}
+
+fn socket_addr(a: &sys::address, port: u32) -> SocketAddr {
+    let port = port as u16;
+    let bytes = |n: usize| -> Option<&[u8]> {
+        (a.len as usize == n && !a.data.is_null())
+            // SAFETY: an address of type IPv4/IPv6 points at len bytes.
+            .then(|| unsafe { core::slice::from_raw_parts(a.data as *const u8, n) })
+    };
+    let ip = match a.type_ as u32 {
+        sys::AT_IPv4 => bytes(4).map(|b| IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))),
+        sys::AT_IPv6 => bytes(16).map(|b| {
+            let mut o = [0u8; 16];
+            o.copy_from_slice(b);
+            IpAddr::V6(Ipv6Addr::from(o))
+        }),
+        _ => None,
+    };
+    SocketAddr::new(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port)
+}
+
+/// A protocol tree (never null: a null tree is `None` at the boundary).
+#[derive(Clone, Copy)]
+pub struct Tree<'p> {
+    raw: NonNull<sys::proto_tree>,
+    _p: PhantomData<&'p ()>,
+}
+
+/// A tree item.
+#[derive(Clone, Copy)]
+pub struct Item<'p> {
+    raw: NonNull<sys::proto_item>,
+    _p: PhantomData<&'p ()>,
+}
+
+fn item<'p>(raw: *mut sys::proto_item) -> Option<Item<'p>> {
+    NonNull::new(raw).map(|raw| Item { raw, _p: PhantomData })
+}
+
+/// A byte range of a tvb that an item points at; checked before each call.
+#[derive(Clone, Copy)]
+pub struct Span<'p> {
+    pub tvb: Tvb<'p>,
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl<'p> Span<'p> {
+    /// The span, clamped to what is captured so that no tree call throws.
+    fn checked(&self) -> (*mut sys::tvbuff_t, c_int, c_int) {
+        let cap = self.tvb.captured_len();
+        let offset = self.offset.min(cap);
+        let len = self.len.min(cap - offset);
+        (self.tvb.raw.as_ptr(), offset as c_int, len as c_int)
+    }
+}
+
+impl<'p> Tree<'p> {
+    fn from_raw(raw: *mut sys::proto_tree) -> Option<Self> {
+        NonNull::new(raw).map(|raw| Tree { raw, _p: PhantomData })
+    }
+    /// The protocol item over `span`.
+    pub fn protocol(&self, span: Span<'p>) -> Option<Item<'p>> {
+        let (t, o, l) = span.checked();
+        // SAFETY: checked span.
+        item(unsafe { sys::proto_tree_add_item(self.raw.as_ptr(), PROTO.get(), t, o, l, sys::ENC_NA) })
+    }
+    /// A string field read from the tvb as UTF-8 (invalid sequences shown as U+FFFD).
+    pub fn utf8_item(&self, hf: &Hf, span: Span<'p>) -> Option<Item<'p>> {
+        let (t, o, l) = span.checked();
+        // SAFETY: checked span.
+        item(unsafe { sys::proto_tree_add_item(self.raw.as_ptr(), hf.get(), t, o, l, sys::ENC_UTF_8) })
+    }
+    pub fn string(&self, hf: &Hf, span: Span<'p>, value: &CStr) -> Option<Item<'p>> {
+        let (t, o, l) = span.checked();
+        // SAFETY: checked span; the value is copied.
+        item(unsafe { sys::proto_tree_add_string(self.raw.as_ptr(), hf.get(), t, o, l, value.as_ptr()) })
+    }
+    pub fn uint(&self, hf: &Hf, span: Span<'p>, value: u32) -> Option<Item<'p>> {
+        let (t, o, l) = span.checked();
+        // SAFETY: checked span.
+        item(unsafe { sys::proto_tree_add_uint(self.raw.as_ptr(), hf.get(), t, o, l, value) })
+    }
+    pub fn int(&self, hf: &Hf, span: Span<'p>, value: i32) -> Option<Item<'p>> {
+        let (t, o, l) = span.checked();
+        // SAFETY: checked span.
+        item(unsafe { sys::proto_tree_add_int(self.raw.as_ptr(), hf.get(), t, o, l, value) })
+    }
+    pub fn boolean(&self, hf: &Hf, span: Span<'p>, value: bool) -> Option<Item<'p>> {
+        let (t, o, l) = span.checked();
+        // SAFETY: checked span.
+        item(unsafe { sys::proto_tree_add_boolean(self.raw.as_ptr(), hf.get(), t, o, l, u32::from(value).into()) })
+    }
+    pub fn time(&self, hf: &Hf, span: Span<'p>, value: Duration) -> Option<Item<'p>> {
+        let (t, o, l) = span.checked();
+        let ns = sys::nstime_t { secs: value.as_secs() as _, nsecs: value.subsec_nanos() as c_int };
+        // SAFETY: checked span; the time is copied.
+        item(unsafe { sys::proto_tree_add_time(self.raw.as_ptr(), hf.get(), t, o, l, &ns) })
+    }
+}
+
+impl<'p> Item<'p> {
+    pub fn subtree(&self, ett: &Ett) -> Option<Tree<'p>> {
+        // SAFETY: live item; the ett is registered.
+        Tree::from_raw(unsafe { sys::proto_item_add_subtree(self.raw.as_ptr(), ett.get()) })
+    }
+    /// Marks the item as generated (`[…]`): the `static inline` helper of `proto.h`.
+    pub fn set_generated(&self) {
+        // SAFETY: live item; finfo may be null for faked items.
+        unsafe {
+            let finfo = (*self.raw.as_ptr()).finfo;
+            if !finfo.is_null() {
+                (*finfo).flags |= sys::FI_GENERATED;
+            }
+        }
+    }
+    pub fn append_text(&self, text: &CStr) {
+        // SAFETY: "%s" with one NUL-terminated argument; copied.
+        unsafe { sys::proto_item_append_text(self.raw.as_ptr(), c"%s".as_ptr(), text.as_ptr()) }
+    }
+}
+
+/// The TCP information TCP hands its subdissectors.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TcpInfo {
+    pub is_reassembled: bool,
+    pub fin: bool,
+}
+
+/// The context of one dissector call, handed to the safe plugin code.
+pub struct Call<'p> {
+    pub tvb: Tvb<'p>,
+    pub pinfo: Pinfo<'p>,
+    pub tree: Option<Tree<'p>>,
+}

@@ -1,0 +1,113 @@
+//! The one table of everything the plugin registers: header fields, subtrees, expert infos.
+//! The README's field table is this table.
+
+use crate::epan::{Ei, Ett, ExpertDef, FieldDef, Group, Hf, Kind, Level};
+
+macro_rules! fields {
+    ($( $id:ident => ($name:literal, $abbrev:literal, $kind:ident, $blurb:literal) ),* $(,)?) => {
+        $( pub static $id: Hf = Hf::new(); )*
+        /// Every header field, in registration order.
+        pub static FIELDS: &[FieldDef] = &[
+            $( FieldDef { id: &$id, name: $name, abbrev: $abbrev, kind: Kind::$kind, blurb: $blurb } ),*
+        ];
+    };
+}
+
+macro_rules! subtrees {
+    ($( $id:ident ),* $(,)?) => {
+        $( pub static $id: Ett = Ett::new(); )*
+        /// Every subtree; all registered in `register_protoinfo` (an unregistered one crashes the GUI).
+        pub static SUBTREES: &[&Ett] = &[ $( &$id ),* ];
+    };
+}
+
+macro_rules! experts {
+    ($( $id:ident => ($abbrev:literal, $group:ident, $level:ident, $summary:literal) ),* $(,)?) => {
+        $( pub static $id: Ei = Ei::new(); )*
+        /// Every expert info.
+        pub static EXPERTS: &[ExpertDef] = &[
+            $( ExpertDef { id: &$id, abbrev: $abbrev, group: Group::$group, level: Level::$level, summary: $summary } ),*
+        ];
+    };
+}
+
+fields! {
+    TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp or xor-udp."),
+    LEN           => (c"Length", c"kasa.len", U32, c"The TCP length header: ciphertext bytes that follow it."),
+    PLAINTEXT     => (c"Plaintext", c"kasa.plaintext", String, c"The whole decrypted text, UTF-8."),
+    REQUEST       => (c"Request", c"kasa.request", Bool, c"The message goes to the device."),
+    RESPONSE      => (c"Response", c"kasa.response", Bool, c"The message comes from the device."),
+    METHOD        => (c"Method", c"kasa.method", String, c"module.method, one per method in the message."),
+    ERR_CODE      => (c"Error code", c"kasa.err_code", I32, c"err_code of a method result, one per result."),
+    ERR_MSG       => (c"Error message", c"kasa.err_msg", String, c"err_msg of a method result."),
+    RESPONSE_IN   => (c"Response In", c"kasa.response_in", FrameResponse, c"The response to this request is in this frame."),
+    RESPONSE_TO   => (c"Request In", c"kasa.response_to", FrameRequest, c"This is a response to the request in this frame."),
+    TIME          => (c"Response Time", c"kasa.time", RelativeTime, c"Time from the request to this response."),
+    DEVICE_MODEL  => (c"Model", c"kasa.device.model", String, c"Device model, from a get_sysinfo answer."),
+    DEVICE_ALIAS  => (c"Alias", c"kasa.device.alias", String, c"Device name given by its owner."),
+    DEVICE_MAC    => (c"MAC", c"kasa.device.mac", String, c"Device MAC address as the device reports it."),
+    DEVICE_ID     => (c"Device ID", c"kasa.device.id", String, c"deviceId from get_sysinfo."),
+    DEVICE_SW_VER => (c"Software version", c"kasa.device.sw_ver", String, c"Firmware version from get_sysinfo."),
+    DEVICE_HW_VER => (c"Hardware version", c"kasa.device.hw_ver", String, c"Hardware version from get_sysinfo."),
+    DEVICE_TYPE   => (c"Device type", c"kasa.device.type", String, c"type (or mic_type) from get_sysinfo."),
+    CONTEXT_SOURCE => (c"Context source", c"kasa.context.source", String, c"context.source: the app's session id."),
+    CONTEXT_CHILD_ID => (c"Context child id", c"kasa.context.child_id", String, c"context.child_ids: outlets addressed."),
+}
+
+subtrees! { ETT_KASA, ETT_DEVICE }
+
+experts! {
+    EI_MALFORMED_LENGTH => (c"kasa.malformed.length", Malformed, Error, c"Implausible or inconsistent length header"),
+    EI_MALFORMED_JSON   => (c"kasa.malformed.json", Malformed, Error, c"Plaintext is not a JSON object"),
+    EI_MALFORMED_UTF8   => (c"kasa.malformed.utf8", Malformed, Error, c"Plaintext is not valid UTF-8"),
+    EI_TRUNCATED        => (c"kasa.truncated", Sequence, Warning, c"Message truncated"),
+    EI_ZERO_LENGTH      => (c"kasa.zero_length", Protocol, Note, c"Zero length header: the message runs to the end of the stream"),
+    EI_ERR_CODE         => (c"kasa.err_code.nonzero", ResponseCode, Note, c"A method returned a non-zero err_code"),
+    EI_INTERNAL_ERROR   => (c"kasa.internal_error", Undecoded, Error, c"Plugin internal error (Rust panic caught)"),
+}
+
+/// The expert info for a decoder problem, by its `kasa.…` name.
+pub fn expert_for(name: &str) -> &'static Ei {
+    EXPERTS
+        .iter()
+        .find(|e| e.abbrev.to_bytes() == name.as_bytes())
+        .map_or(&EI_INTERNAL_ERROR, |e| e.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn abbrevs_unique_and_prefixed() {
+        let mut seen = HashSet::new();
+        for f in FIELDS {
+            let a = f.abbrev.to_str().unwrap();
+            assert!(a.starts_with("kasa."), "{a}");
+            assert!(seen.insert(a), "duplicate {a}");
+            assert!(!f.blurb.to_bytes().is_empty());
+        }
+        for e in EXPERTS {
+            assert!(seen.insert(e.abbrev.to_str().unwrap()));
+        }
+    }
+
+    #[test]
+    fn every_decoder_problem_has_an_expert() {
+        use kasa_decoder::msg::Problem;
+        let all = [
+            Problem::LengthAboveCap { len: 1, cap: 0 },
+            Problem::LengthMismatch { header: 1, actual: 2 },
+            Problem::Truncated { expected: None, got: 0 },
+            Problem::ZeroLength,
+            Problem::Json { detail: String::new() },
+            Problem::Utf8 { valid_up_to: 0 },
+            Problem::ErrCode { method: String::new(), code: 1, msg: None },
+            Problem::Garbage { bytes: 1 },
+        ];
+        for p in all {
+            assert!(!core::ptr::eq(expert_for(p.expert()), &EI_INTERNAL_ERROR), "{p:?}");
+        }
+    }
+}

@@ -1,0 +1,13 @@
+/* Headers bindgen reads to generate dissector/sys.rs's bindings (into OUT_DIR, never committed). */
+#include <epan/packet.h>
+#include <epan/proto.h>
+#include <epan/expert.h>
+#include <epan/conversation.h>
+#include <epan/prefs.h>
+#include <epan/proto_data.h>
+#include <epan/range.h>
+#include <epan/column-utils.h>
+#include <epan/dissectors/packet-tcp.h>
+#if __has_include(<wsutil/plugins.h>)
+#include <wsutil/plugins.h>
+#endif
