@@ -81,10 +81,10 @@ fn run(args: &Args) -> io::Result<ExitCode> {
             }
         }
         n = n.wrapping_add(1);
-        if n % 4096 == 0 {
-            if let Some(bar) = &bar {
-                bar.set_position(reader.progress().0);
-            }
+        if n.is_multiple_of(4096)
+            && let Some(bar) = &bar
+        {
+            bar.set_position(reader.progress().0);
         }
     }
     if let Some(bar) = bar {

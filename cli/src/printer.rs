@@ -152,10 +152,10 @@ fn text_message(out: &mut impl Write, m: &Message) -> io::Result<()> {
         m.transport,
         m
     )?;
-    if m.body.device.is_none() {
-        if let Some(dev) = &m.peer_device {
-            write!(out, " ({})", device_label(dev))?;
-        }
+    if m.body.device.is_none()
+        && let Some(dev) = &m.peer_device
+    {
+        write!(out, " ({})", device_label(dev))?;
     }
     for f in &m.pairing.response_in {
         write!(out, " response_in={f}")?;

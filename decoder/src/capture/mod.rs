@@ -458,7 +458,7 @@ impl Decoder {
     fn udp(&mut self, seg: &Segment<'_>, payload: &[u8], frame: u64, time: Duration) {
         let ports = &self.config.udp_ports;
         let by_port = ports.contains(&seg.dst.port()) || ports.contains(&seg.src.port());
-        if !by_port && !(self.config.heuristics && xor::udp_heuristic(payload)) {
+        if !(by_port || self.config.heuristics && xor::udp_heuristic(payload)) {
             return;
         }
         if payload.is_empty() && seg.missing == 0 {
@@ -476,11 +476,13 @@ impl Decoder {
         if !by_port && !body.json_ok {
             return;
         }
-        let direction = if ports.contains(&seg.dst.port()) && !ports.contains(&seg.src.port()) {
+        let (to_device, from_device) = (
+            ports.contains(&seg.dst.port()),
+            ports.contains(&seg.src.port()),
+        );
+        let direction = if to_device && !from_device {
             Direction::Request
-        } else if ports.contains(&seg.src.port()) && !ports.contains(&seg.dst.port()) {
-            Direction::Response
-        } else if body.looks_like_response() {
+        } else if from_device && !to_device || body.looks_like_response() {
             Direction::Response
         } else {
             Direction::Request

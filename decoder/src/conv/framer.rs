@@ -469,11 +469,11 @@ impl Framer {
             .filter(|o| o.start < to && o.end > self.start)
             .max_by_key(|o| o.frame)
             .map_or(Duration::ZERO, |o| o.time);
-        if let Some((frame, t)) = completed_at {
-            if frames.last().is_none_or(|&last| last < frame) {
-                frames.push(frame);
-                time = t;
-            }
+        if let Some((frame, t)) = completed_at
+            && frames.last().is_none_or(|&last| last < frame)
+        {
+            frames.push(frame);
+            time = t;
         }
         out(Event::Message(RawMessage {
             plaintext,

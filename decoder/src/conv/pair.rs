@@ -113,10 +113,11 @@ impl Pairer {
         time: Duration,
     ) -> Option<Matched> {
         let open = self.udp.iter_mut().rev().find(|r| {
+            let broadcast = is_broadcast(r.device.ip());
             r.client == client
                 && r.device.port() == device.port()
-                && (r.device.ip() == device.ip() || is_broadcast(r.device.ip()))
-                && !(r.answered && !is_broadcast(r.device.ip()))
+                && (broadcast || r.device.ip() == device.ip())
+                && (broadcast || !r.answered)
                 && answers(&r.methods, methods)
         })?;
         open.answered = true;

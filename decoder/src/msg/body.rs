@@ -136,12 +136,13 @@ impl Body {
                         err_msg: None,
                     }),
                 }
-                if module == "system" && method == "get_sysinfo" {
-                    if let Value::Object(info) = result {
-                        if info.contains_key("err_code") && info.len() > 1 {
-                            body.device = Some(device(info));
-                        }
-                    }
+                if module == "system"
+                    && method == "get_sysinfo"
+                    && let Value::Object(info) = result
+                    && info.contains_key("err_code")
+                    && info.len() > 1
+                {
+                    body.device = Some(device(info));
                 }
             }
         }
