@@ -171,10 +171,10 @@ fn check(capture: &Path, expected_path: &Path) -> Vec<String> {
             Some(None) => d("expected request index out of range".into()),
             _ => {}
         }
-        if let Some(frames) = w.get("frames") {
-            if g["frames"] != *frames {
-                d(format!("frames {} != expected {frames}", g["frames"]));
-            }
+        if let Some(frames) = w.get("frames")
+            && g["frames"] != *frames
+        {
+            d(format!("frames {} != expected {frames}", g["frames"]));
         }
         if let Some(problems) = w.get("problems") {
             let (gp, wp) = (problem_keys(&g["problems"]), problem_keys(problems));
