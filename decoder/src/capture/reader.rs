@@ -44,6 +44,7 @@ type Input = BufReader<Counting<File>>;
 
 enum Format {
     Pcap {
+        nanos: bool,
         reader: PcapReader<Input>,
         link: LinkType,
     },
@@ -121,9 +122,15 @@ impl Reader {
             | [0xa1, 0xb2, 0x3c, 0x4d] => {
                 let reader =
                     PcapReader::new(input).map_err(|e| CaptureError::Format(e.to_string()))?;
-                let link = LinkType(u32::from(reader.header().datalink));
+                let header = reader.header();
+                let link = LinkType(u32::from(header.datalink));
                 link.check()?;
-                Format::Pcap { reader, link }
+                let nanos = header.ts_resolution == pcap_file::TsResolution::NanoSecond;
+                Format::Pcap {
+                    reader,
+                    link,
+                    nanos,
+                }
             }
             other => return Err(CaptureError::NotACapture { magic: Some(other) }),
         };
@@ -145,11 +152,24 @@ impl Reader {
     pub fn next_record(&mut self) -> Option<Result<Record<'_>, CaptureError>> {
         loop {
             let (link, time, orig_len) = match &mut self.format {
-                Format::Pcap { reader, link } => match reader.next_packet()? {
+                Format::Pcap {
+                    reader,
+                    link,
+                    nanos,
+                } => match reader.next_raw_packet()? {
+                    // The raw record, because pcap-file's checked one refuses the records a
+                    // small snaplen produces (orig_len above the snaplen).
                     Ok(p) => {
                         self.buf.clear();
                         self.buf.extend_from_slice(&p.data);
-                        (*link, p.timestamp, p.orig_len)
+                        let frac = if *nanos {
+                            p.ts_frac
+                        } else {
+                            p.ts_frac.saturating_mul(1000)
+                        };
+                        let time = Duration::new(u64::from(p.ts_sec), 0)
+                            + Duration::from_nanos(u64::from(frac));
+                        (*link, time, p.orig_len)
                     }
                     Err(e) => return Some(Err(cut_short(e, self.frame))),
                 },

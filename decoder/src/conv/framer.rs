@@ -64,6 +64,11 @@ enum State {
     Resync {
         report: bool,
     },
+    /// A gap cut the message in [`Framer::held`]; its `remaining` bytes (after the gap) pass
+    /// by before the next header.
+    Lost {
+        remaining: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +93,8 @@ pub struct Framer {
     /// After an undecided look past a header, judge again only once the buffer is this long
     /// (doubling), so that a stream of tiny segments costs linear time.
     rejudge_at: usize,
+    /// A message truncated by a gap, waiting for the rest of its announced length to pass.
+    held: Option<RawMessage>,
 }
 
 /// How far a JSON text goes, from a structural scan (brackets outside strings). Validation is
@@ -155,13 +162,41 @@ impl Framer {
             skipped: 0,
             skipped_at: None,
             rejudge_at: 0,
+            held: None,
         }
     }
 
     /// Feeds one chunk of the reassembled stream.
     pub fn push(&mut self, chunk: Chunk<'_>, out: &mut impl FnMut(Event)) {
         match chunk {
-            Chunk::Data { bytes, frame, time } => {
+            Chunk::Data {
+                mut bytes,
+                frame,
+                time,
+            } => {
+                if let State::Lost { remaining } = self.state {
+                    // The tail of a message cut by a gap: it only adds its frame.
+                    let n = remaining.min(bytes.len() as u64);
+                    if let Some(held) = &mut self.held
+                        && held.frames.last().is_none_or(|&f| f < frame)
+                    {
+                        held.frames.push(frame);
+                        held.time = time;
+                    }
+                    self.start += n;
+                    bytes = &bytes[n as usize..];
+                    if n == remaining {
+                        self.release_held(out);
+                        self.state = State::Header;
+                    } else {
+                        self.state = State::Lost {
+                            remaining: remaining - n,
+                        };
+                    }
+                    if bytes.is_empty() {
+                        return;
+                    }
+                }
                 let end = self.start + (self.buf.len() + bytes.len()) as u64;
                 self.origins.push_back(Origin {
                     start: end - bytes.len() as u64,
@@ -173,6 +208,9 @@ impl Framer {
                 self.process(None, out);
             }
             Chunk::Gap { len, .. } => {
+                if self.gap_in_message(len, out) {
+                    return;
+                }
                 self.process(Some(End::Gap), out);
                 self.start += self.buf.len() as u64 + len;
                 self.buf.clear();
@@ -184,13 +222,74 @@ impl Framer {
 
     /// The direction ended: whatever is buffered is decided now.
     pub fn close(&mut self, end: End, out: &mut impl FnMut(Event)) {
+        self.release_held(out);
         self.process(Some(end), out);
         self.flush_skipped(out);
+    }
+
+    /// A gap of `len` bytes inside a message whose header is known: the message is truncated,
+    /// and the bytes of it after the gap are skipped by count, so the next header is found
+    /// exactly. Returns whether the gap was handled so.
+    fn gap_in_message(&mut self, len: u64, out: &mut impl FnMut(Event)) -> bool {
+        if let State::Lost { remaining } = self.state {
+            self.start += len;
+            if len < remaining {
+                self.state = State::Lost {
+                    remaining: remaining - len,
+                };
+            } else {
+                self.release_held(out);
+                self.state = if len == remaining {
+                    State::Header
+                } else {
+                    State::Resync { report: false }
+                };
+            }
+            return true;
+        }
+        let State::Header = self.state else {
+            return false;
+        };
+        let Some(&[a, b, c, d]) = self.buf.get(..HEADER_LEN) else {
+            return false;
+        };
+        let Header::Message { len: announced } = Header::parse([a, b, c, d], self.cap) else {
+            return false;
+        };
+        let have = self.buf.len() - HEADER_LEN;
+        if have >= announced as usize
+            || self
+                .buf
+                .get(HEADER_LEN)
+                .is_some_and(|&b| b != xor::FIRST_BYTE)
+        {
+            return false;
+        }
+        let plaintext = xor::decrypt(&self.buf[HEADER_LEN..]);
+        let problems = vec![Problem::Truncated {
+            expected: Some(announced as usize),
+            got: have,
+        }];
+        let Some(raw) = self.take_message(plaintext, Some(announced), problems, None) else {
+            return false;
+        };
+        self.held = Some(raw);
+        self.state = State::Lost {
+            remaining: u64::from(announced) - have as u64,
+        };
+        self.gap_in_message(len, out)
+    }
+
+    fn release_held(&mut self, out: &mut impl FnMut(Event)) {
+        if let Some(raw) = self.held.take() {
+            out(Event::Message(raw));
+        }
     }
 
     fn process(&mut self, ending: Option<End>, out: &mut impl FnMut(Event)) {
         loop {
             match self.state {
+                State::Lost { .. } => return,
                 State::Resync { report } => {
                     if !self.resync(report, ending.is_some(), out) {
                         return;
@@ -453,20 +552,31 @@ impl Framer {
         completed_at: Option<(u64, Duration)>,
         out: &mut impl FnMut(Event),
     ) {
+        if let Some(raw) = self.take_message(plaintext, len_header, problems, completed_at) {
+            out(Event::Message(raw));
+        }
+    }
+
+    /// Cuts the message that starts the buffer (`HEADER_LEN + plaintext.len()` bytes) out of it,
+    /// with the frames that carried those bytes.
+    fn take_message(
+        &mut self,
+        plaintext: Vec<u8>,
+        len_header: Option<u32>,
+        problems: Vec<Problem>,
+        completed_at: Option<(u64, Duration)>,
+    ) -> Option<RawMessage> {
         let n = (HEADER_LEN + plaintext.len()).min(self.buf.len());
         let to = self.start + n as u64;
-        let mut frames: Vec<u64> = self
-            .origins
-            .iter()
-            .filter(|o| o.start < to && o.end > self.start)
-            .map(|o| o.frame)
-            .collect();
+        let carriers = || {
+            self.origins
+                .iter()
+                .filter(|o| o.start < to && o.end > self.start)
+        };
+        let mut frames: Vec<u64> = carriers().map(|o| o.frame).collect();
         frames.sort_unstable();
         frames.dedup();
-        let mut time = self
-            .origins
-            .iter()
-            .filter(|o| o.start < to && o.end > self.start)
+        let mut time = carriers()
             .max_by_key(|o| o.frame)
             .map_or(Duration::ZERO, |o| o.time);
         if let Some((frame, t)) = completed_at
@@ -475,15 +585,15 @@ impl Framer {
             frames.push(frame);
             time = t;
         }
-        out(Event::Message(RawMessage {
+        self.consume(n);
+        self.rejudge_at = 0;
+        Some(RawMessage {
             plaintext,
             frames,
             time,
             len_header,
             problems,
-        }));
-        self.consume(n);
-        self.rejudge_at = 0;
+        })
     }
 
     fn consume(&mut self, n: usize) {
@@ -697,8 +807,61 @@ mod tests {
                 got: 16
             }]
         );
-        assert_eq!(msgs[0].frames, [1]);
+        // Frame 3 carries the rest of the first message, skipped by count.
+        assert_eq!(msgs[0].frames, [1, 3]);
         assert_eq!(msgs[1].plaintext, br#"{"c":{"d":{}}}"#);
+        assert_eq!(msgs[1].frames, [4]);
+    }
+
+    #[test]
+    fn gap_past_the_message_end_resynchronises() {
+        let first = frame(r#"{"a":{"b":{"err_code":0,"long":"xxxxxxxxxxxxxxxxxxxx"}}}"#);
+        let second = frame(r#"{"c":{"d":{}}}"#);
+        let third = frame(r#"{"e":{"f":{}}}"#);
+        let mut f = Framer::new(1 << 20);
+        let mut msgs = Vec::new();
+        let mut sink = |e: Event| {
+            if let Event::Message(m) = e {
+                msgs.push(m)
+            }
+        };
+        let lost = first.len() - 20 + 5; // the tail of the first and 5 bytes of the second
+        f.push(
+            Chunk::Data {
+                bytes: &first[..20],
+                frame: 1,
+                time: T,
+            },
+            &mut sink,
+        );
+        f.push(
+            Chunk::Gap {
+                len: lost as u64,
+                frame: 2,
+                time: T,
+            },
+            &mut sink,
+        );
+        f.push(
+            Chunk::Data {
+                bytes: &second[5..],
+                frame: 3,
+                time: T,
+            },
+            &mut sink,
+        );
+        f.push(
+            Chunk::Data {
+                bytes: &third,
+                frame: 4,
+                time: T,
+            },
+            &mut sink,
+        );
+        f.close(End::Capture, &mut sink);
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert_eq!(msgs[0].frames, [1]);
+        assert_eq!(msgs[1].plaintext, br#"{"e":{"f":{}}}"#);
     }
 
     #[test]

@@ -84,9 +84,15 @@ impl Body {
                 Body::default()
             }
             Err(e) => {
-                problems.push(Problem::Json {
-                    detail: e.to_string(),
-                });
+                // A truncated message cannot parse; that is already said.
+                if !problems
+                    .iter()
+                    .any(|p| matches!(p, Problem::Truncated { .. }))
+                {
+                    problems.push(Problem::Json {
+                        detail: e.to_string(),
+                    });
+                }
                 Body::default()
             }
         }

@@ -168,7 +168,7 @@ impl<T: AsRef<[u8]>> XorFrame<T> {
 
     /// Bytes of this frame: header plus announced payload.
     pub fn total_len(&self) -> usize {
-        HEADER_LEN + self.length() as usize
+        HEADER_LEN.saturating_add(self.length() as usize)
     }
 
     pub fn into_inner(self) -> T {
