@@ -179,7 +179,9 @@ fn device_label(d: &Device) -> String {
         parts.push(m.clone());
     }
     if let Some(a) = &d.alias {
-        parts.push(format!("{a:?}"));
+        let mut q = String::new();
+        let _ = kasa_decoder::msg::write_quoted(&mut q, a);
+        parts.push(q);
     }
     parts.join(" ")
 }

@@ -11,7 +11,7 @@ mod problem;
 pub use body::{Body, Context, Device, Method};
 pub use problem::{Problem, Severity};
 
-use core::fmt;
+use core::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -137,8 +137,36 @@ pub fn summary(f: &mut impl fmt::Write, direction: Direction, body: &Body) -> fm
             write!(f, " {model}")?;
         }
         if let Some(alias) = &dev.alias {
-            write!(f, " {alias:?}")?;
+            f.write_char(' ')?;
+            write_quoted(f, alias)?;
         }
     }
     Ok(())
+}
+
+/// Writes `text` in double quotes, escaping only quotes, backslashes and control characters:
+/// every other character (umlauts, emoji, variation selectors) stays as it is.
+pub fn write_quoted(f: &mut impl fmt::Write, text: &str) -> fmt::Result {
+    f.write_char('"')?;
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                f.write_char('\\')?;
+                f.write_char(c)?;
+            }
+            c if c.is_control() => write!(f, "\\u{{{:x}}}", c as u32)?,
+            c => f.write_char(c)?,
+        }
+    }
+    f.write_char('"')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quoted_keeps_unicode() {
+        let mut s = String::new();
+        super::write_quoted(&mut s, "Büro 🛋\u{fe0f} \"x\"\n").unwrap();
+        assert_eq!(s, "\"Büro 🛋\u{fe0f} \\\"x\\\"\\u{a}\"");
+    }
 }
