@@ -11,7 +11,7 @@ mod problem;
 pub use body::{Body, Context, Device, Method};
 pub use problem::{Problem, Severity};
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
