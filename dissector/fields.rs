@@ -98,16 +98,31 @@ mod tests {
         use kasa_decoder::msg::Problem;
         let all = [
             Problem::LengthAboveCap { len: 1, cap: 0 },
-            Problem::LengthMismatch { header: 1, actual: 2 },
-            Problem::Truncated { expected: None, got: 0 },
+            Problem::LengthMismatch {
+                header: 1,
+                actual: 2,
+            },
+            Problem::Truncated {
+                expected: None,
+                got: 0,
+            },
             Problem::ZeroLength,
-            Problem::Json { detail: String::new() },
+            Problem::Json {
+                detail: String::new(),
+            },
             Problem::Utf8 { valid_up_to: 0 },
-            Problem::ErrCode { method: String::new(), code: 1, msg: None },
+            Problem::ErrCode {
+                method: String::new(),
+                code: 1,
+                msg: None,
+            },
             Problem::Garbage { bytes: 1 },
         ];
         for p in all {
-            assert!(!core::ptr::eq(expert_for(p.expert()), &EI_INTERNAL_ERROR), "{p:?}");
+            assert!(
+                !core::ptr::eq(expert_for(p.expert()), &EI_INTERNAL_ERROR),
+                "{p:?}"
+            );
         }
     }
 }

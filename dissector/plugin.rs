@@ -6,7 +6,8 @@
 //! `longjmp` that would skip its destructor).
 
 use crate::epan::{
-    self, Call, Col, Entry, Handle, Item, PduCtx, Pinfo, Pool, PortRange, PrefBool, PrefUint, Span, Tvb, Via,
+    self, Call, Col, Entry, Handle, Item, PduCtx, Pinfo, Pool, PortRange, PrefBool, PrefUint, Span,
+    Tvb, Via,
 };
 use crate::fields::*;
 use crate::state::{self, MessageKey, Record};
@@ -39,7 +40,14 @@ pub fn max_message() -> u32 {
 }
 
 pub fn register_protoinfo() {
-    epan::register_protocol(c"TP-Link Kasa Smart Home", c"KASA", c"kasa", FIELDS, SUBTREES, EXPERTS);
+    epan::register_protocol(
+        c"TP-Link Kasa Smart Home",
+        c"KASA",
+        c"kasa",
+        FIELDS,
+        SUBTREES,
+        EXPERTS,
+    );
     let prefs = epan::register_prefs();
     prefs.uint(
         c"max_message_size",
@@ -147,18 +155,33 @@ pub fn dissect_tcp_pdu(c: &Call<'_>, ctx: PduCtx) -> c_int {
     let header = u32::from_be_bytes(head);
     let have = total - HEADER_LEN;
     let (framing, cipher_len) = match Header::parse(head, max_message()) {
-        Header::Message { len } if have < len as usize => {
-            (Framing::Truncated { expected: Some(len as usize), got: have }, have)
-        }
+        Header::Message { len } if have < len as usize => (
+            Framing::Truncated {
+                expected: Some(len as usize),
+                got: have,
+            },
+            have,
+        ),
         Header::Message { len } => (Framing::Whole, len as usize),
         Header::ZeroLength => (Framing::ZeroLength, have),
         Header::AboveCap { len, cap } => (Framing::AboveCap { len, cap }, 0),
     };
-    let span = Span { tvb: c.tvb, offset: 0, len: total };
+    let span = Span {
+        tvb: c.tvb,
+        offset: 0,
+        len: total,
+    };
     if matches!(framing, Framing::AboveCap { .. }) || cipher_len == 0 {
         problem_only(c, span, Some(header), framing);
     } else {
-        let m = Wire { transport: Transport::XorTcp, via: ctx.via, header: Some(header), cipher_at: HEADER_LEN, cipher_len, framing };
+        let m = Wire {
+            transport: Transport::XorTcp,
+            via: ctx.via,
+            header: Some(header),
+            cipher_at: HEADER_LEN,
+            cipher_len,
+            framing,
+        };
         dissect_message(c, span, m);
     }
     total as c_int
@@ -170,12 +193,30 @@ pub fn dissect_udp(c: &Call<'_>, via: Via) -> c_int {
     c.pinfo.col_set(Col::Protocol, c"KASA");
     c.pinfo.col_clear(Col::Info);
     let reported = c.tvb.reported_len();
-    let framing = if reported > len { Framing::Truncated { expected: Some(reported), got: len } } else { Framing::Whole };
-    let span = Span { tvb: c.tvb, offset: 0, len };
+    let framing = if reported > len {
+        Framing::Truncated {
+            expected: Some(reported),
+            got: len,
+        }
+    } else {
+        Framing::Whole
+    };
+    let span = Span {
+        tvb: c.tvb,
+        offset: 0,
+        len,
+    };
     if len == 0 {
         return 0;
     }
-    let m = Wire { transport: Transport::XorUdp, via, header: None, cipher_at: 0, cipher_len: len, framing };
+    let m = Wire {
+        transport: Transport::XorUdp,
+        via,
+        header: None,
+        cipher_at: 0,
+        cipher_len: len,
+        framing,
+    };
     dissect_message(c, span, m);
     len as c_int
 }
@@ -198,7 +239,9 @@ pub fn heur_udp(c: &Call<'_>) -> bool {
         return false;
     }
     let pool = c.pinfo.pool();
-    let Some(buf) = c.tvb.copy(pool, 0, c.tvb.captured_len()) else { return false };
+    let Some(buf) = c.tvb.copy(pool, 0, c.tvb.captured_len()) else {
+        return false;
+    };
     let is_json = catch_unwind(AssertUnwindSafe(|| {
         xor::decrypt_in_place(buf);
         Body::analyse(buf, &mut Vec::new()).json_ok
@@ -293,14 +336,20 @@ struct Seen {
 fn panic_trigger() -> Option<&'static [u8]> {
     static TRIGGER: OnceLock<Option<Vec<u8>>> = OnceLock::new();
     TRIGGER
-        .get_or_init(|| std::env::var_os("KASA_TEST_PANIC").map(|v| v.into_encoded_bytes()).filter(|v| !v.is_empty()))
+        .get_or_init(|| {
+            std::env::var_os("KASA_TEST_PANIC")
+                .map(|v| v.into_encoded_bytes())
+                .filter(|v| !v.is_empty())
+        })
         .as_deref()
 }
 
 fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire) {
     let pinfo = c.pinfo;
     let pool = pinfo.pool();
-    let Some(plaintext) = c.tvb.copy(pool, w.cipher_at, w.cipher_len) else { return };
+    let Some(plaintext) = c.tvb.copy(pool, w.cipher_at, w.cipher_len) else {
+        return;
+    };
     xor::decrypt_in_place(plaintext);
     let plaintext: &'p [u8] = plaintext;
     let child = c.tvb.child(plaintext);
@@ -314,7 +363,10 @@ fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire) {
         dst: pinfo.dst(),
         conversation: pinfo.conversation(),
     };
-    let plan = catch_unwind(AssertUnwindSafe(|| plan(pool, w, seen, plaintext)));
+    let want_tree = c.tree.is_some();
+    let plan = catch_unwind(AssertUnwindSafe(|| {
+        plan(pool, w, seen, plaintext, want_tree)
+    }));
     match plan {
         Ok(plan) => render(c, span, child, w, plaintext.len(), plan),
         Err(_) => {
@@ -332,7 +384,14 @@ fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire) {
 /// Direction: a conversation remembers its device side; otherwise the matched port (port
 /// table, Decode As or the port preference) is the device's; otherwise the JSON decides
 /// (responses carry `err_code`). Returns the direction and the device endpoint to remember.
-fn direction(remembered: Option<SocketAddr>, via: Via, in_port_pref: impl Fn(u16) -> bool, src: SocketAddr, dst: SocketAddr, body: &Body) -> (Direction, SocketAddr) {
+fn direction(
+    remembered: Option<SocketAddr>,
+    via: Via,
+    in_port_pref: impl Fn(u16) -> bool,
+    src: SocketAddr,
+    dst: SocketAddr,
+    body: &Body,
+) -> (Direction, SocketAddr) {
     if let Some(device) = remembered {
         if src == device {
             return (Direction::Response, device);
@@ -353,7 +412,8 @@ fn direction(remembered: Option<SocketAddr>, via: Via, in_port_pref: impl Fn(u16
     }
 }
 
-fn plan<'p>(pool: Pool<'p>, w: Wire, seen: Seen, plaintext: &[u8]) -> Plan<'p> {
+/// `want_tree`: whether the tree parts are needed (summary runs pass a null tree).
+fn plan<'p>(pool: Pool<'p>, w: Wire, seen: Seen, plaintext: &[u8], want_tree: bool) -> Plan<'p> {
     if let Some(t) = panic_trigger() {
         if plaintext.windows(t.len()).any(|win| win == t) {
             panic!("KASA_TEST_PANIC trigger found in frame {}", seen.frame);
@@ -362,45 +422,82 @@ fn plan<'p>(pool: Pool<'p>, w: Wire, seen: Seen, plaintext: &[u8]) -> Plan<'p> {
     let mut problems: Vec<Problem> = w.framing.problem().into_iter().collect();
     let body = Body::analyse(plaintext, &mut problems);
     let tcp = w.transport == Transport::XorTcp;
-    let in_pref = |p: u16| if tcp { TCP_PORTS.contains(p.into()) } else { UDP_PORTS.contains(p.into()) };
+    let in_pref = |p: u16| {
+        if tcp {
+            TCP_PORTS.contains(p.into())
+        } else {
+            UDP_PORTS.contains(p.into())
+        }
+    };
 
-    let key = MessageKey { frame: seen.frame, index: seen.index };
+    let key = MessageKey {
+        frame: seen.frame,
+        index: seen.index,
+    };
     let (record, response_in) = state::with(|st| {
         let record = match st.records.get(&key) {
             Some(r) if seen.visited => r.clone(),
             _ => {
-                let (direction, device_end) =
-                    direction(st.conv_device.get(&seen.conversation).copied(), w.via, in_pref, seen.src, seen.dst, &body);
+                let (direction, device_end) = direction(
+                    st.conv_device.get(&seen.conversation).copied(),
+                    w.via,
+                    in_pref,
+                    seen.src,
+                    seen.dst,
+                    &body,
+                );
                 let mutate = !seen.visited;
                 if mutate {
-                    st.conv_device.entry(seen.conversation).or_insert(device_end);
+                    st.conv_device
+                        .entry(seen.conversation)
+                        .or_insert(device_end);
                 }
-                let mut record = Record { direction, response_to: None, device: None };
+                let mut record = Record {
+                    direction,
+                    response_to: None,
+                    device: None,
+                };
                 if mutate {
                     let conn = u64::from(seen.conversation);
                     let frame = u64::from(seen.frame);
                     let matched = match (direction, tcp) {
                         (Direction::Request, true) => {
-                            st.pairer.tcp_request(conn, seen.index as usize, frame, seen.time);
+                            st.pairer
+                                .tcp_request(conn, seen.index as usize, frame, seen.time);
                             None
                         }
                         (Direction::Request, false) => {
-                            st.pairer.udp_request(seen.src, seen.dst, &body.methods, seen.index as usize, frame, seen.time);
+                            st.pairer.udp_request(
+                                seen.src,
+                                seen.dst,
+                                &body.methods,
+                                seen.index as usize,
+                                frame,
+                                seen.time,
+                            );
                             None
                         }
                         (Direction::Response, true) => st.pairer.tcp_response(conn, seen.time),
-                        (Direction::Response, false) => st.pairer.udp_response(seen.dst, seen.src, &body.methods, seen.time),
+                        (Direction::Response, false) => {
+                            st.pairer
+                                .udp_response(seen.dst, seen.src, &body.methods, seen.time)
+                        }
                     };
                     if let Some(m) = matched {
                         let req = m.request_frame as u32;
                         record.response_to = Some((req, m.time));
-                        let req_key = MessageKey { frame: req, index: m.tag as u32 };
+                        let req_key = MessageKey {
+                            frame: req,
+                            index: m.tag as u32,
+                        };
                         st.response_in.entry(req_key).or_default().push(seen.frame);
                     }
                     let ip = device_end.ip();
                     match &body.device {
                         Some(dev) => {
-                            st.devices.insert(ip, dev.clone());
+                            if st.devices.get(&ip).is_none_or(|known| **known != *dev) {
+                                st.devices.insert(ip, std::sync::Arc::new(dev.clone()));
+                            }
                         }
                         None => record.device = st.devices.get(&ip).cloned(),
                     }
@@ -418,6 +515,31 @@ fn plan<'p>(pool: Pool<'p>, w: Wire, seen: Seen, plaintext: &[u8]) -> Plan<'p> {
 
     let mut info = String::new();
     let _ = msg::summary(&mut info, record.direction, &body);
+    let problems: Vec<ProblemPlan<'p>> = problems
+        .iter()
+        .map(|p| {
+            let mut text = String::new();
+            let _ = write!(text, "{p}");
+            ProblemPlan {
+                ei: expert_for(p.expert()),
+                text: pool.cstr(&text),
+            }
+        })
+        .collect();
+    if !want_tree {
+        return Plan {
+            direction: record.direction,
+            info: pool.cstr(&info),
+            item_text: c"",
+            methods: &[],
+            context_source: None,
+            child_ids: &[],
+            device: None,
+            response_in: &[],
+            response_to: None,
+            problems: pool.slice(&problems),
+        };
+    }
     let item_text = format!(", {info}");
     let opt = |s: &Option<String>| s.as_deref().map(|s| pool.cstr(s));
     let methods: Vec<MethodPlan<'p>> = body
@@ -425,16 +547,23 @@ fn plan<'p>(pool: Pool<'p>, w: Wire, seen: Seen, plaintext: &[u8]) -> Plan<'p> {
         .iter()
         .map(|m| MethodPlan {
             name: pool.cstr(&m.name()),
-            err_code: m.err_code.map(|c| c.clamp(i32::MIN.into(), i32::MAX.into()) as i32),
+            err_code: m
+                .err_code
+                .map(|c| c.clamp(i32::MIN.into(), i32::MAX.into()) as i32),
             err_msg: opt(&m.err_msg),
         })
         .collect();
-    let child_ids: Vec<&CStr> = body.context.child_ids.iter().map(|s| pool.cstr(s)).collect();
+    let child_ids: Vec<&CStr> = body
+        .context
+        .child_ids
+        .iter()
+        .map(|s| pool.cstr(s))
+        .collect();
     let device = body
         .device
         .as_ref()
         .map(|d| (d, false))
-        .or(record.device.as_ref().map(|d| (d, true)))
+        .or(record.device.as_deref().map(|d| (d, true)))
         .map(|(d, generated)| DevicePlan {
             model: opt(&d.model),
             alias: opt(&d.alias),
@@ -445,14 +574,6 @@ fn plan<'p>(pool: Pool<'p>, w: Wire, seen: Seen, plaintext: &[u8]) -> Plan<'p> {
             kind: opt(&d.kind),
             generated,
         });
-    let problems: Vec<ProblemPlan<'p>> = problems
-        .iter()
-        .map(|p| {
-            let mut text = String::new();
-            let _ = write!(text, "{p}");
-            ProblemPlan { ei: expert_for(p.expert()), text: pool.cstr(&text) }
-        })
-        .collect();
     Plan {
         direction: record.direction,
         info: pool.cstr(&info),
@@ -469,7 +590,14 @@ fn plan<'p>(pool: Pool<'p>, w: Wire, seen: Seen, plaintext: &[u8]) -> Plan<'p> {
 
 /// Columns, tree, expert infos and the JSON hand-off of one message. Only plain data and pool
 /// memory are alive here.
-fn render<'p>(c: &Call<'p>, span: Span<'p>, child: Tvb<'p>, w: Wire, plain_len: usize, plan: Plan<'p>) {
+fn render<'p>(
+    c: &Call<'p>,
+    span: Span<'p>,
+    child: Tvb<'p>,
+    w: Wire,
+    plain_len: usize,
+    plan: Plan<'p>,
+) {
     let pinfo = c.pinfo;
     pinfo.col_set(Col::Protocol, c"KASA");
     pinfo.col_append_fenced(Col::Info, c" | ", plan.info);
@@ -478,8 +606,16 @@ fn render<'p>(c: &Call<'p>, span: Span<'p>, child: Tvb<'p>, w: Wire, plain_len: 
         i.append_text(plan.item_text);
         i.subtree(&ETT_KASA)
     }) {
-        let none = Span { tvb: c.tvb, offset: 0, len: 0 };
-        let text = Span { tvb: child, offset: 0, len: plain_len };
+        let none = Span {
+            tvb: c.tvb,
+            offset: 0,
+            len: 0,
+        };
+        let text = Span {
+            tvb: child,
+            offset: 0,
+            len: plain_len,
+        };
         let generated = |i: Option<Item<'p>>| {
             if let Some(i) = i {
                 i.set_generated();
@@ -491,7 +627,15 @@ fn render<'p>(c: &Call<'p>, span: Span<'p>, child: Tvb<'p>, w: Wire, plain_len: 
         };
         generated(tree.string(&TRANSPORT, none, transport));
         if let Some(h) = w.header {
-            tree.uint(&LEN, Span { tvb: c.tvb, offset: 0, len: HEADER_LEN }, h);
+            tree.uint(
+                &LEN,
+                Span {
+                    tvb: c.tvb,
+                    offset: 0,
+                    len: HEADER_LEN,
+                },
+                h,
+            );
         }
         let request = plan.direction == Direction::Request;
         generated(tree.boolean(if request { &REQUEST } else { &RESPONSE }, none, true));
@@ -554,15 +698,29 @@ fn problem_only<'p>(c: &Call<'p>, span: Span<'p>, header: Option<u32>, framing: 
     let texts = catch_unwind(AssertUnwindSafe(|| {
         let p = framing.problem()?;
         let text = p.to_string();
-        Some((expert_for(p.expert()), pool.cstr(&text), pool.cstr(&format!("Malformed: {text}"))))
+        Some((
+            expert_for(p.expert()),
+            pool.cstr(&text),
+            pool.cstr(&format!("Malformed: {text}")),
+        ))
     }));
-    let Ok(Some((ei, text, info))) = texts else { return };
+    let Ok(Some((ei, text, info))) = texts else {
+        return;
+    };
     pinfo.col_set(Col::Protocol, c"KASA");
     pinfo.col_append_fenced(Col::Info, c" | ", info);
     let item = c.tree.and_then(|t| t.protocol(span));
     if let (Some(i), Some(h)) = (item, header) {
         if let Some(t) = i.subtree(&ETT_KASA) {
-            t.uint(&LEN, Span { tvb: c.tvb, offset: 0, len: HEADER_LEN }, h);
+            t.uint(
+                &LEN,
+                Span {
+                    tvb: c.tvb,
+                    offset: 0,
+                    len: HEADER_LEN,
+                },
+                h,
+            );
         }
     }
     pinfo.expert(item, ei, text);
@@ -583,13 +741,28 @@ mod tests {
         let req = body(r#"{"system":{"get_sysinfo":{}}}"#);
         let resp = body(r#"{"system":{"get_sysinfo":{"err_code":0}}}"#);
         let no = |_| false;
-        assert_eq!(direction(None, Via::Port(9999), no, client, device, &resp), (Direction::Request, device));
-        assert_eq!(direction(None, Via::Port(9999), no, device, client, &req), (Direction::Response, device));
+        assert_eq!(
+            direction(None, Via::Port(9999), no, client, device, &resp),
+            (Direction::Request, device)
+        );
+        assert_eq!(
+            direction(None, Via::Port(9999), no, device, client, &req),
+            (Direction::Response, device)
+        );
         // Heuristic: the JSON decides, then the conversation remembers.
-        assert_eq!(direction(None, Via::Conversation, no, device, client, &resp), (Direction::Response, device));
-        assert_eq!(direction(Some(device), Via::Conversation, no, client, device, &resp), (Direction::Request, device));
+        assert_eq!(
+            direction(None, Via::Conversation, no, device, client, &resp),
+            (Direction::Response, device)
+        );
+        assert_eq!(
+            direction(Some(device), Via::Conversation, no, client, device, &resp),
+            (Direction::Request, device)
+        );
         // Both ports in range: the JSON decides.
         let d2: SocketAddr = "10.0.0.3:9999".parse().unwrap();
-        assert_eq!(direction(None, Via::Port(9999), no, d2, device, &resp).0, Direction::Response);
+        assert_eq!(
+            direction(None, Via::Port(9999), no, d2, device, &resp).0,
+            Direction::Response
+        );
     }
 }

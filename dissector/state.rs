@@ -8,7 +8,7 @@ use kasa_decoder::conv::Pairer;
 use kasa_decoder::msg::{Device, Direction};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// A message: its frame and its index among the messages of that frame.
@@ -25,7 +25,7 @@ pub struct Record {
     /// Request frame and response time.
     pub response_to: Option<(u32, Duration)>,
     /// The device's identity from an earlier frame (shown as generated fields).
-    pub device: Option<Device>,
+    pub device: Option<Arc<Device>>,
 }
 
 #[derive(Debug, Default)]
@@ -37,7 +37,7 @@ pub struct State {
     /// Per request: the frames of its responses.
     pub response_in: HashMap<MessageKey, Vec<u32>>,
     /// Per device address: its last known identity.
-    pub devices: HashMap<IpAddr, Device>,
+    pub devices: HashMap<IpAddr, Arc<Device>>,
 }
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);

@@ -26,14 +26,23 @@ fn response(i: usize) -> String {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let out = args.next().expect("usage: gen-bench-capture OUT.pcap [CONNS] [PAIRS]");
+    let out = args
+        .next()
+        .expect("usage: gen-bench-capture OUT.pcap [CONNS] [PAIRS]");
     let conns: usize = args.next().map_or(1000, |a| a.parse().expect("CONNS"));
     let pairs: usize = args.next().map_or(50, |a| a.parse().expect("PAIRS"));
     let file = std::io::BufWriter::new(std::fs::File::create(&out).expect("create output"));
     let mut w = PcapWriter::new(file).expect("pcap header");
     let mut t = Duration::from_secs(1_700_000_000);
     let mut frames = 0u64;
-    let mut emit = |w: &mut PcapWriter<_>, t: &mut Duration, c2s: bool, cport: u16, seq: u32, ack: u32, flags: &str, payload: &[u8]| {
+    let mut emit = |w: &mut PcapWriter<_>,
+                    t: &mut Duration,
+                    c2s: bool,
+                    cport: u16,
+                    seq: u32,
+                    ack: u32,
+                    flags: &str,
+                    payload: &[u8]| {
         let (src, dst, sp, dp) = if c2s {
             ([192, 168, 1, 10], [192, 168, 1, 20], cport, 9999)
         } else {
@@ -57,10 +66,14 @@ fn main() {
         let mut buf = Vec::with_capacity(b.size(payload.len()));
         b.write(&mut buf, payload).expect("build packet");
         *t += Duration::from_micros(100);
-        w.write_packet(&PcapPacket::new(*t, buf.len() as u32, &buf)).expect("write packet");
+        w.write_packet(&PcapPacket::new(*t, buf.len() as u32, &buf))
+            .expect("write packet");
         frames += 1;
     };
-    let req = XorRepr { plaintext: REQUEST.as_bytes() }.to_tcp();
+    let req = XorRepr {
+        plaintext: REQUEST.as_bytes(),
+    }
+    .to_tcp();
     for c in 0..conns {
         let cport = 20000 + (c % 40000) as u16;
         let (mut cs, mut ss) = (1000u32, 5000u32);
@@ -73,7 +86,10 @@ fn main() {
             emit(&mut w, &mut t, true, cport, cs, ss, "PA", &req);
             cs += req.len() as u32;
             let text = response(c * pairs + p);
-            let resp = XorRepr { plaintext: text.as_bytes() }.to_tcp();
+            let resp = XorRepr {
+                plaintext: text.as_bytes(),
+            }
+            .to_tcp();
             emit(&mut w, &mut t, false, cport, ss, cs, "PA", &resp);
             ss += resp.len() as u32;
         }
@@ -81,6 +97,5 @@ fn main() {
         emit(&mut w, &mut t, false, cport, ss, cs + 1, "FA", &[]);
         emit(&mut w, &mut t, true, cport, cs + 1, ss + 1, "A", &[]);
     }
-    drop(emit);
     eprintln!("{out}: {frames} frames, {} messages", conns * pairs * 2);
 }

@@ -12,7 +12,10 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 fn pkg_config_version() -> (u32, u32) {
-    let out = Command::new("pkg-config").args(["--modversion", "wireshark"]).output().expect("pkg-config");
+    let out = Command::new("pkg-config")
+        .args(["--modversion", "wireshark"])
+        .output()
+        .expect("pkg-config");
     let v = String::from_utf8(out.stdout).unwrap();
     let mut it = v.trim().split('.').map(|p| p.parse::<u32>().unwrap());
     (it.next().unwrap(), it.next().unwrap())
@@ -25,14 +28,19 @@ fn exports_match_the_installed_wireshark() {
     unsafe {
         let lib = libloading::Library::new(&e.so).expect("dlopen the plugin");
         let version: libloading::Symbol<*const [u8; 6]> = lib.get(b"plugin_version\0").unwrap();
-        let v = core::ffi::CStr::from_ptr((*version).cast()).to_str().unwrap();
+        let v = core::ffi::CStr::from_ptr((*version).cast())
+            .to_str()
+            .unwrap();
         assert_eq!(v, env!("CARGO_PKG_VERSION"));
         let major: libloading::Symbol<*const i32> = lib.get(b"plugin_want_major\0").unwrap();
         let minor: libloading::Symbol<*const i32> = lib.get(b"plugin_want_minor\0").unwrap();
         let (pk_major, pk_minor) = pkg_config_version();
         assert_eq!((**major as u32, **minor as u32), (pk_major, pk_minor));
-        lib.get::<unsafe extern "C" fn()>(b"plugin_register\0").unwrap();
-        let describe = lib.get::<unsafe extern "C" fn() -> u32>(b"plugin_describe\0").unwrap();
+        lib.get::<unsafe extern "C" fn()>(b"plugin_register\0")
+            .unwrap();
+        let describe = lib
+            .get::<unsafe extern "C" fn() -> u32>(b"plugin_describe\0")
+            .unwrap();
         assert_eq!(describe(), 1, "WS_PLUGIN_DESC_DISSECTOR");
     }
 }
@@ -41,7 +49,10 @@ fn exports_match_the_installed_wireshark() {
 fn tshark_lists_the_plugin() {
     let out = tshark(&["-G", "plugins"], &[]);
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| l.starts_with("kasa.so")).unwrap_or_else(|| panic!("kasa.so not listed:\n{text}"));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("kasa.so"))
+        .unwrap_or_else(|| panic!("kasa.so not listed:\n{text}"));
     assert!(line.contains(env!("CARGO_PKG_VERSION")), "{line}");
     assert!(line.contains("dissector"), "{line}");
 }
@@ -74,7 +85,11 @@ fn tshark_knows_the_contract_fields_and_experts() {
     }
     let protocols = tshark(&["-G", "protocols"], &[]);
     let p = String::from_utf8_lossy(&protocols.stdout);
-    assert!(p.lines().any(|l| l == "TP-Link Kasa Smart Home\tKASA\tkasa"), "protocol row missing");
+    assert!(
+        p.lines()
+            .any(|l| l == "TP-Link Kasa Smart Home\tKASA\tkasa"),
+        "protocol row missing"
+    );
     // Expert infos are registered as FT_NONE fields of the protocol.
     for name in [
         "kasa.malformed.length",
@@ -90,12 +105,18 @@ fn tshark_knows_the_contract_fields_and_experts() {
     let heur = tshark(&["-G", "heuristic-decodes"], &[]);
     let h = String::from_utf8_lossy(&heur.stdout);
     for list in ["tcp", "udp"] {
-        assert!(h.lines().any(|l| l == format!("{list}\tkasa\tT")), "heuristic on {list} missing or disabled:\n{h}");
+        assert!(
+            h.lines().any(|l| l == format!("{list}\tkasa\tT")),
+            "heuristic on {list} missing or disabled:\n{h}"
+        );
     }
     let decodes = tshark(&["-G", "decodes"], &[]);
     let d = String::from_utf8_lossy(&decodes.stdout);
     for table in ["tcp.port", "udp.port"] {
-        assert!(d.lines().any(|l| l == format!("{table}\t9999\tkasa")), "{table} 9999 not ours:\n{d}");
+        assert!(
+            d.lines().any(|l| l == format!("{table}\t9999\tkasa")),
+            "{table} 9999 not ours:\n{d}"
+        );
     }
 }
 
@@ -117,7 +138,11 @@ fn decoder_view(path: &std::path::Path, args: &[String]) -> (Vec<Shown>, Vec<(u6
             experts: m.problems.iter().map(|p| p.expert().to_owned()).collect(),
         })
         .collect();
-    let orphans = d.orphans.iter().map(|o| (o.frame, o.problem.expert().to_owned())).collect();
+    let orphans = d
+        .orphans
+        .iter()
+        .map(|o| (o.frame, o.problem.expert().to_owned()))
+        .collect();
     (msgs, orphans)
 }
 
@@ -130,12 +155,19 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 fn compare(shown: &[Shown], want: &[Shown]) -> Vec<String> {
     let mut diffs = Vec::new();
     if shown.len() != want.len() {
-        diffs.push(format!("{} messages in tshark, {} in the decoder", shown.len(), want.len()));
+        diffs.push(format!(
+            "{} messages in tshark, {} in the decoder",
+            shown.len(),
+            want.len()
+        ));
     }
     for (i, (s, w)) in shown.iter().zip(want).enumerate() {
         let mut d = |what: &str, a: String, b: String| {
             if a != b {
-                diffs.push(format!("message {i} (frame {}): {what}: tshark {a} / decoder {b}", w.frame));
+                diffs.push(format!(
+                    "message {i} (frame {}): {what}: tshark {a} / decoder {b}",
+                    w.frame
+                ));
             }
         };
         d("frame", s.frame.to_string(), w.frame.to_string());
@@ -143,13 +175,37 @@ fn compare(shown: &[Shown], want: &[Shown]) -> Vec<String> {
         d("direction", s.direction.clone(), w.direction.clone());
         // tshark shows invalid UTF-8 as U+FFFD per byte or per sequence; compare valid text only.
         if !w.plaintext.contains('\u{FFFD}') {
-            d("text", format!("{:?}", s.plaintext), format!("{:?}", w.plaintext));
+            d(
+                "text",
+                format!("{:?}", s.plaintext),
+                format!("{:?}", w.plaintext),
+            );
         }
-        d("methods", format!("{:?}", s.methods), format!("{:?}", w.methods));
-        d("err_codes", format!("{:?}", s.err_codes), format!("{:?}", w.err_codes));
-        d("response_to", format!("{:?}", s.response_to), format!("{:?}", w.response_to));
-        d("response_in", format!("{:?}", s.response_in), format!("{:?}", w.response_in));
-        d("problems", format!("{:?}", sorted(s.experts.clone())), format!("{:?}", sorted(w.experts.clone())));
+        d(
+            "methods",
+            format!("{:?}", s.methods),
+            format!("{:?}", w.methods),
+        );
+        d(
+            "err_codes",
+            format!("{:?}", s.err_codes),
+            format!("{:?}", w.err_codes),
+        );
+        d(
+            "response_to",
+            format!("{:?}", s.response_to),
+            format!("{:?}", w.response_to),
+        );
+        d(
+            "response_in",
+            format!("{:?}", s.response_in),
+            format!("{:?}", w.response_in),
+        );
+        d(
+            "problems",
+            format!("{:?}", sorted(s.experts.clone())),
+            format!("{:?}", sorted(w.experts.clone())),
+        );
     }
     diffs
 }
@@ -158,10 +214,22 @@ fn compare(shown: &[Shown], want: &[Shown]) -> Vec<String> {
 /// the stream as the decoder's framer does. Each must still run cleanly in tshark; each must
 /// still differ (when one starts to match, take it off this list).
 const KNOWN_FRAMING_GAPS: &[(&str, &str)] = &[
-    ("tcp_cut_at_end", "a message cut by the end of the capture: TCP waits for the rest, no end-of-capture hook shows it"),
-    ("tcp_gap", "bytes missing from the capture: Wireshark's reassembly does not resynchronise after the gap"),
-    ("tcp_truncated_snaplen", "frames cut by the snaplen: TCP hands over captured-length PDUs differently"),
-    ("tcp_wrong_length", "a length header that counts characters: tcp_dissect_pdus trusts the header, the decoder rescans the JSON"),
+    (
+        "tcp_cut_at_end",
+        "a message cut by the end of the capture: TCP waits for the rest, no end-of-capture hook shows it",
+    ),
+    (
+        "tcp_gap",
+        "bytes missing from the capture: Wireshark's reassembly does not resynchronise after the gap",
+    ),
+    (
+        "tcp_truncated_snaplen",
+        "frames cut by the snaplen: TCP hands over captured-length PDUs differently",
+    ),
+    (
+        "tcp_wrong_length",
+        "a length header that counts characters: tcp_dissect_pdus trusts the header, the decoder rescans the JSON",
+    ),
 ];
 
 #[test]
@@ -172,18 +240,31 @@ fn every_fixture_decodes_in_tshark_as_in_the_decoder() {
     for (path, expected) in &all {
         let args = fixture_args(expected);
         let (out, run) = decode(path, &common::tshark_args_for(&args), &[]);
-        let name = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(path).display().to_string();
+        let name = path
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap_or(path)
+            .display()
+            .to_string();
         if !out.status.success() {
-            failures.push(format!("{name}: tshark exited {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr)));
+            failures.push(format!(
+                "{name}: tshark exited {:?}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
             continue;
         }
         let (want, orphans) = decoder_view(path, &args);
         let diffs = compare(&run.messages, &want);
         if let Some((_, why)) = KNOWN_FRAMING_GAPS.iter().find(|(k, _)| name.contains(k)) {
             if diffs.is_empty() {
-                failures.push(format!("{name}: now matches the decoder: remove it from KNOWN_FRAMING_GAPS"));
+                failures.push(format!(
+                    "{name}: now matches the decoder: remove it from KNOWN_FRAMING_GAPS"
+                ));
             } else {
-                eprintln!("{name}: known framing gap ({why}):\n  {}", diffs.join("\n  "));
+                eprintln!(
+                    "{name}: known framing gap ({why}):\n  {}",
+                    diffs.join("\n  ")
+                );
             }
             continue;
         }
@@ -194,11 +275,18 @@ fn every_fixture_decodes_in_tshark_as_in_the_decoder() {
         let shown: BTreeSet<String> = run.experts.iter().map(|(_, e)| e.clone()).collect();
         for (frame, e) in orphans {
             if !shown.contains(&e) {
-                failures.push(format!("{name}: decoder problem {e} (frame {frame}) not flagged by tshark"));
+                failures.push(format!(
+                    "{name}: decoder problem {e} (frame {frame}) not flagged by tshark"
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -210,25 +298,53 @@ fn malformed_fixtures_exit_zero_and_carry_their_experts() {
             .into_iter()
             .flatten()
             .flat_map(|m| m["problems"].as_array().into_iter().flatten())
-            .filter_map(|p| p.as_str().or_else(|| p["expert"].as_str()).or_else(|| p["kind"].as_str()).map(str::to_owned))
-            .map(|p| if p.starts_with("kasa.") { p } else { format!("kasa.{p}") })
+            .filter_map(|p| {
+                p.as_str()
+                    .or_else(|| p["expert"].as_str())
+                    .or_else(|| p["kind"].as_str())
+                    .map(str::to_owned)
+            })
+            .map(|p| {
+                if p.starts_with("kasa.") {
+                    p
+                } else {
+                    format!("kasa.{p}")
+                }
+            })
             .collect();
         if problems.is_empty() {
             continue;
         }
-        let known_gap = KNOWN_FRAMING_GAPS.iter().any(|(k, _)| path.to_string_lossy().contains(k));
+        let known_gap = KNOWN_FRAMING_GAPS
+            .iter()
+            .any(|(k, _)| path.to_string_lossy().contains(k));
         let args = common::tshark_args_for(&fixture_args(&expected));
         let (out, run) = decode(&path, &args, &[]);
-        assert!(out.status.success(), "{}: tshark exited {:?}", path.display(), out.status);
+        assert!(
+            out.status.success(),
+            "{}: tshark exited {:?}",
+            path.display(),
+            out.status
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!stderr.contains("panicked") && !stderr.contains("aborting"), "{stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("aborting"),
+            "{stderr}"
+        );
         let shown: BTreeSet<String> = run.experts.iter().map(|(_, e)| e.clone()).collect();
         for p in &problems {
             if known_gap && !shown.contains(p) {
-                eprintln!("{}: known framing gap: expert {p} not shown", path.display());
+                eprintln!(
+                    "{}: known framing gap: expert {p} not shown",
+                    path.display()
+                );
                 continue;
             }
-            assert!(shown.contains(p), "{}: expected expert {p}, tshark shows {shown:?}", path.display());
+            assert!(
+                shown.contains(p),
+                "{}: expected expert {p}, tshark shows {shown:?}",
+                path.display()
+            );
         }
         checked += 1;
     }
@@ -245,25 +361,62 @@ fn a_panic_becomes_an_internal_error_and_tshark_carries_on() {
     let (normal_out, normal) = decode(&path, &[], &[]);
     assert!(normal_out.status.success());
     let (out, run) = decode(&path, &[], &[("KASA_TEST_PANIC", "set_relay_state")]);
-    assert!(out.status.success(), "tshark died: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    let panicked: Vec<u64> = run.experts.iter().filter(|(_, e)| e == "kasa.internal_error").map(|(f, _)| *f).collect();
-    let triggers = normal.messages.iter().filter(|m| m.plaintext.contains("set_relay_state")).count();
+    assert!(
+        out.status.success(),
+        "tshark died: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let panicked: Vec<u64> = run
+        .experts
+        .iter()
+        .filter(|(_, e)| e == "kasa.internal_error")
+        .map(|(f, _)| *f)
+        .collect();
+    let triggers = normal
+        .messages
+        .iter()
+        .filter(|m| m.plaintext.contains("set_relay_state"))
+        .count();
     assert!(triggers > 0, "fixture has no set_relay_state message");
     assert_eq!(panicked.len(), triggers, "{:?}", run.experts);
     // Every other message still decodes.
     assert_eq!(run.messages.len() + triggers, normal.messages.len());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked at"), "the panic hook must be quiet: {stderr}");
+    assert!(
+        !stderr.contains("panicked at"),
+        "the panic hook must be quiet: {stderr}"
+    );
 }
 
 #[test]
 fn summary_mode_has_info_columns() {
-    let (path, _) = fixtures().into_iter().find(|(p, _)| p.to_string_lossy().contains("hs110-kasa")).expect("hs110 fixture");
+    let (path, _) = fixtures()
+        .into_iter()
+        .find(|(p, _)| p.to_string_lossy().contains("hs110-kasa"))
+        .expect("hs110 fixture");
     let staged = common::stage(&path);
-    let out = tshark(&["-r", staged.to_str().unwrap(), "-T", "fields", "-e", "_ws.col.Protocol", "-e", "_ws.col.Info", "-Y", "kasa"], &[]);
+    let out = tshark(
+        &[
+            "-r",
+            staged.to_str().unwrap(),
+            "-T",
+            "fields",
+            "-e",
+            "_ws.col.Protocol",
+            "-e",
+            "_ws.col.Info",
+            "-Y",
+            "kasa",
+        ],
+        &[],
+    );
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("KASA\tRequest system.get_sysinfo"));
-    assert_eq!(lines.next(), Some("KASA\tResponse system.get_sysinfo err_code=0 HS110(US) \"Mock hs110\""));
+    assert_eq!(
+        lines.next(),
+        Some("KASA\tResponse system.get_sysinfo err_code=0 HS110(US) \"Mock hs110\"")
+    );
 }

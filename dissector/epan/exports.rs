@@ -23,7 +23,8 @@ const fn nul_terminated<const N: usize>(s: &str) -> [u8; N] {
 
 /// The plugin's version, NUL-terminated, for `tshark -G plugins`.
 #[unsafe(no_mangle)]
-pub static plugin_version: [u8; VERSION.len() + 1] = nul_terminated::<{ VERSION.len() + 1 }>(VERSION);
+pub static plugin_version: [u8; VERSION.len() + 1] =
+    nul_terminated::<{ VERSION.len() + 1 }>(VERSION);
 /// The Wireshark major version this binary was built for (from pkg-config, via build.rs).
 #[unsafe(no_mangle)]
 pub static plugin_want_major: c_int = sys::WS_MAJOR;
@@ -65,14 +66,19 @@ pub fn set_quiet_panic_hook() {
         } else {
             "unknown panic".to_owned()
         };
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{msg}{at}")));
     }));
 }
 
 /// The text of the last caught panic (taken).
 pub fn internal_error_text() -> String {
-    let msg = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    let msg = LAST_PANIC
+        .with(|p| p.borrow_mut().take())
+        .unwrap_or_default();
     format!("Plugin internal error (Rust panic caught): {msg}")
 }
 
@@ -112,8 +118,16 @@ pub(super) extern "C" fn cleanup_routine() {
     guard((), plugin::reset_state);
 }
 
-fn call<'p>(tvb: *mut sys::tvbuff_t, pinfo: *mut sys::packet_info, tree: *mut sys::proto_tree) -> Option<Call<'p>> {
-    Some(Call { tvb: Tvb::from_raw(tvb)?, pinfo: Pinfo::from_raw(pinfo)?, tree: Tree::from_raw(tree) })
+fn call<'p>(
+    tvb: *mut sys::tvbuff_t,
+    pinfo: *mut sys::packet_info,
+    tree: *mut sys::proto_tree,
+) -> Option<Call<'p>> {
+    Some(Call {
+        tvb: Tvb::from_raw(tvb)?,
+        pinfo: Pinfo::from_raw(pinfo)?,
+        tree: Tree::from_raw(tree),
+    })
 }
 
 fn tcp_info(data: *mut c_void) -> TcpInfo {
@@ -122,7 +136,10 @@ fn tcp_info(data: *mut c_void) -> TcpInfo {
     }
     // SAFETY: TCP passes its `struct tcpinfo *` as the data of its subdissectors.
     let t = unsafe { &*(data as *const sys::tcpinfo) };
-    TcpInfo { is_reassembled: t.is_reassembled != 0, fin: t.flags & 0x01 != 0 }
+    TcpInfo {
+        is_reassembled: t.is_reassembled != 0,
+        fin: t.flags & 0x01 != 0,
+    }
 }
 
 /// How a TCP or UDP dissector was reached.
@@ -141,10 +158,25 @@ pub struct PduCtx {
     pub tcp: TcpInfo,
 }
 
-fn tcp_entry(tvb: *mut sys::tvbuff_t, pinfo: *mut sys::packet_info, tree: *mut sys::proto_tree, data: *mut c_void, port: bool) -> c_int {
-    let Some(c) = call(tvb, pinfo, tree) else { return 0 };
-    let via = if port { Via::Port(c.pinfo.match_uint()) } else { Via::Conversation };
-    let ctx = PduCtx { via, tcp: tcp_info(data) };
+fn tcp_entry(
+    tvb: *mut sys::tvbuff_t,
+    pinfo: *mut sys::packet_info,
+    tree: *mut sys::proto_tree,
+    data: *mut c_void,
+    port: bool,
+) -> c_int {
+    let Some(c) = call(tvb, pinfo, tree) else {
+        return 0;
+    };
+    let via = if port {
+        Via::Port(c.pinfo.match_uint())
+    } else {
+        Via::Conversation
+    };
+    let ctx = PduCtx {
+        via,
+        tcp: tcp_info(data),
+    };
     let len = c.tvb.captured_len() as c_int;
     let pinfo = c.pinfo;
     guard_dissect(pinfo, len, || plugin::dissect_tcp(&c, ctx))
@@ -168,9 +200,20 @@ pub(super) unsafe extern "C" fn dissect_tcp_conv(
     tcp_entry(tvb, pinfo, tree, data, false)
 }
 
-fn udp_entry(tvb: *mut sys::tvbuff_t, pinfo: *mut sys::packet_info, tree: *mut sys::proto_tree, port: bool) -> c_int {
-    let Some(c) = call(tvb, pinfo, tree) else { return 0 };
-    let via = if port { Via::Port(c.pinfo.match_uint()) } else { Via::Conversation };
+fn udp_entry(
+    tvb: *mut sys::tvbuff_t,
+    pinfo: *mut sys::packet_info,
+    tree: *mut sys::proto_tree,
+    port: bool,
+) -> c_int {
+    let Some(c) = call(tvb, pinfo, tree) else {
+        return 0;
+    };
+    let via = if port {
+        Via::Port(c.pinfo.match_uint())
+    } else {
+        Via::Conversation
+    };
     let len = c.tvb.captured_len() as c_int;
     let pinfo = c.pinfo;
     guard_dissect(pinfo, len, || plugin::dissect_udp(&c, via))
@@ -205,10 +248,20 @@ pub(super) unsafe extern "C" fn heur_tcp(
     tree: *mut sys::proto_tree,
     data: *mut c_void,
 ) -> HeurRet {
-    let Some(c) = call(tvb, pinfo, tree) else { return false.into() };
+    let Some(c) = call(tvb, pinfo, tree) else {
+        return false.into();
+    };
     let tcp = tcp_info(data);
     let pinfo = c.pinfo;
-    let claimed = guard_dissect(pinfo, 0, || plugin::heur_tcp(&c, PduCtx { via: Via::Conversation, tcp }) as c_int);
+    let claimed = guard_dissect(pinfo, 0, || {
+        plugin::heur_tcp(
+            &c,
+            PduCtx {
+                via: Via::Conversation,
+                tcp,
+            },
+        ) as c_int
+    });
     (claimed != 0).into()
 }
 
@@ -218,7 +271,9 @@ pub(super) unsafe extern "C" fn heur_udp(
     tree: *mut sys::proto_tree,
     _data: *mut c_void,
 ) -> HeurRet {
-    let Some(c) = call(tvb, pinfo, tree) else { return false.into() };
+    let Some(c) = call(tvb, pinfo, tree) else {
+        return false.into();
+    };
     let pinfo = c.pinfo;
     let claimed = guard_dissect(pinfo, 0, || plugin::heur_udp(&c) as c_int);
     (claimed != 0).into()
@@ -244,16 +299,30 @@ pub fn tcp_dissect_pdus(c: &Call<'_>, ctx: PduCtx) {
     }
 }
 
-unsafe extern "C" fn get_pdu_len(_pinfo: *mut sys::packet_info, tvb: *mut sys::tvbuff_t, offset: c_int, _data: *mut c_void) -> c_uint {
-    let Some(tvb) = Tvb::from_raw(tvb) else { return 0 };
+unsafe extern "C" fn get_pdu_len(
+    _pinfo: *mut sys::packet_info,
+    tvb: *mut sys::tvbuff_t,
+    offset: c_int,
+    _data: *mut c_void,
+) -> c_uint {
+    let Some(tvb) = Tvb::from_raw(tvb) else {
+        return 0;
+    };
     let offset = offset.max(0) as usize;
     // On a panic, claim the rest of the segment: it is then reported by dissect_pdu.
     let rest = tvb.remaining(offset) as c_uint;
     guard(rest, || plugin::pdu_len(tvb, offset) as c_uint)
 }
 
-unsafe extern "C" fn dissect_pdu(tvb: *mut sys::tvbuff_t, pinfo: *mut sys::packet_info, tree: *mut sys::proto_tree, data: *mut c_void) -> c_int {
-    let Some(c) = call(tvb, pinfo, tree) else { return 0 };
+unsafe extern "C" fn dissect_pdu(
+    tvb: *mut sys::tvbuff_t,
+    pinfo: *mut sys::packet_info,
+    tree: *mut sys::proto_tree,
+    data: *mut c_void,
+) -> c_int {
+    let Some(c) = call(tvb, pinfo, tree) else {
+        return 0;
+    };
     if data.is_null() {
         return 0;
     }

@@ -219,7 +219,10 @@ pub fn register_protocol(
                 info.hf_info.p_id = ptr::null_mut();
                 info.hf_info.hfinfo.id = -1;
                 info.hf_info.hfinfo.same_name_prev_id = -1;
-                sys::ei_register_info { ids: e.id.ptr(), eiinfo: info }
+                sys::ei_register_info {
+                    ids: e.id.ptr(),
+                    eiinfo: info,
+                }
             })
             .collect();
         let ei: &'static mut [sys::ei_register_info] = Box::leak(ei.into_boxed_slice());
@@ -282,7 +285,13 @@ pub fn register_prefs() -> Prefs {
 }
 
 impl Prefs {
-    pub fn uint(&self, name: &'static CStr, title: &'static CStr, desc: &'static CStr, var: &'static PrefUint) {
+    pub fn uint(
+        &self,
+        name: &'static CStr,
+        title: &'static CStr,
+        desc: &'static CStr,
+        var: &'static PrefUint,
+    ) {
         // SAFETY: 'static strings and variable.
         unsafe {
             sys::prefs_register_uint_preference(
@@ -295,10 +304,22 @@ impl Prefs {
             )
         }
     }
-    pub fn boolean(&self, name: &'static CStr, title: &'static CStr, desc: &'static CStr, var: &'static PrefBool) {
+    pub fn boolean(
+        &self,
+        name: &'static CStr,
+        title: &'static CStr,
+        desc: &'static CStr,
+        var: &'static PrefBool,
+    ) {
         // SAFETY: 'static strings and variable.
         unsafe {
-            sys::prefs_register_bool_preference(self.0, name.as_ptr(), title.as_ptr(), desc.as_ptr(), var.0.as_ptr())
+            sys::prefs_register_bool_preference(
+                self.0,
+                name.as_ptr(),
+                title.as_ptr(),
+                desc.as_ptr(),
+                var.0.as_ptr(),
+            )
         }
     }
 }
@@ -362,13 +383,17 @@ pub enum Entry {
 }
 
 pub fn register_dissector(handle: &Handle, name: &'static CStr, entry: Entry) {
-    let f: unsafe extern "C" fn(*mut sys::tvbuff_t, *mut sys::packet_info, *mut sys::proto_tree, *mut c_void) -> c_int =
-        match entry {
-            Entry::TcpPort => exports::dissect_tcp_port,
-            Entry::TcpConv => exports::dissect_tcp_conv,
-            Entry::UdpPort => exports::dissect_udp_port,
-            Entry::UdpConv => exports::dissect_udp_conv,
-        };
+    let f: unsafe extern "C" fn(
+        *mut sys::tvbuff_t,
+        *mut sys::packet_info,
+        *mut sys::proto_tree,
+        *mut c_void,
+    ) -> c_int = match entry {
+        Entry::TcpPort => exports::dissect_tcp_port,
+        Entry::TcpConv => exports::dissect_tcp_conv,
+        Entry::UdpPort => exports::dissect_udp_port,
+        Entry::UdpConv => exports::dissect_udp_conv,
+    };
     // SAFETY: 'static name, valid function.
     let h = unsafe { sys::register_dissector(name.as_ptr(), Some(f), PROTO.get()) };
     handle.0.store(h, Relaxed);
@@ -377,22 +402,42 @@ pub fn register_dissector(handle: &Handle, name: &'static CStr, entry: Entry) {
 /// `dissector_add_uint_range_with_preference(table, ports, handle)`.
 pub fn add_port_range(table: &'static CStr, ports: &'static CStr, handle: &Handle) {
     // SAFETY: 'static strings, registered handle.
-    unsafe { sys::dissector_add_uint_range_with_preference(table.as_ptr(), ports.as_ptr(), handle.get()) }
+    unsafe {
+        sys::dissector_add_uint_range_with_preference(table.as_ptr(), ports.as_ptr(), handle.get())
+    }
 }
 
 /// Adds the TCP or UDP heuristic (enabled).
-pub fn add_heuristic(list: &'static CStr, display: &'static CStr, internal: &'static CStr, udp: bool) {
-    let f = if udp { exports::heur_udp } else { exports::heur_tcp };
+pub fn add_heuristic(
+    list: &'static CStr,
+    display: &'static CStr,
+    internal: &'static CStr,
+    udp: bool,
+) {
+    let f = if udp {
+        exports::heur_udp
+    } else {
+        exports::heur_tcp
+    };
     // SAFETY: 'static strings, valid function.
     unsafe {
-        sys::heur_dissector_add(list.as_ptr(), Some(f), display.as_ptr(), internal.as_ptr(), PROTO.get(), sys::HEURISTIC_ENABLE)
+        sys::heur_dissector_add(
+            list.as_ptr(),
+            Some(f),
+            display.as_ptr(),
+            internal.as_ptr(),
+            PROTO.get(),
+            sys::HEURISTIC_ENABLE,
+        )
     }
 }
 
 /// `find_dissector(name)`, kept in `handle`.
 pub fn find_dissector(handle: &Handle, name: &'static CStr) {
     // SAFETY: 'static name.
-    handle.0.store(unsafe { sys::find_dissector(name.as_ptr()) }, Relaxed);
+    handle
+        .0
+        .store(unsafe { sys::find_dissector(name.as_ptr()) }, Relaxed);
 }
 
 /// Registers the capture-start and capture-end routines.
@@ -472,7 +517,10 @@ pub struct Tvb<'p> {
 
 impl<'p> Tvb<'p> {
     fn from_raw(raw: *mut sys::tvbuff_t) -> Option<Self> {
-        NonNull::new(raw).map(|raw| Tvb { raw, _p: PhantomData })
+        NonNull::new(raw).map(|raw| Tvb {
+            raw,
+            _p: PhantomData,
+        })
     }
     pub fn captured_len(&self) -> usize {
         // SAFETY: live tvb.
@@ -488,12 +536,22 @@ impl<'p> Tvb<'p> {
     }
     /// Copies `out.len()` bytes at `offset`; `false` (nothing copied) if they are not captured.
     pub fn copy_into(&self, offset: usize, out: &mut [u8]) -> bool {
-        if offset.checked_add(out.len()).is_none_or(|end| end > self.captured_len()) {
+        if offset
+            .checked_add(out.len())
+            .is_none_or(|end| end > self.captured_len())
+        {
             return false;
         }
         if !out.is_empty() {
             // SAFETY: bounds checked above, so tvb_memcpy does not throw.
-            unsafe { sys::tvb_memcpy(self.raw.as_ptr(), out.as_mut_ptr() as *mut c_void, offset as c_int, out.len()) };
+            unsafe {
+                sys::tvb_memcpy(
+                    self.raw.as_ptr(),
+                    out.as_mut_ptr() as *mut c_void,
+                    offset as c_int,
+                    out.len(),
+                )
+            };
         }
         true
     }
@@ -506,7 +564,12 @@ impl<'p> Tvb<'p> {
     pub fn child(&self, data: &'p [u8]) -> Tvb<'p> {
         // SAFETY: data lives as long as the packet, which outlives the child tvb.
         let raw = unsafe {
-            sys::tvb_new_child_real_data(self.raw.as_ptr(), data.as_ptr(), data.len() as _, data.len() as _)
+            sys::tvb_new_child_real_data(
+                self.raw.as_ptr(),
+                data.as_ptr(),
+                data.len() as _,
+                data.len() as _,
+            )
         };
         Tvb::from_raw(raw).unwrap_or(*self)
     }
@@ -516,7 +579,9 @@ impl<'p> Tvb<'p> {
             return None;
         }
         // SAFETY: bounds checked.
-        Tvb::from_raw(unsafe { sys::tvb_new_subset_length(self.raw.as_ptr(), offset as c_int, len as c_int) })
+        Tvb::from_raw(unsafe {
+            sys::tvb_new_subset_length(self.raw.as_ptr(), offset as c_int, len as c_int)
+        })
     }
 }
 
@@ -544,14 +609,20 @@ impl Col {
 
 impl<'p> Pinfo<'p> {
     fn from_raw(raw: *mut sys::packet_info) -> Option<Self> {
-        NonNull::new(raw).map(|raw| Pinfo { raw, _p: PhantomData })
+        NonNull::new(raw).map(|raw| Pinfo {
+            raw,
+            _p: PhantomData,
+        })
     }
     fn get(&self) -> &'p sys::packet_info {
         // SAFETY: live for the call; read-only access to plain fields.
         unsafe { self.raw.as_ref() }
     }
     pub fn pool(&self) -> Pool<'p> {
-        Pool { raw: self.get().pool, _p: PhantomData }
+        Pool {
+            raw: self.get().pool,
+            _p: PhantomData,
+        }
     }
     /// Frame number (1-based).
     pub fn num(&self) -> u32 {
@@ -598,7 +669,12 @@ impl<'p> Pinfo<'p> {
     /// Hands the rest of this conversation to `handle`.
     pub fn set_conversation_dissector(&self, handle: &Handle) {
         // SAFETY: live pinfo, registered handle.
-        unsafe { sys::conversation_set_dissector(sys::find_or_create_conversation(self.raw.as_ptr()), handle.get()) }
+        unsafe {
+            sys::conversation_set_dissector(
+                sys::find_or_create_conversation(self.raw.as_ptr()),
+                handle.get(),
+            )
+        }
     }
     pub fn col_set(&self, col: Col, text: &'static CStr) {
         // SAFETY: col_set_str keeps the pointer: 'static.
@@ -620,15 +696,28 @@ impl<'p> Pinfo<'p> {
         // SAFETY: live cinfo; -1 means all columns.
         unsafe { sys::col_set_writable(self.get().cinfo, -1, writable.into()) }
     }
+    // Returns void up to 4.4 and a pointer from 4.6: ignored either way.
+    #[allow(clippy::let_unit_value)]
     pub fn add_data_source(&self, tvb: Tvb<'p>, name: &'static CStr) {
         // SAFETY: add_new_data_source keeps the name: 'static.
-        let _ = unsafe { sys::add_new_data_source(self.raw.as_ptr(), tvb.raw.as_ptr(), name.as_ptr()) };
+        let _ =
+            unsafe { sys::add_new_data_source(self.raw.as_ptr(), tvb.raw.as_ptr(), name.as_ptr()) };
     }
     /// Adds an expert info with dynamic text to `item` (or to the packet, if `item` is `None`).
+    // Returns void in 4.0 and `proto_item *` from 4.2: ignored either way.
+    #[allow(clippy::let_unit_value)]
     pub fn expert(&self, item: Option<Item<'p>>, ei: &'static Ei, text: &CStr) {
         let item = item.map_or(ptr::null_mut(), |i| i.raw.as_ptr());
         // SAFETY: the format is "%s" with one NUL-terminated argument; the text is copied.
-        let _ = unsafe { sys::expert_add_info_format(self.raw.as_ptr(), item, ei.ptr(), c"%s".as_ptr(), text.as_ptr()) };
+        let _ = unsafe {
+            sys::expert_add_info_format(
+                self.raw.as_ptr(),
+                item,
+                ei.ptr(),
+                c"%s".as_ptr(),
+                text.as_ptr(),
+            )
+        };
     }
     /// A per-packet counter (starts at 0) that survives across PDUs of this dissection.
     pub fn next_message_index(&self) -> u32 {
@@ -698,7 +787,10 @@ pub struct Item<'p> {
 }
 
 fn item<'p>(raw: *mut sys::proto_item) -> Option<Item<'p>> {
-    NonNull::new(raw).map(|raw| Item { raw, _p: PhantomData })
+    NonNull::new(raw).map(|raw| Item {
+        raw,
+        _p: PhantomData,
+    })
 }
 
 /// A byte range of a tvb that an item points at; checked before each call.
@@ -721,24 +813,33 @@ impl<'p> Span<'p> {
 
 impl<'p> Tree<'p> {
     fn from_raw(raw: *mut sys::proto_tree) -> Option<Self> {
-        NonNull::new(raw).map(|raw| Tree { raw, _p: PhantomData })
+        NonNull::new(raw).map(|raw| Tree {
+            raw,
+            _p: PhantomData,
+        })
     }
     /// The protocol item over `span`.
     pub fn protocol(&self, span: Span<'p>) -> Option<Item<'p>> {
         let (t, o, l) = span.checked();
         // SAFETY: checked span.
-        item(unsafe { sys::proto_tree_add_item(self.raw.as_ptr(), PROTO.get(), t, o, l, sys::ENC_NA) })
+        item(unsafe {
+            sys::proto_tree_add_item(self.raw.as_ptr(), PROTO.get(), t, o, l, sys::ENC_NA)
+        })
     }
     /// A string field read from the tvb as UTF-8 (invalid sequences shown as U+FFFD).
     pub fn utf8_item(&self, hf: &Hf, span: Span<'p>) -> Option<Item<'p>> {
         let (t, o, l) = span.checked();
         // SAFETY: checked span.
-        item(unsafe { sys::proto_tree_add_item(self.raw.as_ptr(), hf.get(), t, o, l, sys::ENC_UTF_8) })
+        item(unsafe {
+            sys::proto_tree_add_item(self.raw.as_ptr(), hf.get(), t, o, l, sys::ENC_UTF_8)
+        })
     }
     pub fn string(&self, hf: &Hf, span: Span<'p>, value: &CStr) -> Option<Item<'p>> {
         let (t, o, l) = span.checked();
         // SAFETY: checked span; the value is copied.
-        item(unsafe { sys::proto_tree_add_string(self.raw.as_ptr(), hf.get(), t, o, l, value.as_ptr()) })
+        item(unsafe {
+            sys::proto_tree_add_string(self.raw.as_ptr(), hf.get(), t, o, l, value.as_ptr())
+        })
     }
     pub fn uint(&self, hf: &Hf, span: Span<'p>, value: u32) -> Option<Item<'p>> {
         let (t, o, l) = span.checked();
@@ -750,14 +851,28 @@ impl<'p> Tree<'p> {
         // SAFETY: checked span.
         item(unsafe { sys::proto_tree_add_int(self.raw.as_ptr(), hf.get(), t, o, l, value) })
     }
+    // The value is `guint32` up to 4.2 and `uint64_t` from 4.4.
+    #[allow(clippy::useless_conversion)]
     pub fn boolean(&self, hf: &Hf, span: Span<'p>, value: bool) -> Option<Item<'p>> {
         let (t, o, l) = span.checked();
         // SAFETY: checked span.
-        item(unsafe { sys::proto_tree_add_boolean(self.raw.as_ptr(), hf.get(), t, o, l, u32::from(value).into()) })
+        item(unsafe {
+            sys::proto_tree_add_boolean(
+                self.raw.as_ptr(),
+                hf.get(),
+                t,
+                o,
+                l,
+                u32::from(value).into(),
+            )
+        })
     }
     pub fn time(&self, hf: &Hf, span: Span<'p>, value: Duration) -> Option<Item<'p>> {
         let (t, o, l) = span.checked();
-        let ns = sys::nstime_t { secs: value.as_secs() as _, nsecs: value.subsec_nanos() as c_int };
+        let ns = sys::nstime_t {
+            secs: value.as_secs() as _,
+            nsecs: value.subsec_nanos() as c_int,
+        };
         // SAFETY: checked span; the time is copied.
         item(unsafe { sys::proto_tree_add_time(self.raw.as_ptr(), hf.get(), t, o, l, &ns) })
     }

@@ -21,8 +21,15 @@ pub struct Env {
 fn target_dir_and_profile() -> (PathBuf, String) {
     // current_exe = <target>/<profile>/deps/tshark-<hash>
     let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let profile = profile_dir.file_name().unwrap().to_string_lossy().into_owned();
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let profile = profile_dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     (profile_dir.parent().unwrap().to_path_buf(), profile)
 }
 
@@ -49,7 +56,9 @@ pub fn env() -> &'static Env {
         let root = std::env::temp_dir().join(format!("kasa-tshark-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let plugins = root.join("plugins");
-        let epan = plugins.join(format!("{}.{}", ws_major(), ws_minor())).join("epan");
+        let epan = plugins
+            .join(format!("{}.{}", ws_major(), ws_minor()))
+            .join("epan");
         let home = root.join("home");
         std::fs::create_dir_all(&epan).unwrap();
         std::fs::create_dir_all(&home).unwrap();
@@ -60,7 +69,13 @@ pub fn env() -> &'static Env {
         if as_nobody {
             std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
         }
-        Env { so, root, plugins, home, as_nobody }
+        Env {
+            so,
+            root,
+            plugins,
+            home,
+            as_nobody,
+        }
     })
 }
 
@@ -122,7 +137,12 @@ pub fn tshark(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
     if args.first().is_some_and(|a| *a == "-G") {
         cmd.args(args);
     } else {
-        cmd.args(["--disable-protocol", "tplink-smarthome", "-o", "tcp.reassemble_out_of_order:TRUE"]);
+        cmd.args([
+            "--disable-protocol",
+            "tplink-smarthome",
+            "-o",
+            "tcp.reassemble_out_of_order:TRUE",
+        ]);
         cmd.args(args);
     }
     cmd.current_dir(&e.root);
@@ -210,7 +230,9 @@ fn list(v: Option<&Value>) -> Vec<&Value> {
 }
 
 fn text(v: &Value) -> String {
-    v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
+    v.as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| v.to_string())
 }
 
 /// Parses `tshark -T json --no-duplicate-keys -J kasa` output.
@@ -230,18 +252,31 @@ pub fn parse_json(stdout: &[u8]) -> Run {
                 .filter(|key| key.starts_with("kasa."))
                 .cloned()
                 .collect();
-            run.experts.extend(experts.iter().map(|e| (frame, e.clone())));
-            let Some(transport) = k.get("kasa.transport") else { continue };
-            let direction = if k.get("kasa.request").is_some() { "request" } else { "response" };
+            run.experts
+                .extend(experts.iter().map(|e| (frame, e.clone())));
+            let Some(transport) = k.get("kasa.transport") else {
+                continue;
+            };
+            let direction = if k.get("kasa.request").is_some() {
+                "request"
+            } else {
+                "response"
+            };
             run.messages.push(Shown {
                 frame,
                 transport: text(transport),
                 direction: direction.into(),
                 plaintext: k.get("kasa.plaintext").map(text).unwrap_or_default(),
                 methods: list(k.get("kasa.method")).into_iter().map(text).collect(),
-                err_codes: list(k.get("kasa.err_code")).into_iter().map(|v| text(v).parse().unwrap()).collect(),
+                err_codes: list(k.get("kasa.err_code"))
+                    .into_iter()
+                    .map(|v| text(v).parse().unwrap())
+                    .collect(),
                 response_to: k.get("kasa.response_to").map(|v| text(v).parse().unwrap()),
-                response_in: list(k.get("kasa.response_in")).into_iter().map(|v| text(v).parse().unwrap()).collect(),
+                response_in: list(k.get("kasa.response_in"))
+                    .into_iter()
+                    .map(|v| text(v).parse().unwrap())
+                    .collect(),
                 experts,
             });
         }
@@ -260,10 +295,23 @@ pub fn parse_json(stdout: &[u8]) -> Run {
 /// Runs tshark two-pass on a capture and parses the kasa layer.
 pub fn decode(capture: &Path, extra: &[String], env: &[(&str, &str)]) -> (Output, Run) {
     let staged = stage(capture);
-    let mut args: Vec<&str> = vec!["-r", staged.to_str().unwrap(), "-2", "-T", "json", "--no-duplicate-keys", "-J", "frame kasa"];
+    let mut args: Vec<&str> = vec![
+        "-r",
+        staged.to_str().unwrap(),
+        "-2",
+        "-T",
+        "json",
+        "--no-duplicate-keys",
+        "-J",
+        "frame kasa",
+    ];
     args.extend(extra.iter().map(String::as_str));
     let out = tshark(&args, env);
-    let run = if out.status.success() { parse_json(&out.stdout) } else { Run::default() };
+    let run = if out.status.success() {
+        parse_json(&out.stdout)
+    } else {
+        Run::default()
+    };
     (out, run)
 }
 
@@ -273,7 +321,9 @@ pub fn fixtures() -> Vec<(PathBuf, Value)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mut stack = vec![root];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -283,10 +333,18 @@ pub fn fixtures() -> Vec<(PathBuf, Value)> {
                 continue;
             }
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            let Some(stem) = name.strip_suffix(".pcapng").or_else(|| name.strip_suffix(".pcap")) else { continue };
+            let Some(stem) = name
+                .strip_suffix(".pcapng")
+                .or_else(|| name.strip_suffix(".pcap"))
+            else {
+                continue;
+            };
             let expected = p.with_file_name(format!("{stem}.expected.json"));
             if let Ok(text) = std::fs::read_to_string(&expected) {
-                out.push((p, serde_json::from_str(&text).expect("expected.json is JSON")));
+                out.push((
+                    p,
+                    serde_json::from_str(&text).expect("expected.json is JSON"),
+                ));
             }
         }
     }
