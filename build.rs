@@ -39,7 +39,12 @@ fn main() {
         .range_version("4.0".."4.7")
         .cargo_metadata(link)
         .probe("wireshark")
-        .unwrap_or_else(|e| fail("Wireshark development files not found (pkg-config wireshark 4.0..4.7)", &e));
+        .unwrap_or_else(|e| {
+            fail(
+                "Wireshark development files not found (pkg-config wireshark 4.0..4.7)",
+                &e,
+            )
+        });
     let glib = pkg_config::Config::new()
         .cargo_metadata(false)
         .probe("glib-2.0")
@@ -49,7 +54,10 @@ fn main() {
     if !SUPPORTED_MINORS.contains(&minor) || major != 4 {
         fail(
             "unsupported Wireshark version",
-            &format!("{} (supported: 4.0, 4.2, 4.4, 4.6; odd minors are development series)", ws.version),
+            &format!(
+                "{} (supported: 4.0, 4.2, 4.4, 4.6; odd minors are development series)",
+                ws.version
+            ),
         );
     }
     for m in [2, 4, 6] {
@@ -94,9 +102,12 @@ fn main() {
     for v in ALLOW_VARS {
         builder = builder.allowlist_var(v);
     }
-    let bindings = builder
-        .generate()
-        .unwrap_or_else(|e| fail("bindgen could not parse the epan headers (is libclang installed?)", &e));
+    let bindings = builder.generate().unwrap_or_else(|e| {
+        fail(
+            "bindgen could not parse the epan headers (is libclang installed?)",
+            &e,
+        )
+    });
     bindings
         .write_to_file(out.join("bindings.rs"))
         .unwrap_or_else(|e| fail("cannot write bindings.rs", &e));
