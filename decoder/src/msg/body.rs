@@ -1,7 +1,10 @@
 //! What the JSON of one message says: `module.method` pairs, error codes, context, device.
 
 use super::Problem;
-use serde_json::{Map, Value};
+use core::fmt;
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
 
 /// One `module.method` of a message, with its result code in a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,23 +68,37 @@ impl Body {
     ///
     /// Invalid UTF-8 is flagged and the JSON structure is still read from a lossy copy, so the
     /// methods of a message with one bad byte in an alias are not lost.
+    ///
+    /// The JSON is read in one streaming pass that keeps only what the model needs (method
+    /// names, result codes, context, the identity fields of `get_sysinfo`) and skips every other
+    /// value without building it. Nesting deeper than serde_json's recursion limit (128) is an
+    /// error, never a stack overflow.
     pub fn analyse(plaintext: &[u8], problems: &mut Vec<Problem>) -> Body {
-        let parsed = match core::str::from_utf8(plaintext) {
-            Ok(text) => serde_json::from_str::<Value>(text),
+        let lossy;
+        let text = match core::str::from_utf8(plaintext) {
+            Ok(text) => text,
             Err(e) => {
                 problems.push(Problem::Utf8 {
                     valid_up_to: e.valid_up_to(),
                 });
-                serde_json::from_str::<Value>(&String::from_utf8_lossy(plaintext))
+                lossy = String::from_utf8_lossy(plaintext);
+                &lossy
             }
         };
+        let mut body = Body::default();
+        let mut codes = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(text);
+        let parsed = de
+            .deserialize_any(TopVisitor {
+                body: &mut body,
+                codes: &mut codes,
+            })
+            .and_then(|()| de.end());
         match parsed {
-            Ok(Value::Object(map)) => Body::from_object(&map, problems),
-            Ok(other) => {
-                problems.push(Problem::Json {
-                    detail: format!("top level is {}, not an object", kind_of(&other)),
-                });
-                Body::default()
+            Ok(()) => {
+                body.json_ok = true;
+                problems.extend(codes);
+                body
             }
             Err(e) => {
                 // A truncated message cannot parse; that is already said.
@@ -98,86 +115,14 @@ impl Body {
         }
     }
 
-    fn from_object(map: &Map<String, Value>, problems: &mut Vec<Problem>) -> Body {
-        let mut body = Body {
-            json_ok: true,
-            ..Body::default()
-        };
-        for (module, value) in map {
-            if module == "context" {
-                body.context = context(value);
-                continue;
-            }
-            let Value::Object(inner) = value else {
-                body.methods.push(Method {
-                    module: module.clone(),
-                    method: None,
-                    err_code: None,
-                    err_msg: None,
-                });
-                continue;
-            };
-            if inner.contains_key("err_code") {
-                // The module answered as a whole, e.g. "module not support".
-                body.push_result(module, None, inner, problems);
-                continue;
-            }
-            if inner.is_empty() {
-                body.methods.push(Method {
-                    module: module.clone(),
-                    method: None,
-                    err_code: None,
-                    err_msg: None,
-                });
-            }
-            for (method, result) in inner {
-                match result {
-                    Value::Object(result) => {
-                        body.push_result(module, Some(method), result, problems)
-                    }
-                    _ => body.methods.push(Method {
-                        module: module.clone(),
-                        method: Some(method.clone()),
-                        err_code: None,
-                        err_msg: None,
-                    }),
-                }
-                if module == "system"
-                    && method == "get_sysinfo"
-                    && let Value::Object(info) = result
-                    && info.contains_key("err_code")
-                    && info.len() > 1
-                {
-                    body.device = Some(device(info));
-                }
-            }
-        }
-        body
+    /// Whether the JSON says this is a response (some result carries `err_code`).
+    pub fn looks_like_response(&self) -> bool {
+        self.has_err_code
     }
 
-    fn push_result(
-        &mut self,
-        module: &str,
-        method: Option<&String>,
-        result: &Map<String, Value>,
-        problems: &mut Vec<Problem>,
-    ) {
-        let err_code = result.get("err_code").and_then(Value::as_i64);
-        let err_msg = result
-            .get("err_msg")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        if result.contains_key("err_code") {
-            self.has_err_code = true;
-        }
-        let m = Method {
-            module: module.to_owned(),
-            method: method.cloned(),
-            err_code,
-            err_msg,
-        };
-        if let Some(code) = err_code.filter(|&c| c != 0) {
-            problems.push(Problem::ErrCode {
+    fn push(&mut self, m: Method, codes: &mut Vec<Problem>) {
+        if let Some(code) = m.err_code.filter(|&c| c != 0) {
+            codes.push(Problem::ErrCode {
                 method: m.name(),
                 code,
                 msg: m.err_msg.clone(),
@@ -185,54 +130,418 @@ impl Body {
         }
         self.methods.push(m);
     }
+}
 
-    /// Whether the JSON says this is a response (some result carries `err_code`).
-    pub fn looks_like_response(&self) -> bool {
-        self.has_err_code
+/// The top level: an object of modules, and `context`.
+struct TopVisitor<'a> {
+    body: &'a mut Body,
+    codes: &'a mut Vec<Problem>,
+}
+
+impl<'de> Visitor<'de> for TopVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "context" {
+                self.body.context = map.next_value::<ContextValue>()?.0;
+                continue;
+            }
+            let module = map.next_value_seed(ModuleSeed { module: &key })?;
+            if module.has_err_code {
+                self.body.has_err_code = true;
+            }
+            if module.device.is_some() {
+                self.body.device = module.device;
+            }
+            for m in module.methods {
+                self.body.push(m, self.codes);
+            }
+        }
+        Ok(())
     }
 }
 
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+/// What one module's value says.
+struct Module {
+    methods: Vec<Method>,
+    has_err_code: bool,
+    device: Option<Device>,
+}
+
+struct ModuleSeed<'k> {
+    module: &'k str,
+}
+
+impl<'de> DeserializeSeed<'de> for ModuleSeed<'_> {
+    type Value = Module;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Module, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-fn context(v: &Value) -> Context {
-    let source = v.get("source").and_then(Value::as_str).map(str::to_owned);
-    let child_ids = match v.get("child_ids") {
-        Some(Value::Array(ids)) => ids.iter().map(scalar_text).collect(),
-        _ => Vec::new(),
-    };
-    Context { source, child_ids }
-}
+impl ModuleSeed<'_> {
+    fn bare(&self) -> Module {
+        Module {
+            methods: vec![self.method(None, None, None)],
+            has_err_code: false,
+            device: None,
+        }
+    }
 
-fn scalar_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+    fn method(
+        &self,
+        method: Option<String>,
+        err_code: Option<i64>,
+        err_msg: Option<String>,
+    ) -> Method {
+        Method {
+            module: self.module.to_owned(),
+            method,
+            err_code,
+            err_msg,
+        }
     }
 }
 
-fn device(info: &Map<String, Value>) -> Device {
-    let text = |keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| info.get(*k).and_then(Value::as_str))
-            .map(str::to_owned)
-    };
-    Device {
-        model: text(&["model"]),
-        alias: text(&["alias"]),
-        mac: text(&["mac", "mic_mac", "ethernet_mac"]),
-        device_id: text(&["deviceId"]),
-        sw_ver: text(&["sw_ver"]),
-        hw_ver: text(&["hw_ver"]),
-        kind: text(&["type", "mic_type"]),
+impl<'de> Visitor<'de> for ModuleSeed<'_> {
+    type Value = Module;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a module")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Module, A::Error> {
+        let mut methods = Vec::new();
+        let (mut code, mut msg) = (None, None);
+        let mut device = None;
+        let mut has_err_code = false;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match &*key {
+                // The module answered as a whole, e.g. "module not support".
+                "err_code" => code = Some(map.next_value::<Code>()?.0),
+                "err_msg" => msg = map.next_value::<Text>()?.0,
+                method => {
+                    let sysinfo = self.module == "system" && method == "get_sysinfo";
+                    let r = map.next_value_seed(ResultSeed { sysinfo })?;
+                    has_err_code |= r.err_code.is_some();
+                    if r.device.is_some() {
+                        device = r.device;
+                    }
+                    methods.push(self.method(
+                        Some(method.to_owned()),
+                        r.err_code.flatten(),
+                        r.err_msg,
+                    ));
+                }
+            }
+        }
+        if let Some(code) = code {
+            return Ok(Module {
+                methods: vec![self.method(None, code, msg)],
+                has_err_code: true,
+                device: None,
+            });
+        }
+        if methods.is_empty() {
+            return Ok(self.bare());
+        }
+        Ok(Module {
+            methods,
+            has_err_code,
+            device,
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Module, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(self.bare())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Module, E> {
+        Ok(self.bare())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Module, E> {
+        Ok(self.bare())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Module, E> {
+        Ok(self.bare())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Module, E> {
+        Ok(self.bare())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Module, E> {
+        Ok(self.bare())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Module, E> {
+        Ok(self.bare())
+    }
+}
+
+/// One method's value: parameters in a request, a result in a response.
+struct MethodResult {
+    /// `Some` when the key is there; `Some(None)` when its value is not an `i64`.
+    err_code: Option<Option<i64>>,
+    err_msg: Option<String>,
+    device: Option<Device>,
+}
+
+struct ResultSeed {
+    sysinfo: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for ResultSeed {
+    type Value = MethodResult;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<MethodResult, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResultSeed {
+    type Value = MethodResult;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a method's parameters or result")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MethodResult, A::Error> {
+        let mut r = MethodResult {
+            err_code: None,
+            err_msg: None,
+            device: None,
+        };
+        let mut dev = Device::default();
+        let (mut mic_mac, mut ethernet_mac, mut mic_type) = (None, None, None);
+        let mut keys = 0usize;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            keys += 1;
+            let slot = match &*key {
+                "err_code" => {
+                    r.err_code = Some(map.next_value::<Code>()?.0);
+                    continue;
+                }
+                "err_msg" => &mut r.err_msg,
+                _ if !self.sysinfo => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                "model" => &mut dev.model,
+                "alias" => &mut dev.alias,
+                "mac" => &mut dev.mac,
+                "mic_mac" => &mut mic_mac,
+                "ethernet_mac" => &mut ethernet_mac,
+                "deviceId" => &mut dev.device_id,
+                "sw_ver" => &mut dev.sw_ver,
+                "hw_ver" => &mut dev.hw_ver,
+                "type" => &mut dev.kind,
+                "mic_type" => &mut mic_type,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = map.next_value::<Text>()?.0;
+        }
+        if self.sysinfo && r.err_code.is_some() && keys > 1 {
+            dev.mac = dev.mac.or(mic_mac).or(ethernet_mac);
+            dev.kind = dev.kind.or(mic_type);
+            r.device = Some(dev);
+        }
+        Ok(r)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MethodResult, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(MethodResult {
+            err_code: None,
+            err_msg: None,
+            device: None,
+        })
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<MethodResult, E> {
+        self.visit_unit()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<MethodResult, E> {
+        self.visit_unit()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<MethodResult, E> {
+        self.visit_unit()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<MethodResult, E> {
+        self.visit_unit()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<MethodResult, E> {
+        self.visit_unit()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<MethodResult, E> {
+        Ok(MethodResult {
+            err_code: None,
+            err_msg: None,
+            device: None,
+        })
+    }
+}
+
+/// Any JSON value, kept when it is a string, else `None`.
+struct Text(Option<String>);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(Some(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
+                Ok(Text(Some(v)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Text, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Any JSON value, kept when it is an integer that fits an `i64`, else `None`.
+struct Code(Option<i64>);
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Code;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Code, E> {
+                Ok(Code(Some(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Code, E> {
+                Ok(Code(i64::try_from(v).ok()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Code, E> {
+                Ok(Code(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Code, E> {
+                Ok(Code(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Code, E> {
+                Ok(Code(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Code, E> {
+                Ok(Code(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Code, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Code(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Code, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Code(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The `context` object: `source` and `child_ids`.
+struct ContextValue(Context);
+
+impl<'de> Deserialize<'de> for ContextValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ContextValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the context object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ContextValue, A::Error> {
+                let mut c = Context::default();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match &*key {
+                        "source" => c.source = map.next_value::<Text>()?.0,
+                        "child_ids" => c.child_ids = map.next_value::<Ids>()?.0,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(ContextValue(c))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ContextValue, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ContextValue(Context::default()))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ContextValue, E> {
+                self.visit_unit()
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<ContextValue, E> {
+                self.visit_unit()
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ContextValue, E> {
+                self.visit_unit()
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ContextValue, E> {
+                self.visit_unit()
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<ContextValue, E> {
+                self.visit_unit()
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<ContextValue, E> {
+                Ok(ContextValue(Context::default()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `child_ids`: every element as text (numbers as written).
+struct Ids(Vec<String>);
+
+impl<'de> Deserialize<'de> for Ids {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Array(ids) => Ok(Ids(ids
+                .iter()
+                .map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect())),
+            _ => Ok(Ids(Vec::new())),
+        }
     }
 }
 
