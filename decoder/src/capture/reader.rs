@@ -171,12 +171,16 @@ impl Reader {
                             + Duration::from_nanos(u64::from(frac));
                         (*link, time, p.orig_len)
                     }
-                    Err(e) => return Some(Err(cut_short(e, self.frame))),
+                    Err(e) => {
+                        return Some(Err(cut_short(e, self.frame, self.read.get() < self.len)));
+                    }
                 },
                 Format::PcapNg { reader, interfaces } => {
                     let block = match reader.next_block()? {
                         Ok(b) => b,
-                        Err(e) => return Some(Err(cut_short(e, self.frame))),
+                        Err(e) => {
+                            return Some(Err(cut_short(e, self.frame, self.read.get() < self.len)));
+                        }
                     };
                     let (iface, raw_ts, data, orig_len) = match block {
                         Block::SectionHeader(_) => {
@@ -236,7 +240,16 @@ impl Reader {
     }
 }
 
-fn cut_short(e: pcap_file::PcapError, frames: u64) -> CaptureError {
+/// pcap-file buffers 8 MB: a record larger than that fails like a file cut short, except that
+/// the file has bytes left.
+fn cut_short(e: pcap_file::PcapError, frames: u64, bytes_left: bool) -> CaptureError {
+    let eof = matches!(&e, pcap_file::PcapError::IncompleteBuffer)
+        || matches!(&e, pcap_file::PcapError::IoError(io) if io.kind() == io::ErrorKind::UnexpectedEof);
+    if eof && bytes_left {
+        return CaptureError::Format(format!(
+            "the record after frame {frames} is larger than 8 MB"
+        ));
+    }
     match e {
         pcap_file::PcapError::IncompleteBuffer => CaptureError::CutShort {
             after_frame: frames,
