@@ -1,7 +1,7 @@
 //! What the loader and epan call: the exported plugin symbols and every `extern "C"` entry
 //! point. Each entry point runs its Rust body under `catch_unwind`; a panic never crosses into C.
 
-use super::{Call, Pinfo, TcpInfo, Tree, Tvb};
+use super::{CBool, Call, Pinfo, TcpInfo, Tree, Tvb};
 use crate::plugin;
 use crate::sys;
 use core::ffi::{c_int, c_uint, c_void};
@@ -137,7 +137,7 @@ fn tcp_info(data: *mut c_void) -> TcpInfo {
     // SAFETY: TCP passes its `struct tcpinfo *` as the data of its subdissectors.
     let t = unsafe { &*(data as *const sys::tcpinfo) };
     TcpInfo {
-        is_reassembled: t.is_reassembled != 0,
+        is_reassembled: t.is_reassembled.truthy(),
         fin: t.flags & 0x01 != 0,
     }
 }

@@ -25,6 +25,25 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------------
+// C booleans across versions.
+
+/// A boolean coming back from epan: glib's `gboolean` (`i32`) up to 4.2, C `bool` from 4.4.
+/// `.truthy()` reads either, so no `ws_ge_4_4` cfg is needed where epan returns or stores one.
+pub(crate) trait CBool {
+    fn truthy(self) -> bool;
+}
+impl CBool for bool {
+    fn truthy(self) -> bool {
+        self
+    }
+}
+impl CBool for i32 {
+    fn truthy(self) -> bool {
+        self != 0
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Ids that Wireshark writes at registration.
 
 /// A header-field id (`hf_…`), written by `proto_register_field_array`.
@@ -340,7 +359,7 @@ impl PortRange {
         let r = self.0.load(Relaxed);
         // SAFETY: r is null or the live range of the preference (replaced only between packets,
         // followed by reload in the apply callback).
-        !r.is_null() && unsafe { sys::value_is_in_range(r, port) } != 0
+        !r.is_null() && unsafe { sys::value_is_in_range(r, port) }.truthy()
     }
 }
 impl Default for PortRange {
