@@ -1,0 +1,41 @@
+//! JSON summarisation (`msg::Body::analyse`) of arbitrary plaintexts, the one-line summary that
+//! feeds the Info column, and the problem texts. Asserts: no panic; JSON that parsed is never
+//! also flagged as malformed JSON; heap growth bounded by the input (serde_json's recursion
+//! limit of 128 holds deep nesting off).
+#![no_main]
+
+use kasa_decoder::msg::{self, Body, Direction, Problem};
+use kasa_fuzz::alloc::{self, Counting};
+use libfuzzer_sys::fuzz_target;
+use std::fmt::Write;
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fuzz_target!(|data: &[u8]| {
+    let (_, grew) = alloc::measure(|| {
+        let mut problems = Vec::new();
+        let body = Body::analyse(data, &mut problems);
+        let json_flagged = problems.iter().any(|p| matches!(p, Problem::Json { .. }));
+        assert!(
+            !(body.json_ok && json_flagged),
+            "parsed and flagged: {problems:?}"
+        );
+        assert!(body.json_ok || body.methods.is_empty());
+        let mut line = String::new();
+        for d in [Direction::Request, Direction::Response] {
+            msg::summary(&mut line, d, &body).unwrap();
+        }
+        for p in &problems {
+            write!(line, "{p} {}", p.expert()).unwrap();
+        }
+        let _ = body.looks_like_response();
+    });
+    // serde_json's Value is ~10x its text at worst ("[[[[" builds nested arrays, "0,0," numbers).
+    let budget = 64 * data.len() + (64 << 10);
+    assert!(
+        grew <= budget,
+        "heap grew by {grew} bytes for {} bytes of JSON",
+        data.len()
+    );
+});
