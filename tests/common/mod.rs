@@ -120,6 +120,21 @@ pub fn stage(capture: &Path) -> PathBuf {
 
 /// Runs tshark with the plugin installed and the built-in dissector disabled (unless `-G`).
 pub fn tshark(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    if args.first().is_some_and(|a| *a == "-G") {
+        return tshark_raw(args, extra_env);
+    }
+    let mut all = vec![
+        "--disable-protocol",
+        "tplink-smarthome",
+        "-o",
+        "tcp.reassemble_out_of_order:TRUE",
+    ];
+    all.extend_from_slice(args);
+    tshark_raw(&all, extra_env)
+}
+
+/// Runs tshark with the plugin installed and exactly these arguments.
+pub fn tshark_raw(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
     let e = env();
     let mut cmd = if e.as_nobody {
         let mut c = Command::new("setpriv");
@@ -134,17 +149,7 @@ pub fn tshark(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
         cmd.arg(format!("{k}={v}"));
     }
     cmd.arg("tshark");
-    if args.first().is_some_and(|a| *a == "-G") {
-        cmd.args(args);
-    } else {
-        cmd.args([
-            "--disable-protocol",
-            "tplink-smarthome",
-            "-o",
-            "tcp.reassemble_out_of_order:TRUE",
-        ]);
-        cmd.args(args);
-    }
+    cmd.args(args);
     cmd.current_dir(&e.root);
     cmd.output().expect("run tshark")
 }
