@@ -35,13 +35,14 @@ fn main() {
     }
 
     let link = env::var_os("KASA_NO_LINK").is_none();
+    // No version range in the probe: a 4.7 or a 5.0 gets the "unsupported version" error
+    // below, not "not found".
     let ws = pkg_config::Config::new()
-        .range_version("4.0".."4.7")
         .cargo_metadata(link)
         .probe("wireshark")
         .unwrap_or_else(|e| {
             fail(
-                "Wireshark development files not found (pkg-config wireshark 4.0..4.7)",
+                "Wireshark development files not found (pkg-config wireshark)",
                 &e,
             )
         });
@@ -51,14 +52,22 @@ fn main() {
         .unwrap_or_else(|e| fail("glib-2.0 development files not found", &e));
 
     let (major, minor) = parse_version(&ws.version);
-    if !SUPPORTED_MINORS.contains(&minor) || major != 4 {
-        fail(
-            "unsupported Wireshark version",
-            &format!(
-                "{} (supported: 4.0, 4.2, 4.4, 4.6; odd minors are development series)",
-                ws.version
-            ),
+    if major != 4 || !SUPPORTED_MINORS.contains(&minor) {
+        let why = if major == 4 && minor % 2 == 1 {
+            "odd minors are development series whose ABI changes between snapshots"
+        } else {
+            "its headers and plugin ABI have not been checked"
+        };
+        let from = env::var("PKG_CONFIG_PATH")
+            .map(|p| format!(", PKG_CONFIG_PATH={p}"))
+            .unwrap_or_default();
+        eprintln!(
+            "\nerror: kasa-dissector build: unsupported Wireshark version {} (pkg-config wireshark{from}): {why}.\n\
+             Supported: 4.0, 4.2, 4.4, 4.6. To build against another installed Wireshark, point\n\
+             PKG_CONFIG_PATH at the directory holding its wireshark.pc.\n",
+            ws.version
         );
+        std::process::exit(1);
     }
     for m in [2, 4, 6] {
         if minor >= m {
