@@ -12,6 +12,7 @@ use crate::epan::{
 use crate::fields::*;
 use crate::state::{self, MessageKey, Record};
 use core::ffi::{CStr, c_int};
+use kasa_decoder::conv::framer;
 use kasa_decoder::msg::{self, Body, Direction, Problem, Transport};
 use kasa_decoder::wire::xor::{self, HEADER_LEN, Header};
 use std::fmt::Write as _;
@@ -100,7 +101,18 @@ pub fn pdu_len(tvb: Tvb<'_>, offset: usize) -> usize {
         return rest;
     }
     match Header::parse(head, max_message()) {
-        Header::Message { len } => HEADER_LEN + len as usize,
+        Header::Message { len } => {
+            // Where the bytes are at hand, the decoder's framer decides where the message ends
+            // (a client that counted characters, not UTF-8 bytes, writes a wrong header).
+            let announced = HEADER_LEN + len as usize;
+            let mut at_hand = vec![0; rest.min(2 * announced + 64)];
+            if tvb.copy_into(offset, &mut at_hand)
+                && let Some(cut) = framer::frame_cut(&at_hand, max_message())
+            {
+                return cut.total;
+            }
+            announced
+        }
         Header::ZeroLength | Header::AboveCap { .. } => rest.max(HEADER_LEN),
     }
 }
@@ -132,6 +144,7 @@ enum Framing {
     ZeroLength,
     Truncated { expected: Option<usize>, got: usize },
     AboveCap { len: u32, cap: u32 },
+    Mismatch { header: u32, actual: usize },
 }
 
 impl Framing {
@@ -141,6 +154,9 @@ impl Framing {
             Framing::ZeroLength => Some(Problem::ZeroLength),
             Framing::Truncated { expected, got } => Some(Problem::Truncated { expected, got }),
             Framing::AboveCap { len, cap } => Some(Problem::LengthAboveCap { len, cap }),
+            Framing::Mismatch { header, actual } => {
+                Some(Problem::LengthMismatch { header, actual })
+            }
         }
     }
 }
@@ -155,6 +171,14 @@ pub fn dissect_tcp_pdu(c: &Call<'_>, ctx: PduCtx) -> c_int {
     let header = u32::from_be_bytes(head);
     let have = total - HEADER_LEN;
     let (framing, cipher_len) = match Header::parse(head, max_message()) {
+        // pdu_len cut this PDU where the JSON ends, not where the header said.
+        Header::Message { len } if have != len as usize && mismatched(c.tvb, total) => (
+            Framing::Mismatch {
+                header: len,
+                actual: have,
+            },
+            have,
+        ),
         Header::Message { len } if have < len as usize => (
             Framing::Truncated {
                 expected: Some(len as usize),
@@ -185,6 +209,14 @@ pub fn dissect_tcp_pdu(c: &Call<'_>, ctx: PduCtx) -> c_int {
         dissect_message(c, span, m);
     }
     total as c_int
+}
+
+/// Whether the decoder's framer cuts the frame in `tvb` at exactly its length, against its header.
+fn mismatched(tvb: Tvb<'_>, total: usize) -> bool {
+    let mut pdu = vec![0; total];
+    tvb.copy_into(0, &mut pdu)
+        && framer::frame_cut(&pdu, max_message())
+            .is_some_and(|cut| cut.total == total && cut.mismatch.is_some())
 }
 
 /// One UDP datagram: one message.

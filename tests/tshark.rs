@@ -229,10 +229,6 @@ const KNOWN_FRAMING_GAPS: &[(&str, &str)] = &[
         "tcp_truncated_snaplen",
         "frames cut by the snaplen: TCP hands over captured-length PDUs differently",
     ),
-    (
-        "tcp_wrong_length",
-        "a length header that counts characters: tcp_dissect_pdus trusts the header, the decoder rescans the JSON",
-    ),
 ];
 
 #[test]
