@@ -9,7 +9,7 @@ mod printer;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use kasa_decoder::capture::{Config, Decoder, Reader};
+use kasa_decoder::capture::{Config, decode_file_with_progress};
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,41 +61,28 @@ fn run(args: &Args) -> io::Result<ExitCode> {
             config.udp_ports.push(p);
         }
     }
-    let mut reader = match Reader::open(&args.capture) {
-        Ok(r) => r,
+    let size = std::fs::metadata(&args.capture).map_or(0, |m| m.len());
+    let bar = progress_bar(size);
+    let decoded = decode_file_with_progress(&args.capture, &config, |read, _| {
+        if let Some(bar) = &bar {
+            bar.set_position(read);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let decoded = match decoded {
+        Ok(d) => d,
         Err(e) => {
             eprintln!("kasa-decode: {}: {e}", args.capture.display());
             return Ok(ExitCode::from(2));
         }
     };
-    let bar = progress_bar(reader.progress().1);
-    let mut decoder = Decoder::new(config);
-    let mut stop = None;
-    let mut n = 0u32;
-    while let Some(record) = reader.next_record() {
-        match record {
-            Ok(r) => decoder.push(&r),
-            Err(e) => {
-                stop = Some(e);
-                break;
-            }
-        }
-        n = n.wrapping_add(1);
-        if n.is_multiple_of(4096)
-            && let Some(bar) = &bar
-        {
-            bar.set_position(reader.progress().0);
-        }
-    }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let decoded = decoder.finish();
     let stdout = io::stdout().lock();
     let mut out = io::BufWriter::new(stdout);
     printer::print(&mut out, &decoded, args.json, args.method.as_deref())?;
     out.flush()?;
-    match stop {
+    match &decoded.stop {
         Some(e) => {
             eprintln!("kasa-decode: {}: {e}", args.capture.display());
             Ok(ExitCode::from(2))

@@ -154,9 +154,19 @@ pub struct Decoded {
 /// Decodes a whole capture file. `Err` only when the file cannot be opened as a capture;
 /// an error later on is in [`Decoded::stop`], after everything decoded before it.
 pub fn decode_file(path: &Path, config: &Config) -> Result<Decoded, CaptureError> {
+    decode_file_with_progress(path, config, |_, _| {})
+}
+
+/// [`decode_file`], calling `progress(bytes read, file size)` every 4,096 frames.
+pub fn decode_file_with_progress(
+    path: &Path,
+    config: &Config,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Decoded, CaptureError> {
     let mut reader = Reader::open(path)?;
     let mut decoder = Decoder::new(config.clone());
     let mut stop = None;
+    let mut frames = 0u64;
     while let Some(record) = reader.next_record() {
         match record {
             Ok(r) => decoder.push(&r),
@@ -164,6 +174,11 @@ pub fn decode_file(path: &Path, config: &Config) -> Result<Decoded, CaptureError
                 stop = Some(e);
                 break;
             }
+        }
+        frames += 1;
+        if frames.is_multiple_of(4096) {
+            let (read, len) = reader.progress();
+            progress(read, len);
         }
     }
     let mut decoded = decoder.finish();
