@@ -3,7 +3,7 @@
 use super::Problem;
 use core::fmt;
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 
 /// One `module.method` of a message, with its result code in a response.
@@ -259,7 +259,7 @@ impl<'de> Visitor<'de> for ModuleSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Module, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(self.bare())
     }
 
@@ -328,7 +328,7 @@ impl<'de> Visitor<'de> for ResultSeed {
                 }
                 "err_msg" => &mut r.err_msg,
                 _ if !self.sysinfo => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                     continue;
                 }
                 "model" => &mut dev.model,
@@ -342,7 +342,7 @@ impl<'de> Visitor<'de> for ResultSeed {
                 "type" => &mut dev.kind,
                 "mic_type" => &mut mic_type,
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                     continue;
                 }
             };
@@ -357,7 +357,7 @@ impl<'de> Visitor<'de> for ResultSeed {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MethodResult, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(MethodResult {
             err_code: None,
             err_msg: None,
@@ -389,6 +389,53 @@ impl<'de> Visitor<'de> for ResultSeed {
     }
 }
 
+/// Any JSON value, read and dropped. Not serde's `IgnoredAny`: serde_json skips that without
+/// checking nesting depth, number range or `\u` surrogates, so invalid JSON (100,000 nested
+/// arrays, `"\ud800"`, `1e400`) would pass wherever the model skips it. Through
+/// `deserialize_any` a skipped value obeys the rules of a kept one (and of `serde_json::Value`):
+/// recursion limit 128, valid escapes, finite numbers.
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Skip)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+}
+
 /// Any JSON value, kept when it is a string, else `None`.
 struct Text(Option<String>);
 
@@ -407,11 +454,11 @@ impl<'de> Deserialize<'de> for Text {
                 Ok(Text(Some(v)))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
                 Ok(Text(None))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Text, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Skip>()?.is_some() {}
                 Ok(Text(None))
             }
             fn visit_bool<E: de::Error>(self, _: bool) -> Result<Text, E> {
@@ -464,11 +511,11 @@ impl<'de> Deserialize<'de> for Code {
                 Ok(Code(None))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Code, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
                 Ok(Code(None))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Code, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Skip>()?.is_some() {}
                 Ok(Code(None))
             }
         }
@@ -494,14 +541,14 @@ impl<'de> Deserialize<'de> for ContextValue {
                         "source" => c.source = map.next_value::<Text>()?.0,
                         "child_ids" => c.child_ids = map.next_value::<Ids>()?.0,
                         _ => {
-                            map.next_value::<IgnoredAny>()?;
+                            map.next_value::<Skip>()?;
                         }
                     }
                 }
                 Ok(ContextValue(c))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ContextValue, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Skip>()?.is_some() {}
                 Ok(ContextValue(Context::default()))
             }
             fn visit_bool<E: de::Error>(self, _: bool) -> Result<ContextValue, E> {
@@ -616,5 +663,30 @@ mod tests {
         let (b, p) = analyse(&deep);
         assert!(!b.json_ok);
         assert!(matches!(p[0], Problem::Json { .. }));
+    }
+
+    /// Regression (issue 5, fixtures/adversarial/adv_deep_json and adv_nul_and_utf8): a value
+    /// the model skips is held to the same rules as `serde_json::Value`.
+    #[test]
+    fn skipped_values_are_still_validated() {
+        let deep = format!(
+            r#"{{"system":{{"set_dev_alias":{{"alias":{}{}}}}}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        for text in [
+            deep.as_str(),
+            r#"{"system":{"set_dev_alias":{"alias":"\ud800"}}}"#,
+            r#"{"system":{"set_relay_state":{"state":1e400}}}"#,
+            r#"{"a":{"b":[1,2,{"c":"\ud800"}]}}"#,
+        ] {
+            let (b, p) = analyse(text);
+            assert!(!b.json_ok, "{}", &text[..60.min(text.len())]);
+            assert!(matches!(p[..], [Problem::Json { .. }]), "{p:?}");
+            assert!(serde_json::from_str::<serde_json::Value>(text).is_err());
+        }
+        let (b, p) =
+            analyse(r#"{"system":{"set_dev_alias":{"alias":[[[[1e300,"\ud83d\ude00"]]]]}}}"#);
+        assert!(b.json_ok && p.is_empty(), "{p:?}");
     }
 }
