@@ -1,7 +1,8 @@
 //! JSON summarisation (`msg::Body::analyse`) of arbitrary plaintexts, the one-line summary that
-//! feeds the Info column, and the problem texts. Asserts: no panic; JSON that parsed is never
-//! also flagged as malformed JSON; heap growth bounded by the input (serde_json's recursion
-//! limit of 128 holds deep nesting off).
+//! feeds the Info column, and the problem texts. Asserts: no panic; the streaming analysis
+//! accepts exactly what `serde_json::Value` accepts as an object (an independent oracle: depth
+//! 128, escapes, number range, also inside values the model skips); JSON that parsed is never
+//! also flagged as malformed; heap growth bounded by the input.
 #![no_main]
 
 use kasa_decoder::msg::{self, Body, Direction, Problem};
@@ -22,6 +23,15 @@ fuzz_target!(|data: &[u8]| {
             "parsed and flagged: {problems:?}"
         );
         assert!(body.json_ok || body.methods.is_empty());
+        let lossy = String::from_utf8_lossy(data);
+        let oracle = matches!(
+            serde_json::from_str::<serde_json::Value>(&lossy),
+            Ok(serde_json::Value::Object(_))
+        );
+        assert_eq!(
+            body.json_ok, oracle,
+            "analyse and serde_json::Value disagree: {problems:?}"
+        );
         let mut line = String::new();
         for d in [Direction::Request, Direction::Response] {
             msg::summary(&mut line, d, &body).unwrap();
