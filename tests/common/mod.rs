@@ -335,7 +335,10 @@ pub fn fixtures() -> Vec<(PathBuf, Value)> {
                 // fixtures/adversarial has its own tshark test (tests/adversarial_tshark.rs):
                 // bounds and experts there, not equality with the decoder (NUL bytes, a file
                 // cut mid-record that tshark refuses with exit 2).
-                if !p.ends_with("node_modules") && !p.ends_with("target") && !p.ends_with("adversarial") {
+                if !p.ends_with("node_modules")
+                    && !p.ends_with("target")
+                    && !p.ends_with("adversarial")
+                {
                     stack.push(p);
                 }
                 continue;
