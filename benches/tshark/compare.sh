@@ -10,14 +10,15 @@
 set -euo pipefail
 RUNS=${1:-3}
 cd "$(dirname "$0")/../.."
-cargo build --release --lib --example gen-bench-capture >&2
+cargo build --release --lib -p kasa-dissector >&2
+cargo build --release -p kasa-fixturegen >&2
 
 WS_VER=$(pkg-config --modversion wireshark | cut -d. -f1,2)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/with/$WS_VER/epan" "$T/empty/$WS_VER/epan" "$T/home"
 cp target/release/libkasa_dissector.so "$T/with/$WS_VER/epan/kasa.so"
-./target/release/examples/gen-bench-capture "$T/bench.pcap" 1000 50 >&2
+./target/release/kasa-fixturegen --bench "$T/bench.pcap" 1000 50 >&2
 chmod -R a+rX "$T"
 
 RUN=()
