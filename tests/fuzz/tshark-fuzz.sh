@@ -20,6 +20,12 @@
 # bytes reach the length callback), as for every fixed-header TCP dissector; it is caught by
 # Wireshark. A failing input is kept in target/tshark-fuzz/failures/ with its reproduction.
 #
+# Triage: a failing input is read again without the plugin, by Wireshark's built-in
+# tplink-smarthome dissector (which also uses tcp_dissect_pdus). If that fails the same way, the
+# bug is Wireshark's and is counted apart ("wireshark bug"), not as a failure. Seen with 4.0.17:
+# `packet-tcp.c:3566: failed assertion "fd_head"` in out-of-order TCP reassembly
+# (tcp.reassemble_out_of_order:TRUE), a caught dissector bug unless WIRESHARK_ABORT_ON_DISSECTOR_BUG.
+#
 # Env: JOBS (default: CPUs), TIME_BOUND, FIXTURES (a space-separated list; default every
 # fixtures/**/*.pcap*). Builds the plugin in release mode and installs it into a private
 # plugin folder; as root, tshark runs as uid 65534 (tshark ignores WIRESHARK_PLUGIN_DIR for root).
@@ -34,7 +40,7 @@ cargo build --release --lib --quiet
 VER=$(pkg-config --modversion wireshark | cut -d. -f1,2)
 WORK=$(mktemp -d /tmp/kasa-tshark-fuzz.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/plugins/$VER/epan" "$WORK/home" "$WORK/mut"
+mkdir -p "$WORK/plugins/$VER/epan" "$WORK/noplugins/$VER/epan" "$WORK/home" "$WORK/mut"
 cp target/release/libkasa_dissector.so "$WORK/plugins/$VER/epan/kasa.so"
 if [ -n "${FIXTURES:-}" ]; then
   read -ra FILES <<<"$FIXTURES"
@@ -92,6 +98,23 @@ one() {
       why="stderr: $(head -c 300 "$log.err")"
     fi
     if [ -n "$why" ]; then
+      # The same input without the plugin, read by the built-in dissector.
+      set +e
+      # shellcheck disable=SC2086
+      (timeout -s KILL "$TIME_BOUND" $RUN_AS_STR env \
+        WIRESHARK_PLUGIN_DIR="$WORK/noplugins" HOME="$WORK/home" \
+        WIRESHARK_ABORT_ON_DISSECTOR_BUG=1 WIRESHARK_ABORT_ON_TOO_MANY_ITEMS=1 \
+        tshark -o tcp.reassemble_out_of_order:TRUE $([ $pass = 2 ] && echo -2) -nVxr "$out" \
+        >/dev/null 2>"$log.builtin.err") 2>/dev/null
+      local brc=$?
+      set -e
+      if [ "$brc" != 0 ] && [ "$brc" = "$rc" ]; then
+        cp "$out" "$FAILDIR/wireshark-r$round-$name"
+        echo "wireshark bug (also without the plugin) round $round pass $pass $name: $why; $(head -c 200 "$log.err" | tr '\n' ' ')"
+        echo "$round $name" >>"$WORK/wsbug.$BASHPID"
+        rm -f "$out" "$WORK/mut/r$round-$name".*
+        return 0
+      fi
       cp "$out" "$FAILDIR/r$round-$name"
       echo "FAIL round $round pass $pass $name: $why"
       echo "  reproduce: editcap --seed $seed ${opts[*]} $in x.pcap; tshark -nVx$([ $pass = 2 ] && echo ' -2')r x.pcap  (kept: $FAILDIR/r$round-$name)"
@@ -109,8 +132,9 @@ echo "tshark-fuzz: tshark $(tshark --version 2>/dev/null | head -1 | awk '{print
 for ((r = FIRST; r < FIRST + ROUNDS; r++)); do
   for f in "${FILES[@]}"; do printf '%s %s\n' "$r" "$f"; done
 done | xargs -P "$JOBS" -L 1 bash -c 'one "$0" "$1"' | tee "$WORK/failures.txt"
-runs=$(cat "$WORK"/ok.* 2>/dev/null | wc -l)
+runs=$(( $(cat "$WORK"/ok.* 2>/dev/null | wc -l) + $(cat "$WORK"/wsbug.* 2>/dev/null | wc -l) ))
 fails=$(grep -c '^FAIL' "$WORK/failures.txt" || true)
 malformed=$(cat "$WORK"/malformed.* 2>/dev/null | wc -l)
-echo "tshark-fuzz: $ROUNDS rounds, $((runs + fails)) mutated captures, $(((runs + fails) * 2)) tshark runs, $fails failures ($malformed runs with a caught [Malformed Packet: KASA]), $(($(date +%s) - start)) s"
+wsbugs=$(cat "$WORK"/wsbug.* 2>/dev/null | wc -l)
+echo "tshark-fuzz: $ROUNDS rounds, $((runs + fails)) mutated captures, $(((runs + fails) * 2)) tshark runs, $fails failures, $wsbugs Wireshark bugs reproduced without the plugin, $malformed runs with a caught [Malformed Packet: KASA], $(($(date +%s) - start)) s"
 [ "$fails" = 0 ]
