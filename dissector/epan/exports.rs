@@ -1,7 +1,7 @@
 //! What the loader and epan call: the exported plugin symbols and every `extern "C"` entry
 //! point. Each entry point runs its Rust body under `catch_unwind`; a panic never crosses into C.
 
-use super::{CBool, Call, Pinfo, TcpInfo, Tree, Tvb};
+use super::{CBool, Call, Pinfo, TcpInfo, Tree, Tvb, c_bool};
 use crate::plugin;
 use crate::sys;
 use core::ffi::{c_int, c_uint, c_void};
@@ -249,7 +249,7 @@ pub(super) unsafe extern "C" fn heur_tcp(
     data: *mut c_void,
 ) -> HeurRet {
     let Some(c) = call(tvb, pinfo, tree) else {
-        return false.into();
+        return c_bool(false);
     };
     let tcp = tcp_info(data);
     let pinfo = c.pinfo;
@@ -262,7 +262,7 @@ pub(super) unsafe extern "C" fn heur_tcp(
             },
         ) as c_int
     });
-    (claimed != 0).into()
+    c_bool(claimed != 0)
 }
 
 pub(super) unsafe extern "C" fn heur_udp(
@@ -272,11 +272,11 @@ pub(super) unsafe extern "C" fn heur_udp(
     _data: *mut c_void,
 ) -> HeurRet {
     let Some(c) = call(tvb, pinfo, tree) else {
-        return false.into();
+        return c_bool(false);
     };
     let pinfo = c.pinfo;
     let claimed = guard_dissect(pinfo, 0, || plugin::heur_udp(&c) as c_int);
-    (claimed != 0).into()
+    c_bool(claimed != 0)
 }
 
 /// `tcp_dissect_pdus` with a 4-byte fixed part. May throw (a bounds error on a bad length):
@@ -290,7 +290,7 @@ pub fn tcp_dissect_pdus(c: &Call<'_>, ctx: PduCtx) {
             c.tvb.raw.as_ptr(),
             c.pinfo.raw.as_ptr(),
             tree,
-            true.into(),
+            c_bool(true),
             crate::plugin::FIXED_LEN as c_uint,
             Some(get_pdu_len),
             Some(dissect_pdu),

@@ -43,6 +43,12 @@ impl CBool for i32 {
     }
 }
 
+/// A Rust bool as the boolean epan expects (`gboolean` up to 4.2, `bool` from 4.4). A plain
+/// `.into()` would do, but is a `bool`→`bool` no-op on 4.4+ that clippy rejects there.
+pub(crate) fn c_bool<T: From<bool>>(b: bool) -> T {
+    T::from(b)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ids that Wireshark writes at registration.
 
@@ -713,7 +719,7 @@ impl<'p> Pinfo<'p> {
     }
     pub fn set_columns_writable(&self, writable: bool) {
         // SAFETY: live cinfo; -1 means all columns.
-        unsafe { sys::col_set_writable(self.get().cinfo, -1, writable.into()) }
+        unsafe { sys::col_set_writable(self.get().cinfo, -1, c_bool(writable)) }
     }
     // Returns void up to 4.4 and a pointer from 4.6: ignored either way.
     #[allow(clippy::let_unit_value)]
