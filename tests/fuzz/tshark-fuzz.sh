@@ -105,8 +105,8 @@ one() {
         WIRESHARK_PLUGIN_DIR="$WORK/noplugins" HOME="$WORK/home" \
         WIRESHARK_ABORT_ON_DISSECTOR_BUG=1 WIRESHARK_ABORT_ON_TOO_MANY_ITEMS=1 \
         tshark -o tcp.reassemble_out_of_order:TRUE $([ $pass = 2 ] && echo -2) -nVxr "$out" \
-        >/dev/null 2>"$log.builtin.err") 2>/dev/null
-      local brc=$?
+        >/dev/null 2>"$log.builtin.err") | cat # (in a pipeline: no "Aborted" job notice)
+      local brc=${PIPESTATUS[0]}
       set -e
       if [ "$brc" != 0 ] && [ "$brc" = "$rc" ]; then
         cp "$out" "$FAILDIR/wireshark-r$round-$name"
@@ -132,9 +132,10 @@ echo "tshark-fuzz: tshark $(tshark --version 2>/dev/null | head -1 | awk '{print
 for ((r = FIRST; r < FIRST + ROUNDS; r++)); do
   for f in "${FILES[@]}"; do printf '%s %s\n' "$r" "$f"; done
 done | xargs -P "$JOBS" -L 1 bash -c 'one "$0" "$1"' | tee "$WORK/failures.txt"
-runs=$(( $(cat "$WORK"/ok.* 2>/dev/null | wc -l) + $(cat "$WORK"/wsbug.* 2>/dev/null | wc -l) ))
+count() { cat "$@" 2>/dev/null | wc -l || true; }
+runs=$(($(count "$WORK"/ok.*) + $(count "$WORK"/wsbug.*)))
 fails=$(grep -c '^FAIL' "$WORK/failures.txt" || true)
-malformed=$(cat "$WORK"/malformed.* 2>/dev/null | wc -l)
-wsbugs=$(cat "$WORK"/wsbug.* 2>/dev/null | wc -l)
+malformed=$(count "$WORK"/malformed.*)
+wsbugs=$(count "$WORK"/wsbug.*)
 echo "tshark-fuzz: $ROUNDS rounds, $((runs + fails)) mutated captures, $(((runs + fails) * 2)) tshark runs, $fails failures, $wsbugs Wireshark bugs reproduced without the plugin, $malformed runs with a caught [Malformed Packet: KASA], $(($(date +%s) - start)) s"
 [ "$fails" = 0 ]
