@@ -1,6 +1,9 @@
 //! Replays every capture under `fixtures/` through `kasa-decode --json` and compares the result
 //! with the fixture's `<name>.expected.json`, whose content comes from an independent source
-//! (the peers' own logs for `fixtures/recorded`, the generator's input for `fixtures/synthetic`).
+//! (the peers' own logs for `fixtures/recorded`, the generator's input for `fixtures/synthetic`
+//! and `fixtures/adversarial`). Every run has a time bound and an address-space limit: the
+//! adversarial captures (a 4 GiB length header, 10,000 one-byte segments, JSON nested 100,000
+//! deep, ...) must decode in bounded time and memory, flagged, like every other.
 //!
 //! Compared per message, in order: transport, direction, exact plaintext, pairing (a response's
 //! `response_to` must be the frame of the expected request), and where the expectation gives
@@ -11,6 +14,12 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Wall time per capture; a debug build decodes the largest (a 1 MiB message) in under 1 s.
+const TIME_BOUND: Duration = Duration::from_secs(30);
+/// Address space per run (`ulimit -v`, KiB): the largest fixture needs about 20 MB resident.
+const MEMORY_BOUND_KIB: u64 = 512 * 1024;
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
@@ -19,7 +28,7 @@ fn fixtures_dir() -> PathBuf {
 /// Every `<name>.expected.json` with its capture beside it.
 fn fixtures() -> Vec<(PathBuf, PathBuf)> {
     let mut found = Vec::new();
-    for group in ["recorded", "synthetic"] {
+    for group in ["recorded", "synthetic", "adversarial"] {
         let Ok(dir) = std::fs::read_dir(fixtures_dir().join(group)) else {
             continue;
         };
@@ -83,13 +92,22 @@ fn check(capture: &Path, expected_path: &Path) -> Vec<String> {
         .flatten()
         .map(|a| a.as_str().unwrap().to_owned())
         .collect();
-    let output = Command::new(env!("CARGO_BIN_EXE_kasa-decode"))
-        .arg("--json")
+    let start = Instant::now();
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v {MEMORY_BOUND_KIB} && exec \"$0\" --json \"$@\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_kasa-decode"))
         .args(&args)
         .arg(capture)
         .output()
         .unwrap();
+    let took = start.elapsed();
     let mut diffs = Vec::new();
+    if took > TIME_BOUND {
+        diffs.push(format!("took {took:?}, bound {TIME_BOUND:?}"));
+    }
     let want_exit = expected["exit"].as_i64().unwrap_or(0);
     if output.status.code() != Some(want_exit as i32) {
         diffs.push(format!(
@@ -98,8 +116,7 @@ fn check(capture: &Path, expected_path: &Path) -> Vec<String> {
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    let lines: Vec<Value> = String::from_utf8(output.stdout)
-        .unwrap()
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -227,15 +244,17 @@ fn check(capture: &Path, expected_path: &Path) -> Vec<String> {
 #[test]
 fn every_fixture_decodes_as_expected() {
     let all = fixtures();
-    let recorded = all
-        .iter()
-        .filter(|(c, _)| c.to_string_lossy().contains("/recorded/"))
-        .count();
+    let count = |group: &str| {
+        all.iter()
+            .filter(|(c, _)| c.to_string_lossy().contains(&format!("/{group}/")))
+            .count()
+    };
+    let (recorded, synthetic, adversarial) =
+        (count("recorded"), count("synthetic"), count("adversarial"));
     // As many as are committed: a fixture folder that goes missing must fail the test.
     assert!(
-        recorded >= 7 && all.len() - recorded >= 21,
-        "fixtures missing: {recorded} recorded, {} synthetic",
-        all.len() - recorded
+        recorded >= 7 && synthetic >= 21 && adversarial >= 8,
+        "fixtures missing: {recorded} recorded, {synthetic} synthetic, {adversarial} adversarial"
     );
     let mut failures = Vec::new();
     for (capture, expected) in &all {
