@@ -79,29 +79,20 @@ pub fn parse(link: LinkType, data: &[u8], orig_len: u32) -> Option<Segment<'_>> 
         LinkType::NULL | LinkType::LOOP => LaxSlicedPacket::from_ip(data.get(4..)?).ok()?,
         _ => LaxSlicedPacket::from_ip(data).ok()?,
     };
-    let (src_ip, dst_ip, incomplete, fragmented): (IpAddr, IpAddr, bool, bool) = match &sliced.net {
-        Some(LaxNetSlice::Ipv4(ip)) => {
-            let h = ip.header();
-            let p = ip.payload();
-            (
-                h.source_addr().into(),
-                h.destination_addr().into(),
-                p.incomplete,
-                p.fragmented,
-            )
-        }
-        Some(LaxNetSlice::Ipv6(ip)) => {
-            let h = ip.header();
-            let p = ip.payload();
-            (
-                h.source_addr().into(),
-                h.destination_addr().into(),
-                p.incomplete,
-                p.fragmented,
-            )
-        }
-        _ => return None,
+    let net = sliced.net.as_ref()?;
+    let (src_ip, dst_ip): (IpAddr, IpAddr) = match net {
+        LaxNetSlice::Ipv4(ip) => (
+            ip.header().source_addr().into(),
+            ip.header().destination_addr().into(),
+        ),
+        LaxNetSlice::Ipv6(ip) => (
+            ip.header().source_addr().into(),
+            ip.header().destination_addr().into(),
+        ),
+        LaxNetSlice::Arp(_) => return None,
     };
+    let ip_payload = net.ip_payload_ref()?;
+    let (incomplete, fragmented) = (ip_payload.incomplete, ip_payload.fragmented);
     if fragmented {
         return None;
     }
