@@ -272,3 +272,44 @@ fn every_fixture_decodes_as_expected() {
     );
     eprintln!("{} fixtures decoded as expected", all.len());
 }
+
+/// Unreadable input: a clear message naming the problem on stderr, nothing on stdout, exit 2.
+#[test]
+fn unreadable_captures_exit_2_with_a_clear_message() {
+    let dir = std::env::temp_dir().join(format!("kasa-decode-unreadable-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A pcap header for IEEE 802.11 (link type 105) and one 4-byte record.
+    let mut wifi = Vec::new();
+    for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 105, 0, 0, 4, 4] {
+        wifi.extend_from_slice(&word.to_le_bytes());
+    }
+    wifi.extend_from_slice(b"abcd");
+    let cases: [(&str, &[u8], &str); 3] = [
+        (
+            "wifi.pcap",
+            &wifi,
+            "unsupported link type 105 (IEEE 802.11)",
+        ),
+        ("text.pcap", b"hello, world", "not a pcap or pcapng file"),
+        ("empty.pcap", b"", "not a pcap or pcapng file"),
+    ];
+    for (name, bytes, message) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_kasa-decode"))
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(message), "{name}: {stderr}");
+        assert!(out.stdout.is_empty(), "{name}");
+    }
+    let missing = Command::new(env!("CARGO_BIN_EXE_kasa-decode"))
+        .arg(dir.join("missing.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("No such file"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
