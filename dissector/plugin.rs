@@ -94,7 +94,7 @@ pub fn reset_state() {
 /// The length callback of `tcp_dissect_pdus`: a pure function of the 4 header bytes. A header
 /// above the cap, or a zero header, claims the rest of the segment: nothing waits for bytes that
 /// will never come, and `dissect_tcp_pdu` reports it.
-pub fn pdu_len(tvb: Tvb<'_>, offset: usize) -> usize {
+pub fn pdu_len(pinfo: Pinfo<'_>, tvb: Tvb<'_>, offset: usize) -> usize {
     let mut head = [0u8; HEADER_LEN];
     let rest = tvb.remaining(offset);
     if !tvb.copy_into(offset, &mut head) {
@@ -105,9 +105,8 @@ pub fn pdu_len(tvb: Tvb<'_>, offset: usize) -> usize {
             // Where the bytes are at hand, the decoder's framer decides where the message ends
             // (a client that counted characters, not UTF-8 bytes, writes a wrong header).
             let announced = HEADER_LEN + len as usize;
-            let mut at_hand = vec![0; rest.min(2 * announced + 64)];
-            if tvb.copy_into(offset, &mut at_hand)
-                && let Some(cut) = framer::frame_cut(&at_hand, max_message())
+            if let Some(at_hand) = tvb.copy(pinfo.pool(), offset, rest.min(2 * announced + 64))
+                && let Some(cut) = framer::frame_cut(at_hand, max_message())
             {
                 return cut.total;
             }

@@ -300,18 +300,18 @@ pub fn tcp_dissect_pdus(c: &Call<'_>, ctx: PduCtx) {
 }
 
 unsafe extern "C" fn get_pdu_len(
-    _pinfo: *mut sys::packet_info,
+    pinfo: *mut sys::packet_info,
     tvb: *mut sys::tvbuff_t,
     offset: c_int,
     _data: *mut c_void,
 ) -> c_uint {
-    let Some(tvb) = Tvb::from_raw(tvb) else {
+    let (Some(tvb), Some(pinfo)) = (Tvb::from_raw(tvb), Pinfo::from_raw(pinfo)) else {
         return 0;
     };
     let offset = offset.max(0) as usize;
     // On a panic, claim the rest of the segment: it is then reported by dissect_pdu.
     let rest = tvb.remaining(offset) as c_uint;
-    guard(rest, || plugin::pdu_len(tvb, offset) as c_uint)
+    guard(rest, || plugin::pdu_len(pinfo, tvb, offset) as c_uint)
 }
 
 unsafe extern "C" fn dissect_pdu(
