@@ -682,26 +682,43 @@ mod tests {
         .to_tcp()
     }
 
-    /// Feeds `(bytes, frame)` pieces, then closes; returns messages and orphan problems.
-    fn run(pieces: &[(&[u8], u64)], end: End) -> (Vec<RawMessage>, Vec<(u64, Problem)>) {
+    /// A piece of a test stream: bytes seen in a frame, or bytes the capture lost.
+    enum Piece<'a> {
+        Data(&'a [u8], u64),
+        Gap(u64, u64),
+    }
+
+    /// Feeds the pieces, then closes; returns messages and orphan problems.
+    fn feed(pieces: &[Piece<'_>], end: End) -> (Vec<RawMessage>, Vec<(u64, Problem)>) {
         let mut f = Framer::new(1 << 20);
         let (mut msgs, mut probs) = (Vec::new(), Vec::new());
         let mut sink = |e: Event| match e {
             Event::Message(m) => msgs.push(m),
             Event::Problem { frame, problem, .. } => probs.push((frame, problem)),
         };
-        for &(bytes, frame) in pieces {
-            f.push(
-                Chunk::Data {
+        for piece in pieces {
+            let chunk = match *piece {
+                Piece::Data(bytes, frame) => Chunk::Data {
                     bytes,
                     frame,
                     time: T,
                 },
-                &mut sink,
-            );
+                Piece::Gap(len, frame) => Chunk::Gap {
+                    len,
+                    frame,
+                    time: T,
+                },
+            };
+            f.push(chunk, &mut sink);
         }
         f.close(end, &mut sink);
         (msgs, probs)
+    }
+
+    /// Feeds `(bytes, frame)` pieces, then closes.
+    fn run(pieces: &[(&[u8], u64)], end: End) -> (Vec<RawMessage>, Vec<(u64, Problem)>) {
+        let pieces: Vec<Piece<'_>> = pieces.iter().map(|&(b, f)| Piece::Data(b, f)).collect();
+        feed(&pieces, end)
     }
 
     fn texts(msgs: &[RawMessage]) -> Vec<String> {
@@ -813,46 +830,15 @@ mod tests {
     fn gap_truncates_then_resynchronises() {
         let first = frame(r#"{"a":{"b":{"err_code":0,"long":"xxxxxxxxxxxxxxxxxxxx"}}}"#);
         let second = frame(r#"{"c":{"d":{}}}"#);
-        let mut f = Framer::new(1 << 20);
-        let mut msgs = Vec::new();
-        let mut sink = |e: Event| {
-            if let Event::Message(m) = e {
-                msgs.push(m)
-            }
-        };
-        f.push(
-            Chunk::Data {
-                bytes: &first[..20],
-                frame: 1,
-                time: T,
-            },
-            &mut sink,
+        let (msgs, _) = feed(
+            &[
+                Piece::Data(&first[..20], 1),
+                Piece::Gap(20, 2),
+                Piece::Data(&first[40..], 3),
+                Piece::Data(&second, 4),
+            ],
+            End::Capture,
         );
-        f.push(
-            Chunk::Gap {
-                len: 20,
-                frame: 2,
-                time: T,
-            },
-            &mut sink,
-        );
-        f.push(
-            Chunk::Data {
-                bytes: &first[40..],
-                frame: 3,
-                time: T,
-            },
-            &mut sink,
-        );
-        f.push(
-            Chunk::Data {
-                bytes: &second,
-                frame: 4,
-                time: T,
-            },
-            &mut sink,
-        );
-        f.close(End::Capture, &mut sink);
         assert_eq!(msgs.len(), 2);
         assert_eq!(
             msgs[0].problems,
@@ -872,47 +858,16 @@ mod tests {
         let first = frame(r#"{"a":{"b":{"err_code":0,"long":"xxxxxxxxxxxxxxxxxxxx"}}}"#);
         let second = frame(r#"{"c":{"d":{}}}"#);
         let third = frame(r#"{"e":{"f":{}}}"#);
-        let mut f = Framer::new(1 << 20);
-        let mut msgs = Vec::new();
-        let mut sink = |e: Event| {
-            if let Event::Message(m) = e {
-                msgs.push(m)
-            }
-        };
         let lost = first.len() - 20 + 5; // the tail of the first and 5 bytes of the second
-        f.push(
-            Chunk::Data {
-                bytes: &first[..20],
-                frame: 1,
-                time: T,
-            },
-            &mut sink,
+        let (msgs, _) = feed(
+            &[
+                Piece::Data(&first[..20], 1),
+                Piece::Gap(lost as u64, 2),
+                Piece::Data(&second[5..], 3),
+                Piece::Data(&third, 4),
+            ],
+            End::Capture,
         );
-        f.push(
-            Chunk::Gap {
-                len: lost as u64,
-                frame: 2,
-                time: T,
-            },
-            &mut sink,
-        );
-        f.push(
-            Chunk::Data {
-                bytes: &second[5..],
-                frame: 3,
-                time: T,
-            },
-            &mut sink,
-        );
-        f.push(
-            Chunk::Data {
-                bytes: &third,
-                frame: 4,
-                time: T,
-            },
-            &mut sink,
-        );
-        f.close(End::Capture, &mut sink);
         assert_eq!(msgs.len(), 2, "{msgs:?}");
         assert_eq!(msgs[0].frames, [1]);
         assert_eq!(msgs[1].plaintext, br#"{"e":{"f":{}}}"#);
