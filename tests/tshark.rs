@@ -167,7 +167,8 @@ fn compare(shown: &[Shown], want: &[Shown]) -> Vec<String> {
         ));
     }
     for (i, (s, w)) in shown.iter().zip(want).enumerate() {
-        let mut d = |what: &str, a: String, b: String| {
+        let mut d = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+            let (a, b) = (format!("{a:?}"), format!("{b:?}"));
             if a != b {
                 diffs.push(format!(
                     "message {i} (frame {}): {what}: tshark {a} / decoder {b}",
@@ -175,41 +176,21 @@ fn compare(shown: &[Shown], want: &[Shown]) -> Vec<String> {
                 ));
             }
         };
-        d("frame", s.frame.to_string(), w.frame.to_string());
-        d("transport", s.transport.clone(), w.transport.clone());
-        d("direction", s.direction.clone(), w.direction.clone());
+        d("frame", &s.frame, &w.frame);
+        d("transport", &s.transport, &w.transport);
+        d("direction", &s.direction, &w.direction);
         // tshark shows invalid UTF-8 as U+FFFD per byte or per sequence; compare valid text only.
         if !w.plaintext.contains('\u{FFFD}') {
-            d(
-                "text",
-                format!("{:?}", s.plaintext),
-                format!("{:?}", w.plaintext),
-            );
+            d("text", &s.plaintext, &w.plaintext);
         }
-        d(
-            "methods",
-            format!("{:?}", s.methods),
-            format!("{:?}", w.methods),
-        );
-        d(
-            "err_codes",
-            format!("{:?}", s.err_codes),
-            format!("{:?}", w.err_codes),
-        );
-        d(
-            "response_to",
-            format!("{:?}", s.response_to),
-            format!("{:?}", w.response_to),
-        );
-        d(
-            "response_in",
-            format!("{:?}", s.response_in),
-            format!("{:?}", w.response_in),
-        );
+        d("methods", &s.methods, &w.methods);
+        d("err_codes", &s.err_codes, &w.err_codes);
+        d("response_to", &s.response_to, &w.response_to);
+        d("response_in", &s.response_in, &w.response_in);
         d(
             "problems",
-            format!("{:?}", sorted(s.experts.clone())),
-            format!("{:?}", sorted(w.experts.clone())),
+            &sorted(s.experts.clone()),
+            &sorted(w.experts.clone()),
         );
     }
     diffs
