@@ -412,9 +412,9 @@ fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire) {
     }
 }
 
-/// Direction: a conversation remembers its device side; otherwise the matched port (port
-/// table, Decode As or the port preference) is the device's; otherwise the JSON decides
-/// (responses carry `err_code`). Returns the direction and the device endpoint to remember.
+/// Direction by the decoder's rule ([`msg::direction`]): the conversation's remembered device
+/// side; otherwise the side on the matched port (port table, Decode As or the port preference);
+/// otherwise the JSON. Returns the direction and the device endpoint to remember.
 fn direction(
     remembered: Option<SocketAddr>,
     via: Via,
@@ -423,24 +423,12 @@ fn direction(
     dst: SocketAddr,
     body: &Body,
 ) -> (Direction, SocketAddr) {
-    if let Some(device) = remembered {
-        if src == device {
-            return (Direction::Response, device);
-        }
-        if dst == device {
-            return (Direction::Request, device);
-        }
-    }
     let device_port = |p: u16| match via {
         Via::Port(m) => u32::from(p) == m || in_port_pref(p),
         Via::Conversation => false,
     };
-    match (device_port(src.port()), device_port(dst.port())) {
-        (false, true) => (Direction::Request, dst),
-        (true, false) => (Direction::Response, src),
-        _ if body.looks_like_response() => (Direction::Response, src),
-        _ => (Direction::Request, dst),
-    }
+    let on_port = (device_port(src.port()), device_port(dst.port()));
+    msg::direction(remembered, src, dst, on_port, body)
 }
 
 /// `want_tree`: whether the tree parts are needed (summary runs pass a null tree).

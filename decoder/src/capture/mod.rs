@@ -12,7 +12,7 @@ pub use reader::{Reader, Record};
 
 use crate::conv::framer::{End, Event};
 use crate::conv::{Chunk, Framer, Pairer, Reassembler};
-use crate::msg::{Body, Device, Direction, Message, Pairing, Problem, Transport};
+use crate::msg::{self, Body, Device, Direction, Message, Pairing, Problem, Transport};
 use crate::wire::xor;
 use core::fmt;
 use std::collections::{HashMap, HashSet};
@@ -438,19 +438,10 @@ impl Decoder {
                     conn.index = self.conversations;
                     self.conversations += 1;
                 }
-                let direction = match conn.device {
-                    Some(dev) if dev == dst => Direction::Request,
-                    Some(_) => Direction::Response,
-                    None => {
-                        let dir = if body.looks_like_response() {
-                            Direction::Response
-                        } else {
-                            Direction::Request
-                        };
-                        conn.device = Some(if dir == Direction::Response { src } else { dst });
-                        dir
-                    }
-                };
+                // The device side was fixed by the port when the connection was seen first.
+                let (direction, device) =
+                    msg::direction(conn.device, src, dst, (false, false), &body);
+                conn.device = Some(device);
                 self.messages.push(Message {
                     transport: Transport::XorTcp,
                     direction,
@@ -491,17 +482,11 @@ impl Decoder {
         if !by_port && !body.json_ok {
             return;
         }
-        let (to_device, from_device) = (
-            ports.contains(&seg.dst.port()),
+        let on_port = (
             ports.contains(&seg.src.port()),
+            ports.contains(&seg.dst.port()),
         );
-        let direction = if to_device && !from_device {
-            Direction::Request
-        } else if from_device && !to_device || body.looks_like_response() {
-            Direction::Response
-        } else {
-            Direction::Request
-        };
+        let (direction, _) = msg::direction(None, seg.src, seg.dst, on_port, &body);
         let flow_key = match direction {
             Direction::Request => (seg.src, seg.dst),
             Direction::Response => (seg.dst, seg.src),

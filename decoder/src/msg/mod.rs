@@ -56,6 +56,30 @@ impl Direction {
     }
 }
 
+/// Which way a message goes, by one rule for every front end: an endpoint already known to be
+/// the device decides; otherwise the one side on a device port (`on_device_port` = (src, dst))
+/// is the device; otherwise the JSON does (responses carry `err_code`). Returns the direction and
+/// the device endpoint, for the caller to remember for the rest of the conversation.
+pub fn direction(
+    known_device: Option<SocketAddr>,
+    src: SocketAddr,
+    dst: SocketAddr,
+    on_device_port: (bool, bool),
+    body: &Body,
+) -> (Direction, SocketAddr) {
+    match known_device {
+        Some(device) if src == device => return (Direction::Response, device),
+        Some(device) if dst == device => return (Direction::Request, device),
+        _ => {}
+    }
+    match on_device_port {
+        (false, true) => (Direction::Request, dst),
+        (true, false) => (Direction::Response, src),
+        _ if body.looks_like_response() => (Direction::Response, src),
+        _ => (Direction::Request, dst),
+    }
+}
+
 /// Request/response pairing, as DNS and Modbus show it in Wireshark.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pairing {
