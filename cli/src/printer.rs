@@ -149,7 +149,7 @@ fn text_message(out: &mut impl Write, m: &Message) -> io::Result<()> {
         timestamp(m.time),
         m.src,
         m.dst,
-        m.transport,
+        m.transport(),
         m
     )?;
     if m.body.device.is_none()
@@ -195,11 +195,11 @@ fn message_json(m: &Message) -> Value {
         "frame": m.frame(),
         "frames": m.frames,
         "timestamp": m.time.as_secs_f64(),
-        "transport": m.transport.as_str(),
+        "transport": m.transport().as_str(),
         "src": m.src.to_string(),
         "dst": m.dst.to_string(),
         "direction": m.direction.as_str(),
-        "len": m.len_header,
+        "len": m.meta.len_header(),
         "plaintext": plaintext,
         "info": m.summary(),
         "method": m.body.methods.iter().map(|x| x.name()).collect::<Vec<_>>(),
@@ -217,7 +217,7 @@ fn message_json(m: &Message) -> Value {
     }
     let device = match (&m.body.device, &m.peer_device) {
         (Some(d), _) => Some((d, false)),
-        (None, Some(d)) => Some((d, true)),
+        (None, Some(d)) => Some((&**d, true)),
         _ => None,
     };
     if let Some((d, generated)) = device {

@@ -1,7 +1,7 @@
 //! Property tests: the cipher round-trips, and however a stream is cut into segments (and
 //! whatever order they arrive in, with duplicates), the same messages come out.
 
-use kasa_decoder::conv::framer::{End, Event};
+use kasa_decoder::conv::stream::{End, Event};
 use kasa_decoder::conv::{Chunk, Framer, Reassembler};
 use kasa_decoder::wire::xor::{self, XorRepr};
 use proptest::prelude::*;

@@ -5,7 +5,7 @@
 //! and the input size, never by a length header or a sequence number.
 #![no_main]
 
-use kasa_decoder::conv::framer::{End, Event};
+use kasa_decoder::conv::stream::{End, Event};
 use kasa_decoder::conv::{Chunk, Framer, Reassembler};
 use kasa_fuzz::Bytes;
 use kasa_fuzz::alloc::{self, Counting};

@@ -57,5 +57,5 @@ fuzz_target!(|data: &[u8]| {
     xor::decrypt_into(data, &mut short);
     assert_eq!(short[..], in_place[..short.len()]);
     // The framer's structural scan.
-    let _ = kasa_decoder::conv::framer::json_extent(data);
+    let _ = kasa_decoder::wire::json::json_extent(data);
 });

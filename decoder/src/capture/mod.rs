@@ -3,6 +3,11 @@
 //! [`Decoder`] is fed frames one at a time ([`Decoder::push`]) and returns everything it found at
 //! [`Decoder::finish`]: messages sorted by the frame where they complete, paired; problems that
 //! belong to no message; counts. [`decode_file`] does the whole loop for a file.
+//!
+//! The decoder does what Wireshark's TCP and UDP layers do for the plugin (reassembly, and
+//! handing each stream to its transport's [`StreamDecoder`]); everything decided from the
+//! messages themselves — admission, direction, pairing, device identity — is the
+//! [`Session`]'s, the same one the plugin uses, fed in capture order.
 
 pub mod link;
 pub mod reader;
@@ -10,13 +15,15 @@ pub mod reader;
 pub use link::{L4, LinkType, Segment};
 pub use reader::{Reader, Record};
 
-use crate::conv::framer::{End, Event};
-use crate::conv::{Chunk, Framer, Pairer, Reassembler};
-use crate::msg::{self, Body, Device, Direction, Message, Pairing, Problem, Transport};
+use crate::conv::stream::End;
+use crate::conv::{
+    Chunk, ConvId, Event, Found, MessageId, RawMessage, Reassembler, Seen, Session, StreamDecoder,
+};
+use crate::msg::{Body, Direction, Message, Meta, Pairing, Problem, Transport};
 use crate::wire::xor;
 use core::fmt;
-use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -186,58 +193,68 @@ pub fn decode_file_with_progress(
     Ok(decoded)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Admission {
-    /// On a configured port.
-    Port,
-    /// No data seen yet on another port.
-    Undecided,
-    /// Passed the cheap heuristic; the first message must parse as JSON.
-    Probation,
-    /// Confirmed by the first message.
-    Confirmed,
-    Rejected,
+/// One direction of a TCP connection.
+#[derive(Debug)]
+struct Half {
+    reasm: Reassembler,
+    decoder: StreamDecoder,
+    closed: bool,
 }
 
-#[derive(Debug)]
-struct Direction1 {
-    reasm: Reassembler,
-    framer: Framer,
-    closed: bool,
+/// Whether a connection is read at all (what Wireshark's TCP layer decides by port table and
+/// heuristics before the plugin sees a byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// On a configured port.
+    Port,
+    /// On another port, no data seen yet.
+    Undecided,
+    /// On another port, claimed by the heuristic: the session judges it.
+    Heuristic,
+    /// Not this protocol.
+    Ignored,
 }
 
 #[derive(Debug)]
 struct Conn {
-    index: usize,
+    id: ConvId,
     /// `ends[0]` sent the first segment seen.
     ends: [SocketAddr; 2],
-    device: Option<SocketAddr>,
-    admission: Admission,
-    dirs: [Direction1; 2],
-    counted: bool,
+    /// Which ends are on a configured port.
+    on_port: [bool; 2],
+    read: Read,
+    halves: [Half; 2],
 }
 
-impl Conn {
-    fn new(
-        index: usize,
+/// What phase one found, in the order found; phase two sorts it into capture order and hands
+/// it to the session.
+#[derive(Debug)]
+enum Found1 {
+    Message {
+        conv: ConvId,
+        found: Found,
         src: SocketAddr,
         dst: SocketAddr,
-        device: Option<SocketAddr>,
-        admission: Admission,
-        cap: u32,
-    ) -> Conn {
-        let dir = || Direction1 {
-            reasm: Reassembler::default(),
-            framer: Framer::new(cap),
-            closed: false,
-        };
-        Conn {
-            index,
-            ends: [src, dst],
-            device,
-            admission,
-            dirs: [dir(), dir()],
-            counted: false,
+        on_port: (bool, bool),
+        raw: RawMessage,
+    },
+    Orphan {
+        conv: ConvId,
+        found: Found,
+        src: SocketAddr,
+        dst: SocketAddr,
+        on_port: (bool, bool),
+        frame: u64,
+        time: Duration,
+        problem: Problem,
+    },
+}
+
+impl Found1 {
+    fn frame(&self) -> u64 {
+        match self {
+            Found1::Message { raw, .. } => raw.frames.last().copied().unwrap_or(0),
+            Found1::Orphan { frame, .. } => *frame,
         }
     }
 }
@@ -248,10 +265,9 @@ pub struct Decoder {
     config: Config,
     conns: HashMap<(SocketAddr, SocketAddr), usize>,
     conn_list: Vec<Conn>,
-    udp_flows: HashMap<(SocketAddr, SocketAddr), usize>,
-    conversations: usize,
-    messages: Vec<Message>,
-    orphans: Vec<Orphan>,
+    udp_convs: HashMap<(SocketAddr, SocketAddr), ConvId>,
+    next_conv: ConvId,
+    found: Vec<Found1>,
     frames: u64,
     last_time: Duration,
 }
@@ -266,10 +282,9 @@ impl Decoder {
             config,
             conns: HashMap::new(),
             conn_list: Vec::new(),
-            udp_flows: HashMap::new(),
-            conversations: 0,
-            messages: Vec::new(),
-            orphans: Vec::new(),
+            udp_convs: HashMap::new(),
+            next_conv: 0,
+            found: Vec::new(),
             frames: 0,
             last_time: Duration::ZERO,
         }
@@ -305,6 +320,11 @@ impl Decoder {
         }
     }
 
+    fn new_conv(&mut self) -> ConvId {
+        self.next_conv += 1;
+        self.next_conv - 1
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn tcp(
         &mut self,
@@ -324,58 +344,69 @@ impl Decoder {
             && self
                 .conns
                 .get(&k)
-                .is_some_and(|&i| self.conn_list[i].dirs.iter().any(|d| d.closed));
+                .is_some_and(|&i| self.conn_list[i].halves.iter().any(|d| d.closed));
         let idx = match self.conns.get(&k) {
             Some(&i) if !reuse => i,
             _ => {
                 let ports = &self.config.tcp_ports;
-                let (device, admission) = if ports.contains(&seg.dst.port()) {
-                    (Some(seg.dst), Admission::Port)
-                } else if ports.contains(&seg.src.port()) {
-                    (Some(seg.src), Admission::Port)
+                let on_port = [
+                    ports.contains(&seg.src.port()),
+                    ports.contains(&seg.dst.port()),
+                ];
+                let read = if on_port.contains(&true) {
+                    Read::Port
                 } else if self.config.heuristics {
-                    (None, Admission::Undecided)
+                    Read::Undecided
                 } else {
-                    (None, Admission::Rejected)
+                    Read::Ignored
                 };
+                let cap = self.config.max_message;
+                let half = || Half {
+                    reasm: Reassembler::default(),
+                    decoder: StreamDecoder::new(Transport::XorTcp, cap)
+                        .expect("XOR over TCP is a stream transport"),
+                    closed: false,
+                };
+                let id = self.new_conv();
                 let i = self.conn_list.len();
-                self.conn_list.push(Conn::new(
-                    usize::MAX,
-                    seg.src,
-                    seg.dst,
-                    device,
-                    admission,
-                    self.config.max_message,
-                ));
+                self.conn_list.push(Conn {
+                    id,
+                    ends: [seg.src, seg.dst],
+                    on_port,
+                    read,
+                    halves: [half(), half()],
+                });
                 self.conns.insert(k, i);
                 i
             }
         };
         let cap = self.config.max_message;
         let conn = &mut self.conn_list[idx];
-        if conn.admission == Admission::Undecided && (!payload.is_empty() || seg.missing > 0) {
-            conn.admission = if xor::tcp_heuristic(payload, cap) {
-                Admission::Probation
+        if conn.read == Read::Undecided && (!payload.is_empty() || seg.missing > 0) {
+            conn.read = if xor::tcp_heuristic(payload, cap) {
+                Read::Heuristic
             } else {
-                Admission::Rejected
+                Read::Ignored
             };
         }
-        if conn.admission == Admission::Rejected {
+        if conn.read == Read::Ignored {
             return;
         }
         let d = usize::from(seg.src != conn.ends[0]);
         let mut events: Vec<(usize, Event)> = Vec::new();
         {
-            let [d0, d1] = &mut conn.dirs;
+            let [d0, d1] = &mut conn.halves;
             let (this, other) = if d == 0 { (d0, d1) } else { (d1, d0) };
-            let mut to_this = |c: Chunk<'_>| this.framer.push(c, &mut |e| events.push((d, e)));
+            let mut to_this = |c: Chunk<'_>| this.decoder.push(c, &mut |e| events.push((d, e)));
             if syn {
                 this.reasm.syn(seq);
             }
             let mut other_events = Vec::new();
             if let Some(ack) = ack {
                 other.reasm.ack(ack, frame, time, &mut |c| {
-                    other.framer.push(c, &mut |e| other_events.push((1 - d, e)))
+                    other
+                        .decoder
+                        .push(c, &mut |e| other_events.push((1 - d, e)))
                 });
             }
             this.reasm
@@ -383,15 +414,17 @@ impl Decoder {
             if fin && !this.closed {
                 this.closed = true;
                 this.reasm.close(frame, time, &mut to_this);
-                this.framer
+                this.decoder
                     .close(End::Fin { frame, time }, &mut |e| events.push((d, e)));
             }
             if rst && !other.closed {
                 other.closed = true;
                 other.reasm.close(frame, time, &mut |c| {
-                    other.framer.push(c, &mut |e| other_events.push((1 - d, e)))
+                    other
+                        .decoder
+                        .push(c, &mut |e| other_events.push((1 - d, e)))
                 });
-                other.framer.close(End::Fin { frame, time }, &mut |e| {
+                other.decoder.close(End::Fin { frame, time }, &mut |e| {
                     other_events.push((1 - d, e))
                 });
             }
@@ -403,74 +436,59 @@ impl Decoder {
     }
 
     fn tcp_event(&mut self, idx: usize, d: usize, event: Event) {
-        let conn = &mut self.conn_list[idx];
+        let conn = &self.conn_list[idx];
         let (src, dst) = (conn.ends[d], conn.ends[1 - d]);
-        match event {
+        let on_port = (conn.on_port[d], conn.on_port[1 - d]);
+        let (conv, found) = (
+            conn.id,
+            if conn.read == Read::Port {
+                Found::Port
+            } else {
+                Found::Heuristic
+            },
+        );
+        self.found.push(match event {
             Event::Problem {
                 frame,
                 time,
                 problem,
-            } => {
-                if conn.admission == Admission::Probation {
-                    return;
-                }
-                self.orphans.push(Orphan {
-                    frame,
-                    time,
-                    transport: Transport::XorTcp,
-                    src,
-                    dst,
-                    problem,
-                });
-            }
-            Event::Message(raw) => {
-                let mut problems = raw.problems;
-                let body = Body::analyse(&raw.plaintext, &mut problems);
-                if conn.admission == Admission::Probation {
-                    if !body.json_ok {
-                        conn.admission = Admission::Rejected;
-                        return;
-                    }
-                    conn.admission = Admission::Confirmed;
-                }
-                if !conn.counted {
-                    conn.counted = true;
-                    conn.index = self.conversations;
-                    self.conversations += 1;
-                }
-                // The device side was fixed by the port when the connection was seen first.
-                let (direction, device) =
-                    msg::direction(conn.device, src, dst, (false, false), &body);
-                conn.device = Some(device);
-                self.messages.push(Message {
-                    transport: Transport::XorTcp,
-                    direction,
-                    src,
-                    dst,
-                    frames: raw.frames,
-                    time: raw.time,
-                    len_header: raw.len_header,
-                    plaintext: raw.plaintext,
-                    body,
-                    problems,
-                    pairing: Pairing::default(),
-                    conversation: conn.index,
-                    peer_device: None,
-                });
-            }
-        }
+            } => Found1::Orphan {
+                conv,
+                found,
+                src,
+                dst,
+                on_port,
+                frame,
+                time,
+                problem,
+            },
+            Event::Message(raw) => Found1::Message {
+                conv,
+                found,
+                src,
+                dst,
+                on_port,
+                raw,
+            },
+        });
     }
 
     fn udp(&mut self, seg: &Segment<'_>, payload: &[u8], frame: u64, time: Duration) {
         let ports = &self.config.udp_ports;
-        let by_port = ports.contains(&seg.dst.port()) || ports.contains(&seg.src.port());
-        if !(by_port || self.config.heuristics && xor::udp_heuristic(payload)) {
+        let on_port = (
+            ports.contains(&seg.src.port()),
+            ports.contains(&seg.dst.port()),
+        );
+        let found = if on_port.0 || on_port.1 {
+            Found::Port
+        } else if self.config.heuristics && xor::udp_heuristic(payload) {
+            Found::Heuristic
+        } else {
             return;
-        }
+        };
         if payload.is_empty() && seg.missing == 0 {
             return;
         }
-        let plaintext = xor::decrypt(payload);
         let mut problems = Vec::new();
         if seg.missing > 0 {
             problems.push(Problem::Truncated {
@@ -478,145 +496,178 @@ impl Decoder {
                 got: payload.len(),
             });
         }
-        let body = Body::analyse(&plaintext, &mut problems);
-        if !by_port && !body.json_ok {
-            return;
-        }
-        let on_port = (
-            ports.contains(&seg.src.port()),
-            ports.contains(&seg.dst.port()),
-        );
-        let (direction, _) = msg::direction(None, seg.src, seg.dst, on_port, &body);
-        let flow_key = match direction {
-            Direction::Request => (seg.src, seg.dst),
-            Direction::Response => (seg.dst, seg.src),
+        let k = key(seg.src, seg.dst);
+        let conv = match self.udp_convs.get(&k) {
+            Some(&c) => c,
+            None => {
+                let c = self.new_conv();
+                self.udp_convs.insert(k, c);
+                c
+            }
         };
-        let next = self.conversations;
-        let conversation = *self.udp_flows.entry(flow_key).or_insert(next);
-        if conversation == next {
-            self.conversations += 1;
-        }
-        self.messages.push(Message {
-            transport: Transport::XorUdp,
-            direction,
+        self.found.push(Found1::Message {
+            conv,
+            found,
             src: seg.src,
             dst: seg.dst,
-            frames: vec![frame],
-            time,
-            len_header: None,
-            plaintext,
-            body,
-            problems,
-            pairing: Pairing::default(),
-            conversation,
-            peer_device: None,
+            on_port,
+            raw: RawMessage {
+                plaintext: xor::decrypt(payload),
+                frames: vec![frame],
+                time,
+                meta: Meta::XorUdp,
+                problems,
+            },
         });
     }
 
-    /// Ends the capture: closes every stream, sorts, pairs and counts.
+    /// Ends the capture: closes every stream, then hands everything to the session in capture
+    /// order (stable: messages completing in the same frame keep their stream order).
     pub fn finish(mut self) -> Decoded {
         let (frame, time) = (self.frames, self.last_time);
         for idx in 0..self.conn_list.len() {
-            if matches!(
-                self.conn_list[idx].admission,
-                Admission::Rejected | Admission::Undecided
-            ) {
+            if matches!(self.conn_list[idx].read, Read::Ignored | Read::Undecided) {
                 continue;
             }
             for d in 0..2 {
                 let mut events = Vec::new();
-                let dir = &mut self.conn_list[idx].dirs[d];
-                if !dir.closed {
-                    dir.closed = true;
-                    dir.reasm.close(frame, time, &mut |c| {
-                        dir.framer.push(c, &mut |e| events.push(e))
+                let half = &mut self.conn_list[idx].halves[d];
+                if !half.closed {
+                    half.closed = true;
+                    half.reasm.close(frame, time, &mut |c| {
+                        half.decoder.push(c, &mut |e| events.push(e))
                     });
-                    dir.framer.close(End::Capture, &mut |e| events.push(e));
+                    half.decoder.close(End::Capture, &mut |e| events.push(e));
                 }
                 for e in events {
                     self.tcp_event(idx, d, e);
                 }
             }
         }
-        // Stable: messages completing in the same frame keep their stream order.
-        self.messages.sort_by_key(Message::frame);
-        self.orphans.sort_by_key(|o| o.frame);
-        let mut pairer = Pairer::new();
-        let mut devices: HashMap<IpAddr, Device> = HashMap::new();
-        let mut identities: HashSet<String> = HashSet::new();
-        for i in 0..self.messages.len() {
-            let m = &self.messages[i];
-            let (frame, time) = (m.frame(), m.time);
-            let matched = match (m.transport, m.direction) {
-                (Transport::XorTcp, Direction::Request) => {
-                    pairer.tcp_request(m.conversation as u64, i, frame, time);
-                    None
-                }
-                (Transport::XorTcp, Direction::Response) => {
-                    pairer.tcp_response(m.conversation as u64, time)
-                }
-                (Transport::XorUdp, Direction::Request) => {
-                    pairer.udp_request(m.src, m.dst, &m.body.methods, i, frame, time);
-                    None
-                }
-                (Transport::XorUdp, Direction::Response) => {
-                    pairer.udp_response(m.dst, m.src, &m.body.methods, time)
-                }
-            };
-            if let Some(matched) = matched {
-                self.messages[i].pairing.response_to = Some(matched.request_frame);
-                self.messages[i].pairing.time = Some(matched.time);
-                self.messages[matched.tag].pairing.response_in.push(frame);
+        let mut found = std::mem::take(&mut self.found);
+        found.sort_by_key(Found1::frame);
+
+        let mut session = Session::new();
+        let mut messages: Vec<Message> = Vec::new();
+        let mut orphans = Vec::new();
+        let mut ids: Vec<MessageId> = Vec::new();
+        let mut index_in_frame = (0u64, 0u32);
+        let mut next_id = |frame: u64| {
+            if index_in_frame.0 != frame {
+                index_in_frame = (frame, 0);
             }
-            let m = &mut self.messages[i];
-            let device_ip = match m.direction {
-                Direction::Request => m.dst.ip(),
-                Direction::Response => m.src.ip(),
-            };
-            if let Some(dev) = &m.body.device {
-                if m.direction == Direction::Response {
-                    let id = dev
-                        .device_id
-                        .clone()
-                        .or(dev.mac.clone())
-                        .unwrap_or_else(|| device_ip.to_string());
-                    identities.insert(id);
-                    devices.insert(device_ip, dev.clone());
+            index_in_frame.1 += 1;
+            MessageId {
+                frame,
+                index: index_in_frame.1 - 1,
+            }
+        };
+        for f in found {
+            let frame = f.frame();
+            match f {
+                Found1::Message {
+                    conv,
+                    found,
+                    src,
+                    dst,
+                    on_port,
+                    raw,
+                } => {
+                    let seen = Seen {
+                        id: next_id(frame),
+                        time: raw.time,
+                        src,
+                        dst,
+                        conv,
+                        found,
+                        on_device_port: on_port,
+                    };
+                    let mut problems = raw.problems;
+                    let body = Body::analyse(&raw.plaintext, &mut problems);
+                    let Some(record) = session.message(&seen, &raw.meta, &body) else {
+                        continue;
+                    };
+                    ids.push(seen.id);
+                    messages.push(Message {
+                        meta: raw.meta,
+                        direction: record.direction,
+                        src,
+                        dst,
+                        frames: raw.frames,
+                        time: raw.time,
+                        plaintext: raw.plaintext,
+                        body,
+                        problems,
+                        pairing: Pairing {
+                            response_in: Vec::new(),
+                            response_to: record.response_to.map(|l| l.request.frame),
+                            time: record.response_to.map(|l| l.time),
+                        },
+                        conversation: record.conversation,
+                        peer_device: record.peer_device,
+                    });
                 }
-            } else {
-                m.peer_device = devices.get(&device_ip).cloned();
+                Found1::Orphan {
+                    conv,
+                    found,
+                    src,
+                    dst,
+                    on_port,
+                    frame,
+                    time,
+                    problem,
+                } => {
+                    let seen = Seen {
+                        id: next_id(frame),
+                        time,
+                        src,
+                        dst,
+                        conv,
+                        found,
+                        on_device_port: on_port,
+                    };
+                    if session.orphan(&seen) {
+                        orphans.push(Orphan {
+                            frame,
+                            time,
+                            transport: Transport::XorTcp,
+                            src,
+                            dst,
+                            problem,
+                        });
+                    }
+                }
             }
         }
+        for (m, id) in messages.iter_mut().zip(&ids) {
+            if m.direction == Direction::Request {
+                m.pairing.response_in = session.responses(*id).to_vec();
+            }
+        }
+        let counts = session.stats();
         let stats = Stats {
             frames: self.frames,
-            messages: self.messages.len(),
-            requests: self
-                .messages
+            messages: messages.len(),
+            requests: messages
                 .iter()
                 .filter(|m| m.direction == Direction::Request)
                 .count(),
-            responses: self
-                .messages
+            responses: messages
                 .iter()
                 .filter(|m| m.direction == Direction::Response)
                 .count(),
-            connections: self.conn_list.iter().filter(|c| c.counted).count(),
-            udp_flows: self.udp_flows.len(),
-            devices: identities.len(),
-            malformed: self
-                .messages
+            connections: counts.streams,
+            udp_flows: counts.flows,
+            devices: counts.devices,
+            malformed: messages
                 .iter()
                 .filter(|m| m.problems.iter().any(Problem::is_malformed))
                 .count()
-                + self
-                    .orphans
-                    .iter()
-                    .filter(|o| o.problem.is_malformed())
-                    .count(),
+                + orphans.iter().filter(|o| o.problem.is_malformed()).count(),
         };
         Decoded {
-            messages: self.messages,
-            orphans: self.orphans,
+            messages,
+            orphans,
             stats,
             stop: None,
         }

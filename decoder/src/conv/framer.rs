@@ -17,9 +17,11 @@
 //! `cap`), a resynchronising scan keeps five bytes.
 
 use super::reassembly::Chunk;
-use crate::msg::Problem;
+use super::stream::{End, Event, StreamBuf};
+use crate::msg::{Meta, Problem};
+use crate::wire::json::{Extent, json_extent};
+use crate::wire::xor::cut::{Verdict, judge};
 use crate::wire::xor::{self, HEADER_LEN, Header};
-use std::collections::VecDeque;
 use std::time::Duration;
 
 /// A message cut out of a stream, before it is given its endpoints and direction.
@@ -29,31 +31,9 @@ pub struct RawMessage {
     /// Frames that carried its bytes, ascending; the last is where it completes.
     pub frames: Vec<u64>,
     pub time: Duration,
-    pub len_header: Option<u32>,
+    /// What the transport said about it (the length header).
+    pub meta: Meta,
     pub problems: Vec<Problem>,
-}
-
-/// What the framer hands out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    Message(RawMessage),
-    /// A problem that belongs to no message (skipped bytes, a header above the cap).
-    Problem {
-        frame: u64,
-        time: Duration,
-        problem: Problem,
-    },
-}
-
-/// Why the stream (or the current stretch of it) ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// FIN or RST in this frame.
-    Fin { frame: u64, time: Duration },
-    /// The capture ended.
-    Capture,
-    /// The capture lost bytes here.
-    Gap,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,22 +51,11 @@ enum State {
     },
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Origin {
-    start: u64,
-    end: u64,
-    frame: u64,
-    time: Duration,
-}
-
 /// The framer of one direction.
 #[derive(Debug)]
 pub struct Framer {
     cap: u32,
-    buf: Vec<u8>,
-    /// Stream offset of `buf[0]`.
-    start: u64,
-    origins: VecDeque<Origin>,
+    stream: StreamBuf,
     state: State,
     skipped: usize,
     skipped_at: Option<(u64, Duration)>,
@@ -97,191 +66,11 @@ pub struct Framer {
     held: Option<RawMessage>,
 }
 
-/// How far a JSON text goes, from a structural scan (brackets outside strings). Validation is
-/// left to the JSON parser; this only finds the end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Extent {
-    /// The first value ends before this byte.
-    Complete(usize),
-    /// The text ends inside the value.
-    Incomplete,
-    /// It does not start like an object or array.
-    Invalid,
-}
-
-/// Finds where the first JSON object or array in `text` ends.
-pub fn json_extent(text: &[u8]) -> Extent {
-    let Some(first) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
-        return Extent::Incomplete;
-    };
-    if !matches!(text[first], b'{' | b'[') {
-        return Extent::Invalid;
-    }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, &b) in text.iter().enumerate().skip(first) {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return Extent::Complete(i + 1);
-                }
-            }
-            _ => {}
-        }
-    }
-    Extent::Incomplete
-}
-
-enum Verdict {
-    Wait,
-    Emit {
-        plaintext: Vec<u8>,
-        problems: Vec<Problem>,
-    },
-}
-
-/// A whole frame is at the start of `buf`: decides where the message really ends.
-fn judge(buf: &[u8], len: usize, cap: u32, ending: bool) -> Verdict {
-    let cipher = &buf[HEADER_LEN..HEADER_LEN + len];
-    let plaintext = xor::decrypt(cipher);
-    let mismatch = |actual: usize| {
-        vec![Problem::LengthMismatch {
-            header: len as u32,
-            actual,
-        }]
-    };
-    match json_extent(&plaintext) {
-        Extent::Complete(end) => {
-            if end < len
-                && !plaintext[end..].iter().all(u8::is_ascii_whitespace)
-                && xor::tcp_heuristic(&buf[HEADER_LEN + end..], cap)
-            {
-                // The header counted too many bytes; a new frame starts at `end`.
-                let mut plaintext = plaintext;
-                plaintext.truncate(end);
-                return Verdict::Emit {
-                    plaintext,
-                    problems: mismatch(end),
-                };
-            }
-            Verdict::Emit {
-                plaintext,
-                problems: Vec::new(),
-            }
-        }
-        Extent::Invalid => Verdict::Emit {
-            plaintext,
-            problems: Vec::new(),
-        },
-        Extent::Incomplete => {
-            // The header may have counted too few bytes: read on, up to the next plausible
-            // header, and see whether the JSON ends there.
-            let after = &buf[HEADER_LEN + len..];
-            let next = (0..after.len())
-                .find(|&i| xor::tcp_heuristic(&after[i..], cap))
-                .unwrap_or(after.len());
-            if next == 0 && !after.is_empty() {
-                return Verdict::Emit {
-                    plaintext,
-                    problems: Vec::new(),
-                };
-            }
-            let extended = xor::decrypt(&buf[HEADER_LEN..HEADER_LEN + len + next]);
-            match json_extent(&extended) {
-                Extent::Complete(end) => {
-                    let mut extended = extended;
-                    extended.truncate(end);
-                    Verdict::Emit {
-                        plaintext: extended,
-                        problems: mismatch(end),
-                    }
-                }
-                Extent::Incomplete
-                    if !ending && next == after.len() && len + next < cap as usize =>
-                {
-                    Verdict::Wait
-                }
-                _ => Verdict::Emit {
-                    plaintext,
-                    problems: Vec::new(),
-                },
-            }
-        }
-    }
-}
-
-/// How a frame that starts `buf` (header included) is cut, as [`Framer`] cuts it, decided from
-/// the bytes at hand: for a PDU-length callback (the plugin's `tcp_dissect_pdus`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FrameCut {
-    /// Header plus message bytes.
-    pub total: usize,
-    /// Set when the header disagrees with where the JSON ends.
-    pub mismatch: Option<Problem>,
-}
-
-/// Where the frame at the start of `buf` ends. `None` for fewer than 4 bytes, a zero length
-/// header or one above `cap` (those follow their own rules). With fewer bytes than the header
-/// announces, the frame is taken as the bytes at hand only when they already hold a whole JSON
-/// text and nothing else (a header that counted too much); otherwise more bytes are needed.
-pub fn frame_cut(buf: &[u8], cap: u32) -> Option<FrameCut> {
-    let &[a, b, c, d, ..] = buf else { return None };
-    let Header::Message { len } = Header::parse([a, b, c, d], cap) else {
-        return None;
-    };
-    let len = len as usize;
-    let whole = |total| {
-        Some(FrameCut {
-            total,
-            mismatch: None,
-        })
-    };
-    if buf.len() < HEADER_LEN + len {
-        let plaintext = xor::decrypt(&buf[HEADER_LEN..]);
-        return match json_extent(&plaintext) {
-            Extent::Complete(end) if plaintext[end..].iter().all(u8::is_ascii_whitespace) => {
-                let actual = plaintext.len();
-                Some(FrameCut {
-                    total: buf.len(),
-                    mismatch: Some(Problem::LengthMismatch {
-                        header: len as u32,
-                        actual,
-                    }),
-                })
-            }
-            _ => whole(HEADER_LEN + len),
-        };
-    }
-    match judge(buf, len, cap, true) {
-        Verdict::Emit {
-            plaintext,
-            problems,
-        } if plaintext.len() != len => Some(FrameCut {
-            total: HEADER_LEN + plaintext.len(),
-            mismatch: problems.into_iter().next(),
-        }),
-        _ => whole(HEADER_LEN + len),
-    }
-}
-
 impl Framer {
     pub fn new(cap: u32) -> Self {
         Framer {
             cap,
-            buf: Vec::new(),
-            start: 0,
-            origins: VecDeque::new(),
+            stream: StreamBuf::default(),
             state: State::Header,
             skipped: 0,
             skipped_at: None,
@@ -307,7 +96,7 @@ impl Framer {
                         held.frames.push(frame);
                         held.time = time;
                     }
-                    self.start += n;
+                    self.stream.pass(n);
                     bytes = &bytes[n as usize..];
                     if n == remaining {
                         self.release_held(out);
@@ -321,14 +110,7 @@ impl Framer {
                         return;
                     }
                 }
-                let end = self.start + (self.buf.len() + bytes.len()) as u64;
-                self.origins.push_back(Origin {
-                    start: end - bytes.len() as u64,
-                    end,
-                    frame,
-                    time,
-                });
-                self.buf.extend_from_slice(bytes);
+                self.stream.push(bytes, frame, time);
                 self.process(None, out);
             }
             Chunk::Gap { len, .. } => {
@@ -336,9 +118,7 @@ impl Framer {
                     return;
                 }
                 self.process(Some(End::Gap), out);
-                self.start += self.buf.len() as u64 + len;
-                self.buf.clear();
-                self.origins.clear();
+                self.stream.clear(len);
                 self.state = State::Resync { report: false };
             }
         }
@@ -356,7 +136,7 @@ impl Framer {
     /// exactly. Returns whether the gap was handled so.
     fn gap_in_message(&mut self, len: u64, out: &mut impl FnMut(Event)) -> bool {
         if let State::Lost { remaining } = self.state {
-            self.start += len;
+            self.stream.pass(len);
             if len < remaining {
                 self.state = State::Lost {
                     remaining: remaining - len,
@@ -374,27 +154,28 @@ impl Framer {
         let State::Header = self.state else {
             return false;
         };
-        let Some(&[a, b, c, d]) = self.buf.get(..HEADER_LEN) else {
+        let Some(&[a, b, c, d]) = self.stream.bytes().get(..HEADER_LEN) else {
             return false;
         };
         let Header::Message { len: announced } = Header::parse([a, b, c, d], self.cap) else {
             return false;
         };
-        let have = self.buf.len() - HEADER_LEN;
+        let have = self.stream.len() - HEADER_LEN;
         if have >= announced as usize
             || self
-                .buf
+                .stream
+                .bytes()
                 .get(HEADER_LEN)
                 .is_some_and(|&b| b != xor::FIRST_BYTE)
         {
             return false;
         }
-        let plaintext = xor::decrypt(&self.buf[HEADER_LEN..]);
+        let plaintext = xor::decrypt(&self.stream.bytes()[HEADER_LEN..]);
         let problems = vec![Problem::Truncated {
             expected: Some(announced as usize),
             got: have,
         }];
-        let Some(raw) = self.take_message(plaintext, Some(announced), problems, None) else {
+        let Some(raw) = self.take_message(plaintext, announced, problems, None) else {
             return false;
         };
         self.held = Some(raw);
@@ -434,10 +215,10 @@ impl Framer {
 
     /// At a header boundary. Returns whether to go on.
     fn header(&mut self, ending: Option<End>, out: &mut impl FnMut(Event)) -> bool {
-        let Some(&[a, b, c, d]) = self.buf.get(..HEADER_LEN) else {
-            if ending.is_some() && !self.buf.is_empty() {
-                let (frame, time) = self.origin_of(self.start);
-                let got = self.buf.len();
+        let Some(&[a, b, c, d]) = self.stream.bytes().get(..HEADER_LEN) else {
+            if ending.is_some() && !self.stream.is_empty() {
+                let (frame, time) = self.stream.first_origin();
+                let got = self.stream.len();
                 out(Event::Problem {
                     frame,
                     time,
@@ -446,7 +227,7 @@ impl Framer {
                         got,
                     },
                 });
-                self.consume(got);
+                self.stream.consume(got);
             }
             return false;
         };
@@ -456,19 +237,20 @@ impl Framer {
                 true
             }
             Header::AboveCap { len, cap } => {
-                let (frame, time) = self.origin_of(self.start);
+                let (frame, time) = self.stream.first_origin();
                 out(Event::Problem {
                     frame,
                     time,
                     problem: Problem::LengthAboveCap { len, cap },
                 });
-                self.consume(HEADER_LEN);
+                self.stream.consume(HEADER_LEN);
                 self.state = State::Resync { report: false };
                 true
             }
             Header::Message { len } => {
                 if self
-                    .buf
+                    .stream
+                    .bytes()
                     .get(HEADER_LEN)
                     .is_some_and(|&b| b != xor::FIRST_BYTE)
                 {
@@ -476,12 +258,12 @@ impl Framer {
                     return true;
                 }
                 let total = HEADER_LEN + len as usize;
-                if self.buf.len() < total {
+                if self.stream.len() < total {
                     if ending.is_none() {
                         return false;
                     }
-                    let got = self.buf.len() - HEADER_LEN;
-                    let plaintext = xor::decrypt(&self.buf[HEADER_LEN..]);
+                    let got = self.stream.len() - HEADER_LEN;
+                    let plaintext = xor::decrypt(&self.stream.bytes()[HEADER_LEN..]);
                     // The stream ended cleanly after a whole JSON text: the header was wrong,
                     // nothing was lost.
                     let whole = ending != Some(End::Gap)
@@ -498,22 +280,27 @@ impl Framer {
                             got,
                         }]
                     };
-                    self.emit(plaintext, Some(len), problems, None, out);
+                    self.emit(plaintext, len, problems, None, out);
                     return false;
                 }
-                if ending.is_none() && self.buf.len() < self.rejudge_at {
+                if ending.is_none() && self.stream.len() < self.rejudge_at {
                     return false;
                 }
-                match judge(&self.buf, len as usize, self.cap, ending.is_some()) {
+                match judge(
+                    self.stream.bytes(),
+                    len as usize,
+                    self.cap,
+                    ending.is_some(),
+                ) {
                     Verdict::Wait => {
-                        self.rejudge_at = (self.buf.len() * 2).max(self.buf.len() + 64);
+                        self.rejudge_at = (self.stream.len() * 2).max(self.stream.len() + 64);
                         false
                     }
                     Verdict::Emit {
                         plaintext,
                         problems,
                     } => {
-                        self.emit(plaintext, Some(len), problems, None, out);
+                        self.emit(plaintext, len, problems, None, out);
                         true
                     }
                 }
@@ -522,19 +309,19 @@ impl Framer {
     }
 
     fn zero_length(&mut self, ending: Option<End>, out: &mut impl FnMut(Event)) {
-        let body = self.buf.len() - HEADER_LEN;
+        let body = self.stream.len() - HEADER_LEN;
         let over_cap = body > self.cap as usize;
         let Some(end) = ending.or(over_cap.then_some(End::Gap)) else {
             return;
         };
         if body == 0 {
-            let (frame, time) = self.origin_of(self.start);
+            let (frame, time) = self.stream.first_origin();
             out(Event::Problem {
                 frame,
                 time,
                 problem: Problem::ZeroLength,
             });
-            self.consume(HEADER_LEN);
+            self.stream.consume(HEADER_LEN);
             self.state = State::Header;
             return;
         }
@@ -546,12 +333,12 @@ impl Framer {
                 got: body,
             });
         }
-        let plaintext = xor::decrypt(&self.buf[HEADER_LEN..HEADER_LEN + body]);
+        let plaintext = xor::decrypt(&self.stream.bytes()[HEADER_LEN..HEADER_LEN + body]);
         let fin = match end {
             End::Fin { frame, time } => Some((frame, time)),
             _ => None,
         };
-        self.emit(plaintext, Some(0), problems, fin, out);
+        self.emit(plaintext, 0, problems, fin, out);
         self.state = if over_cap {
             State::Resync { report: false }
         } else {
@@ -561,20 +348,21 @@ impl Framer {
 
     /// Skips bytes until a plausible header starts the buffer. Returns whether one does.
     fn resync(&mut self, report: bool, ending: bool, out: &mut impl FnMut(Event)) -> bool {
-        let found = (0..self.buf.len()).find(|&i| xor::tcp_heuristic(&self.buf[i..], self.cap));
+        let found = (0..self.stream.len())
+            .find(|&i| xor::tcp_heuristic(&self.stream.bytes()[i..], self.cap));
         let skip = match found {
             Some(i) => i,
-            None if ending => self.buf.len(),
-            None => self.buf.len().saturating_sub(5),
+            None if ending => self.stream.len(),
+            None => self.stream.len().saturating_sub(5),
         };
         if skip > 0 {
             if report && self.skipped_at.is_none() {
-                self.skipped_at = Some(self.origin_of(self.start));
+                self.skipped_at = Some(self.stream.first_origin());
             }
             if report {
                 self.skipped += skip;
             }
-            self.consume(skip);
+            self.stream.consume(skip);
         }
         if found.is_some() {
             self.flush_skipped(out);
@@ -601,7 +389,7 @@ impl Framer {
     fn emit(
         &mut self,
         plaintext: Vec<u8>,
-        len_header: Option<u32>,
+        len_header: u32,
         problems: Vec<Problem>,
         completed_at: Option<(u64, Duration)>,
         out: &mut impl FnMut(Event),
@@ -616,55 +404,27 @@ impl Framer {
     fn take_message(
         &mut self,
         plaintext: Vec<u8>,
-        len_header: Option<u32>,
+        len_header: u32,
         problems: Vec<Problem>,
         completed_at: Option<(u64, Duration)>,
     ) -> Option<RawMessage> {
-        let n = (HEADER_LEN + plaintext.len()).min(self.buf.len());
-        let to = self.start + n as u64;
-        let carriers = || {
-            self.origins
-                .iter()
-                .filter(|o| o.start < to && o.end > self.start)
-        };
-        let mut frames: Vec<u64> = carriers().map(|o| o.frame).collect();
-        frames.sort_unstable();
-        frames.dedup();
-        let mut time = carriers()
-            .max_by_key(|o| o.frame)
-            .map_or(Duration::ZERO, |o| o.time);
+        let n = (HEADER_LEN + plaintext.len()).min(self.stream.len());
+        let (mut frames, mut time) = self.stream.carriers(n);
         if let Some((frame, t)) = completed_at
             && frames.last().is_none_or(|&last| last < frame)
         {
             frames.push(frame);
             time = t;
         }
-        self.consume(n);
+        self.stream.consume(n);
         self.rejudge_at = 0;
         Some(RawMessage {
             plaintext,
             frames,
             time,
-            len_header,
+            meta: Meta::XorTcp { len_header },
             problems,
         })
-    }
-
-    fn consume(&mut self, n: usize) {
-        let n = n.min(self.buf.len());
-        self.buf.drain(..n);
-        self.start += n as u64;
-        while self.origins.front().is_some_and(|o| o.end <= self.start) {
-            self.origins.pop_front();
-        }
-    }
-
-    fn origin_of(&self, offset: u64) -> (u64, Duration) {
-        self.origins
-            .iter()
-            .find(|o| o.start <= offset && offset < o.end)
-            .or(self.origins.back())
-            .map_or((0, Duration::ZERO), |o| (o.frame, o.time))
     }
 }
 
@@ -823,7 +583,7 @@ mod tests {
         assert_eq!(texts(&msgs), [text]);
         assert_eq!(msgs[0].problems, [Problem::ZeroLength]);
         assert_eq!(msgs[0].frames, [3, 4, 5]);
-        assert_eq!(msgs[0].len_header, Some(0));
+        assert_eq!(msgs[0].meta, Meta::XorTcp { len_header: 0 });
     }
 
     #[test]
@@ -896,60 +656,5 @@ mod tests {
                 got: 5
             }]
         );
-    }
-
-    #[test]
-    fn frame_cut_agrees_with_the_framer() {
-        let text = r#"{"system":{"set_dev_alias":{"alias":"Küche"}}}"#;
-        let mut short = frame(text);
-        short[3] -= 1;
-        let n = text.len();
-        let mismatch = |header: usize| {
-            Some(Problem::LengthMismatch {
-                header: header as u32,
-                actual: n,
-            })
-        };
-        assert_eq!(
-            frame_cut(&short, 1 << 20),
-            Some(FrameCut {
-                total: 4 + n,
-                mismatch: mismatch(n - 1)
-            })
-        );
-        let mut long = frame(text);
-        long[3] += 3;
-        assert_eq!(
-            frame_cut(&long, 1 << 20),
-            Some(FrameCut {
-                total: 4 + n,
-                mismatch: mismatch(n + 3)
-            })
-        );
-        let good = frame(text);
-        assert_eq!(
-            frame_cut(&good, 1 << 20),
-            Some(FrameCut {
-                total: 4 + n,
-                mismatch: None
-            })
-        );
-        // Half a message: the header's length stands.
-        assert_eq!(
-            frame_cut(&good[..20], 1 << 20),
-            Some(FrameCut {
-                total: 4 + n,
-                mismatch: None
-            })
-        );
-        assert_eq!(frame_cut(&[0, 0, 0, 0, 0xd0], 1 << 20), None);
-        assert_eq!(frame_cut(&[0xff; 8], 1 << 20), None);
-    }
-
-    #[test]
-    fn json_extent_scans_strings() {
-        assert_eq!(json_extent(br#" {"a":"}{\"]"} tail"#), Extent::Complete(14));
-        assert_eq!(json_extent(br#"{"a":[1,2"#), Extent::Incomplete);
-        assert_eq!(json_extent(b"nope"), Extent::Invalid);
     }
 }

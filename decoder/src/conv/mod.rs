@@ -1,10 +1,16 @@
-//! Conversations: putting a TCP direction back in order ([`reassembly`]), cutting it into
-//! messages ([`framer`]), and pairing requests with responses ([`pair`]).
+//! Conversations: putting a TCP direction back in order ([`reassembly`]), keeping track of which
+//! frames carried which bytes of it ([`stream`]), cutting it into messages per transport
+//! ([`framer`] for XOR), pairing requests with responses ([`pair`]), and the [`session`] layer
+//! that decides admission, direction, pairing and device identity for every front end.
 
 pub mod framer;
 pub mod pair;
 pub mod reassembly;
+pub mod session;
+pub mod stream;
 
 pub use framer::{Framer, RawMessage};
-pub use pair::{Matched, Pairer};
+pub use pair::Pairer;
 pub use reassembly::{Chunk, Reassembler};
+pub use session::{Admission, ConvId, Found, Link, MessageId, Record, Seen, Session};
+pub use stream::{Event, StreamDecoder};

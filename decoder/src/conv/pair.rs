@@ -5,6 +5,7 @@
 //!   the same device (or to a broadcast address) whose methods the response answers. A broadcast
 //!   request stays open for every device that answers it; a unicast one is answered once.
 
+use super::session::{Link, MessageId};
 use crate::msg::Method;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -13,20 +14,9 @@ use std::time::Duration;
 /// UDP requests remembered at most (the oldest are forgotten first).
 pub const UDP_WINDOW: usize = 4096;
 
-/// A response's request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Matched {
-    pub request_frame: u64,
-    /// The caller's tag of the request (an index into its own list).
-    pub tag: usize,
-    /// Response time minus request time (zero if the capture's clock went backwards).
-    pub time: Duration,
-}
-
 #[derive(Debug, Clone, Copy)]
 struct Open {
-    tag: usize,
-    frame: u64,
+    id: MessageId,
     time: Duration,
 }
 
@@ -35,8 +25,7 @@ struct UdpOpen {
     client: SocketAddr,
     device: SocketAddr,
     methods: Vec<(String, Option<String>)>,
-    tag: usize,
-    frame: u64,
+    id: MessageId,
     time: Duration,
     answered: bool,
 }
@@ -53,20 +42,20 @@ impl Pairer {
         Self::default()
     }
 
-    /// A TCP request on connection `conn`.
-    pub fn tcp_request(&mut self, conn: u64, tag: usize, frame: u64, time: Duration) {
-        self.tcp
-            .entry(conn)
-            .or_default()
-            .push_back(Open { tag, frame, time });
+    /// A TCP request on connection `conn`; at most `limit` stay open (the oldest go first).
+    pub fn tcp_request(&mut self, conn: u64, id: MessageId, time: Duration, limit: usize) {
+        let open = self.tcp.entry(conn).or_default();
+        if open.len() >= limit.max(1) {
+            open.pop_front();
+        }
+        open.push_back(Open { id, time });
     }
 
     /// A TCP response on connection `conn`: the oldest open request, if any.
-    pub fn tcp_response(&mut self, conn: u64, time: Duration) -> Option<Matched> {
+    pub fn tcp_response(&mut self, conn: u64, time: Duration) -> Option<Link> {
         let open = self.tcp.get_mut(&conn)?.pop_front()?;
-        Some(Matched {
-            request_frame: open.frame,
-            tag: open.tag,
+        Some(Link {
+            request: open.id,
             time: time.saturating_sub(open.time),
         })
     }
@@ -82,8 +71,7 @@ impl Pairer {
         client: SocketAddr,
         device: SocketAddr,
         methods: &[Method],
-        tag: usize,
-        frame: u64,
+        id: MessageId,
         time: Duration,
     ) {
         if self.udp.len() == UDP_WINDOW {
@@ -97,8 +85,7 @@ impl Pairer {
             client,
             device,
             methods,
-            tag,
-            frame,
+            id,
             time,
             answered: false,
         });
@@ -111,7 +98,7 @@ impl Pairer {
         device: SocketAddr,
         methods: &[Method],
         time: Duration,
-    ) -> Option<Matched> {
+    ) -> Option<Link> {
         let open = self.udp.iter_mut().rev().find(|r| {
             let broadcast = is_broadcast(r.device.ip());
             r.client == client
@@ -121,9 +108,8 @@ impl Pairer {
                 && answers(&r.methods, methods)
         })?;
         open.answered = true;
-        Some(Matched {
-            request_frame: open.frame,
-            tag: open.tag,
+        Some(Link {
+            request: open.id,
             time: time.saturating_sub(open.time),
         })
     }
@@ -152,6 +138,10 @@ fn answers(request: &[(String, Option<String>)], response: &[Method]) -> bool {
 mod tests {
     use super::*;
 
+    fn id(frame: u64) -> MessageId {
+        MessageId { frame, index: 0 }
+    }
+
     fn m(module: &str, method: Option<&str>) -> Method {
         Method {
             module: module.into(),
@@ -164,20 +154,20 @@ mod tests {
     #[test]
     fn tcp_in_order() {
         let mut p = Pairer::new();
-        p.tcp_request(1, 0, 4, Duration::from_millis(10));
-        p.tcp_request(1, 1, 5, Duration::from_millis(11));
+        p.tcp_request(1, id(4), Duration::from_millis(10), 8);
+        p.tcp_request(1, id(5), Duration::from_millis(11), 8);
         assert_eq!(
             p.tcp_response(1, Duration::from_millis(20)),
-            Some(Matched {
-                request_frame: 4,
-                tag: 0,
+            Some(Link {
+                request: id(4),
                 time: Duration::from_millis(10)
             })
         );
         assert_eq!(
             p.tcp_response(1, Duration::from_millis(21))
                 .unwrap()
-                .request_frame,
+                .request
+                .frame,
             5
         );
         assert_eq!(p.tcp_response(1, Duration::from_millis(22)), None);
@@ -190,13 +180,13 @@ mod tests {
         let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let bcast: SocketAddr = "255.255.255.255:9999".parse().unwrap();
         let sysinfo = [m("system", Some("get_sysinfo"))];
-        p.udp_request(client, bcast, &sysinfo, 0, 1, Duration::ZERO);
-        p.udp_request(client, bcast, &sysinfo, 1, 2, Duration::ZERO);
+        p.udp_request(client, bcast, &sysinfo, id(1), Duration::ZERO);
+        p.udp_request(client, bcast, &sysinfo, id(2), Duration::ZERO);
         for dev in ["127.0.0.2:9999", "127.0.0.3:9999"] {
             let got = p
                 .udp_response(client, dev.parse().unwrap(), &sysinfo, Duration::ZERO)
                 .unwrap();
-            assert_eq!(got.request_frame, 2);
+            assert_eq!(got.request, id(2));
         }
         let other = [m("emeter", Some("get_realtime"))];
         assert_eq!(
@@ -216,7 +206,7 @@ mod tests {
         let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let dev: SocketAddr = "127.0.0.2:9999".parse().unwrap();
         let q = [m("system", Some("get_sysinfo"))];
-        p.udp_request(client, dev, &q, 0, 1, Duration::ZERO);
+        p.udp_request(client, dev, &q, id(1), Duration::ZERO);
         assert!(p.udp_response(client, dev, &q, Duration::ZERO).is_some());
         assert!(p.udp_response(client, dev, &q, Duration::ZERO).is_none());
         assert!(

@@ -13,9 +13,11 @@ pub use problem::{Problem, Severity};
 
 use core::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// How a message travelled. Transport-neutral on purpose: later transports add variants.
+/// How a message travelled. Transport-neutral on purpose: every transport adds a variant here
+/// and one in [`Meta`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Transport {
     /// XOR with a 4-byte length header over TCP.
@@ -32,11 +34,49 @@ impl Transport {
             Transport::XorUdp => "xor-udp",
         }
     }
+
+    /// Whether messages travel in a byte stream (one conversation, in order) rather than one
+    /// datagram each.
+    pub fn is_stream(self) -> bool {
+        match self {
+            Transport::XorTcp => true,
+            Transport::XorUdp => false,
+        }
+    }
 }
 
 impl fmt::Display for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What the transport itself said about a message, beside its plaintext: one variant per
+/// transport. Front ends match it exhaustively (the plugin's field table, the CLI's output), so
+/// a new transport cannot be added without saying how each of them shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meta {
+    /// XOR over TCP: the 4-byte big-endian length header as it was on the wire (0 for the
+    /// pre-2017 "runs to FIN" form).
+    XorTcp { len_header: u32 },
+    /// XOR over UDP: nothing beyond the datagram.
+    XorUdp,
+}
+
+impl Meta {
+    pub fn transport(&self) -> Transport {
+        match self {
+            Meta::XorTcp { .. } => Transport::XorTcp,
+            Meta::XorUdp => Transport::XorUdp,
+        }
+    }
+
+    /// The length header, for the transports that have one.
+    pub fn len_header(&self) -> Option<u32> {
+        match *self {
+            Meta::XorTcp { len_header } => Some(len_header),
+            Meta::XorUdp => None,
+        }
     }
 }
 
@@ -56,30 +96,6 @@ impl Direction {
     }
 }
 
-/// Which way a message goes, by one rule for every front end: an endpoint already known to be
-/// the device decides; otherwise the one side on a device port (`on_device_port` = (src, dst))
-/// is the device; otherwise the JSON does (responses carry `err_code`). Returns the direction and
-/// the device endpoint, for the caller to remember for the rest of the conversation.
-pub fn direction(
-    known_device: Option<SocketAddr>,
-    src: SocketAddr,
-    dst: SocketAddr,
-    on_device_port: (bool, bool),
-    body: &Body,
-) -> (Direction, SocketAddr) {
-    match known_device {
-        Some(device) if src == device => return (Direction::Response, device),
-        Some(device) if dst == device => return (Direction::Request, device),
-        _ => {}
-    }
-    match on_device_port {
-        (false, true) => (Direction::Request, dst),
-        (true, false) => (Direction::Response, src),
-        _ if body.looks_like_response() => (Direction::Response, src),
-        _ => (Direction::Request, dst),
-    }
-}
-
 /// Request/response pairing, as DNS and Modbus show it in Wireshark.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pairing {
@@ -94,7 +110,8 @@ pub struct Pairing {
 /// One decoded message with everything known about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
-    pub transport: Transport,
+    /// How it travelled, and what the transport said about it.
+    pub meta: Meta,
     pub direction: Direction,
     pub src: SocketAddr,
     pub dst: SocketAddr,
@@ -103,8 +120,6 @@ pub struct Message {
     pub frames: Vec<u64>,
     /// Capture time of the last frame, since the Unix epoch.
     pub time: Duration,
-    /// The TCP length header, if the transport has one.
-    pub len_header: Option<u32>,
     /// The decrypted bytes, exactly as they were (not necessarily valid UTF-8).
     pub plaintext: Vec<u8>,
     pub body: Body,
@@ -114,10 +129,14 @@ pub struct Message {
     pub conversation: usize,
     /// The device this message goes to or comes from, as an earlier `get_sysinfo` answer
     /// identified it (`None` when the message carries the identity itself).
-    pub peer_device: Option<Device>,
+    pub peer_device: Option<Arc<Device>>,
 }
 
 impl Message {
+    pub fn transport(&self) -> Transport {
+        self.meta.transport()
+    }
+
     /// The frame where the message completes.
     pub fn frame(&self) -> u64 {
         self.frames.last().copied().unwrap_or(0)

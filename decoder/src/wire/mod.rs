@@ -8,6 +8,9 @@
 //! * `emit` functions write a complete message into a buffer of exactly `buffer_len()` bytes; they
 //!   serve the fixture generator and round-trip tests, never the decoding path.
 //!
-//! One file per format: [`xor`] today; TDP, KLAP and AES join it as their issues land.
+//! One module per format: [`xor`] (the cipher, its TCP framing and where a frame really ends) and
+//! [`json`] (where a JSON text ends, for every transport); TDP, KLAP and AES join them as their
+//! issues land.
 
+pub mod json;
 pub mod xor;

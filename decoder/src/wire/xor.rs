@@ -12,6 +12,10 @@
 //! element-wise XOR of the ciphertext with itself shifted by one byte (the compiler vectorises it).
 //! Every message, in each direction, starts again at 0xAB; the length prefix is not encrypted.
 
+pub mod cut;
+
+pub use cut::{FrameCut, frame_cut};
+
 use core::fmt;
 
 /// The key the chain starts with for every message.

@@ -1,0 +1,557 @@
+//! The session layer: everything that is decided about a message from the messages around it,
+//! in one place for every front end.
+//!
+//! The plugin (on Wireshark's first pass) and `kasa-decode` (over its own reassembly) hand each
+//! message to [`Session::message`] in capture order, and each problem that belongs to no
+//! message to [`Session::orphan`]. The session owns:
+//!
+//! * **admission**: whether a conversation is this protocol. A conversation found on a device
+//!   port is ours from the start. One found by a heuristic ([`Found::Heuristic`]) is on
+//!   probation: its first message must parse as JSON, or the claim was wrong and the whole
+//!   conversation is dropped ([`Admission::Rejected`]); a framing problem before that first
+//!   message rejects it too. A stream (TCP) is judged once; a datagram flow (UDP) that is not
+//!   yet confirmed judges every datagram on its own, and one good datagram confirms the flow.
+//! * **direction**: the device's endpoint, decided once per conversation (see [`direction`])
+//!   and remembered;
+//! * **pairing**: by the transport's own rule ([`Pairer`]): TCP in order per conversation, XOR
+//!   over UDP by client, device and methods;
+//! * **device identity**: the last `get_sysinfo` answer of each device address, attached to the
+//!   later messages of that device that do not carry it themselves;
+//! * **memory**: the open requests of one conversation are capped ([`MAX_OPEN_PER_CONVERSATION`]),
+//!   the identities at [`MAX_DEVICES`] addresses; what is kept per message ([`Record`]) is
+//!   small and kept only when the front end asks to read it back ([`Session::remembering`]).
+//!
+//! A front end keeps no conversation logic of its own: it says where a message was seen
+//! ([`Seen`]) and what the transport found ([`Meta`], [`Body`]), and shows the [`Record`].
+
+use super::pair::Pairer;
+use crate::msg::{Body, Device, Direction, Meta};
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A front end's name for a conversation: a TCP connection or a UDP address pair. Opaque to the
+/// session; the plugin uses Wireshark's conversation index, `kasa-decode` its own.
+pub type ConvId = u64;
+
+/// Open requests remembered per conversation (the oldest are forgotten first).
+pub const MAX_OPEN_PER_CONVERSATION: usize = 4096;
+
+/// Device addresses whose identity is remembered.
+pub const MAX_DEVICES: usize = 65_536;
+
+/// One message of a capture: the frame where it completes and its index among the messages that
+/// complete in that frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId {
+    pub frame: u64,
+    pub index: u32,
+}
+
+/// How the front end came to this conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// On a device port (port table, Decode As, a port preference or option).
+    Port,
+    /// By a heuristic on another port.
+    Heuristic,
+}
+
+/// Whether a conversation is this protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Not seen yet, or a datagram flow with no good datagram yet.
+    Unknown,
+    /// Found on a device port.
+    Port,
+    /// Found by a heuristic; the first message decides.
+    Probation,
+    /// Found by a heuristic and confirmed by a message.
+    Confirmed,
+    /// Found by a heuristic that was wrong: nothing of it is shown.
+    Rejected,
+}
+
+/// Where and when a message (or an orphan problem) was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub id: MessageId,
+    /// Capture time of the frame where it completes.
+    pub time: Duration,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub conv: ConvId,
+    pub found: Found,
+    /// Whether `src` and `dst` are on a device port (the port the dissector table matched,
+    /// a port preference, a `--port` option).
+    pub on_device_port: (bool, bool),
+}
+
+/// A link from a response to its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    pub request: MessageId,
+    /// Response time minus request time (zero if the capture's clock went backwards).
+    pub time: Duration,
+}
+
+/// What the session decided about one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub direction: Direction,
+    /// The device's endpoint.
+    pub device: SocketAddr,
+    /// The conversation's number among the conversations shown, from 0 in order of their first
+    /// message.
+    pub conversation: usize,
+    /// On a response: its request.
+    pub response_to: Option<Link>,
+    /// The device's identity from an earlier answer, when this message does not carry it.
+    pub peer_device: Option<Arc<Device>>,
+}
+
+/// Counts over what the session has shown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Stream conversations (TCP connections) with at least one message.
+    pub streams: usize,
+    /// Datagram conversations (UDP address pairs) with at least one message.
+    pub flows: usize,
+    /// Distinct devices identified (by device id, else MAC, else address).
+    pub devices: usize,
+}
+
+#[derive(Debug)]
+struct Conv {
+    admission: Admission,
+    device: Option<SocketAddr>,
+    /// Dense number, given at the first message shown.
+    number: Option<usize>,
+}
+
+/// The session of one capture.
+#[derive(Debug, Default)]
+pub struct Session {
+    convs: HashMap<ConvId, Conv>,
+    pairer: Pairer,
+    devices: HashMap<IpAddr, Arc<Device>>,
+    identities: HashSet<String>,
+    numbered: usize,
+    stats: SessionStats,
+    remember: bool,
+    records: HashMap<MessageId, Option<Record>>,
+    orphans: HashMap<MessageId, bool>,
+    responses: HashMap<MessageId, Vec<u64>>,
+}
+
+impl Session {
+    /// A session that decides each message once and does not keep the decisions.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A session that keeps every decision, to be read back by [`Session::record`] and
+    /// [`Session::orphan_shown`] (a dissector that is called again for a frame it has seen).
+    pub fn remembering() -> Self {
+        Session {
+            remember: true,
+            ..Self::default()
+        }
+    }
+
+    /// Where a conversation stands.
+    pub fn admission(&self, conv: ConvId) -> Admission {
+        self.convs
+            .get(&conv)
+            .map_or(Admission::Unknown, |c| c.admission)
+    }
+
+    /// A stream conversation that the transport's cheap test (on its first bytes, e.g.
+    /// [`crate::wire::xor::tcp_heuristic`]) says may be ours: on probation from now on, unless
+    /// it was already judged. Returns whether it may be dissected.
+    pub fn claim_stream(&mut self, conv: ConvId, passed: bool) -> bool {
+        let c = self.convs.entry(conv).or_insert(Conv {
+            admission: Admission::Unknown,
+            device: None,
+            number: None,
+        });
+        if c.admission == Admission::Unknown {
+            c.admission = if passed {
+                Admission::Probation
+            } else {
+                Admission::Rejected
+            };
+        }
+        c.admission != Admission::Rejected
+    }
+
+    /// Decides a message: `None` when it is not shown (its conversation was rejected, or a
+    /// datagram on trial did not parse). Call in capture order, once per message.
+    pub fn message(&mut self, seen: &Seen, meta: &Meta, body: &Body) -> Option<Record> {
+        let record = self.decide(seen, meta, body);
+        if self.remember {
+            self.records.insert(seen.id, record.clone());
+        }
+        record
+    }
+
+    /// What [`Session::message`] decided for `id`, in a session that remembers: `None` if it
+    /// was not decided, `Some(None)` if it was not shown.
+    pub fn record(&self, id: MessageId) -> Option<Option<&Record>> {
+        self.records.get(&id).map(Option::as_ref)
+    }
+
+    /// The frames of the responses to the request `id`, as far as seen.
+    pub fn responses(&self, id: MessageId) -> &[u64] {
+        self.responses.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// A problem that belongs to no message (bytes skipped, a header above the cap): whether it
+    /// is shown. On probation it rejects the conversation.
+    pub fn orphan(&mut self, seen: &Seen) -> bool {
+        let shown = match self.convs.get_mut(&seen.conv) {
+            Some(c) if c.admission == Admission::Rejected => false,
+            Some(c) if c.admission == Admission::Probation => {
+                c.admission = Admission::Rejected;
+                false
+            }
+            Some(_) => true,
+            None => seen.found == Found::Port,
+        };
+        if self.remember {
+            self.orphans.insert(seen.id, shown);
+        }
+        shown
+    }
+
+    /// What [`Session::orphan`] decided for `id`, in a session that remembers.
+    pub fn orphan_shown(&self, id: MessageId) -> Option<bool> {
+        self.orphans.get(&id).copied()
+    }
+
+    pub fn stats(&self) -> SessionStats {
+        SessionStats {
+            devices: self.identities.len(),
+            ..self.stats
+        }
+    }
+
+    fn decide(&mut self, seen: &Seen, meta: &Meta, body: &Body) -> Option<Record> {
+        let transport = meta.transport();
+        let c = self.convs.entry(seen.conv).or_insert(Conv {
+            admission: Admission::Unknown,
+            device: None,
+            number: None,
+        });
+        match (c.admission, seen.found) {
+            (Admission::Rejected, _) => return None,
+            (Admission::Unknown, Found::Port) => c.admission = Admission::Port,
+            (Admission::Unknown | Admission::Probation, Found::Heuristic) => {
+                if !body.json_ok {
+                    // A stream is judged once; a datagram flow stays open to its next datagram.
+                    if transport.is_stream() {
+                        c.admission = Admission::Rejected;
+                    }
+                    return None;
+                }
+                c.admission = Admission::Confirmed;
+            }
+            _ => {}
+        }
+        let (direction, device) = direction(c.device, seen, body);
+        c.device = Some(device);
+        let conversation = *c.number.get_or_insert_with(|| {
+            if transport.is_stream() {
+                self.stats.streams += 1;
+            } else {
+                self.stats.flows += 1;
+            }
+            self.numbered += 1;
+            self.numbered - 1
+        });
+
+        let response_to = self.pair(seen, meta, direction, body);
+        let mut peer_device = None;
+        match (&body.device, direction) {
+            (Some(dev), Direction::Response) => {
+                let id = dev
+                    .device_id
+                    .clone()
+                    .or(dev.mac.clone())
+                    .unwrap_or_else(|| device.ip().to_string());
+                if self.identities.len() < MAX_DEVICES {
+                    self.identities.insert(id);
+                }
+                let known = self.devices.get(&device.ip());
+                if known.is_none_or(|k| **k != *dev)
+                    && (known.is_some() || self.devices.len() < MAX_DEVICES)
+                {
+                    self.devices.insert(device.ip(), Arc::new(dev.clone()));
+                }
+            }
+            (Some(_), Direction::Request) => {}
+            (None, _) => peer_device = self.devices.get(&device.ip()).cloned(),
+        }
+        Some(Record {
+            direction,
+            device,
+            conversation,
+            response_to,
+            peer_device,
+        })
+    }
+
+    /// Pairs by the transport's rule; records `response_in` on the request.
+    fn pair(
+        &mut self,
+        seen: &Seen,
+        meta: &Meta,
+        direction: Direction,
+        body: &Body,
+    ) -> Option<Link> {
+        let matched = match (meta, direction) {
+            (Meta::XorTcp { .. }, Direction::Request) => {
+                self.pairer
+                    .tcp_request(seen.conv, seen.id, seen.time, MAX_OPEN_PER_CONVERSATION);
+                None
+            }
+            (Meta::XorTcp { .. }, Direction::Response) => {
+                self.pairer.tcp_response(seen.conv, seen.time)
+            }
+            (Meta::XorUdp, Direction::Request) => {
+                self.pairer
+                    .udp_request(seen.src, seen.dst, &body.methods, seen.id, seen.time);
+                None
+            }
+            (Meta::XorUdp, Direction::Response) => {
+                self.pairer
+                    .udp_response(seen.dst, seen.src, &body.methods, seen.time)
+            }
+        }?;
+        self.responses
+            .entry(matched.request)
+            .or_default()
+            .push(seen.id.frame);
+        Some(matched)
+    }
+}
+
+/// Which way a message goes, by one rule: an endpoint already known to be the device decides;
+/// otherwise the one side on a device port is the device; otherwise the JSON does (responses
+/// carry `err_code`). Returns the direction and the device endpoint.
+fn direction(
+    known_device: Option<SocketAddr>,
+    seen: &Seen,
+    body: &Body,
+) -> (Direction, SocketAddr) {
+    let (src, dst) = (seen.src, seen.dst);
+    match known_device {
+        Some(device) if src == device => return (Direction::Response, device),
+        Some(device) if dst == device => return (Direction::Request, device),
+        _ => {}
+    }
+    match seen.on_device_port {
+        (false, true) => (Direction::Request, dst),
+        (true, false) => (Direction::Response, src),
+        _ if body.looks_like_response() => (Direction::Response, src),
+        _ => (Direction::Request, dst),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(text: &str) -> Body {
+        Body::analyse(text.as_bytes(), &mut Vec::new())
+    }
+
+    const CLIENT: &str = "10.0.0.1:50000";
+    const DEVICE: &str = "10.0.0.2:9999";
+
+    fn seen(frame: u64, src: &str, dst: &str, found: Found, ports: (bool, bool)) -> Seen {
+        Seen {
+            id: MessageId { frame, index: 0 },
+            time: Duration::from_millis(frame),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            conv: 7,
+            found,
+            on_device_port: ports,
+        }
+    }
+
+    const REQ: &str = r#"{"system":{"get_sysinfo":{}}}"#;
+    const RESP: &str = r#"{"system":{"get_sysinfo":{"model":"HS110(EU)","alias":"K","mac":"50:C7:BF:00:00:01","err_code":0}}}"#;
+    const TCP: Meta = Meta::XorTcp { len_header: 0 };
+
+    #[test]
+    fn direction_by_port_then_memory_then_json() {
+        let device: SocketAddr = DEVICE.parse().unwrap();
+        // The port decides, even against the JSON.
+        let s = seen(1, CLIENT, DEVICE, Found::Port, (false, true));
+        assert_eq!(
+            direction(None, &s, &body(RESP)),
+            (Direction::Request, device)
+        );
+        let s = seen(1, DEVICE, CLIENT, Found::Port, (true, false));
+        assert_eq!(
+            direction(None, &s, &body(REQ)),
+            (Direction::Response, device)
+        );
+        // No port: the JSON decides, then the conversation remembers.
+        let s = seen(1, DEVICE, CLIENT, Found::Heuristic, (false, false));
+        assert_eq!(
+            direction(None, &s, &body(RESP)),
+            (Direction::Response, device)
+        );
+        let s = seen(1, CLIENT, DEVICE, Found::Heuristic, (false, false));
+        assert_eq!(
+            direction(Some(device), &s, &body(RESP)),
+            (Direction::Request, device)
+        );
+        // Both ends on a device port: the JSON decides.
+        let s = seen(1, DEVICE, "10.0.0.3:9999", Found::Port, (true, true));
+        assert_eq!(direction(None, &s, &body(RESP)).0, Direction::Response);
+    }
+
+    #[test]
+    fn tcp_pairs_in_order_and_identifies_the_device() {
+        let mut s = Session::remembering();
+        let ports = (false, true);
+        let r1 = s
+            .message(
+                &seen(1, CLIENT, DEVICE, Found::Port, ports),
+                &TCP,
+                &body(REQ),
+            )
+            .unwrap();
+        assert_eq!(r1.direction, Direction::Request);
+        let r2 = s
+            .message(
+                &seen(3, DEVICE, CLIENT, Found::Port, (true, false)),
+                &TCP,
+                &body(RESP),
+            )
+            .unwrap();
+        assert_eq!(r2.direction, Direction::Response);
+        assert_eq!(
+            r2.response_to,
+            Some(Link {
+                request: MessageId { frame: 1, index: 0 },
+                time: Duration::from_millis(2)
+            })
+        );
+        assert_eq!(s.responses(MessageId { frame: 1, index: 0 }), [3]);
+        // A later request to the same device carries its identity as generated.
+        let r3 = s
+            .message(
+                &seen(5, CLIENT, DEVICE, Found::Port, ports),
+                &TCP,
+                &body(REQ),
+            )
+            .unwrap();
+        let identity = r3.peer_device.as_deref().and_then(|d| d.model.as_deref());
+        assert_eq!(identity, Some("HS110(EU)"));
+        assert_eq!(s.stats().devices, 1);
+        assert_eq!(s.stats().streams, 1);
+        // Read back as decided.
+        assert_eq!(s.record(MessageId { frame: 5, index: 0 }), Some(Some(&r3)));
+        assert_eq!(s.record(MessageId { frame: 9, index: 0 }), None);
+    }
+
+    #[test]
+    fn a_wrong_stream_claim_drops_the_whole_conversation() {
+        let mut s = Session::new();
+        assert!(s.claim_stream(7, true));
+        let h = (false, false);
+        let garbage = body("not json");
+        assert_eq!(
+            s.message(
+                &seen(1, CLIENT, DEVICE, Found::Heuristic, h),
+                &TCP,
+                &garbage
+            ),
+            None
+        );
+        assert_eq!(s.admission(7), Admission::Rejected);
+        // Nothing after it is shown, even good JSON; a new claim does not reopen it.
+        assert_eq!(
+            s.message(
+                &seen(2, CLIENT, DEVICE, Found::Heuristic, h),
+                &TCP,
+                &body(REQ)
+            ),
+            None
+        );
+        assert!(!s.claim_stream(7, true));
+    }
+
+    #[test]
+    fn an_orphan_problem_on_probation_rejects() {
+        let mut s = Session::new();
+        s.claim_stream(7, true);
+        assert!(!s.orphan(&seen(1, CLIENT, DEVICE, Found::Heuristic, (false, false))));
+        assert_eq!(s.admission(7), Admission::Rejected);
+        // On a device port it is shown.
+        let mut s = Session::new();
+        assert!(s.orphan(&seen(1, CLIENT, DEVICE, Found::Port, (false, true))));
+    }
+
+    #[test]
+    fn a_datagram_flow_is_judged_until_confirmed() {
+        let mut s = Session::new();
+        let h = (false, false);
+        let udp = Meta::XorUdp;
+        assert_eq!(
+            s.message(
+                &seen(1, CLIENT, DEVICE, Found::Heuristic, h),
+                &udp,
+                &body("x")
+            ),
+            None
+        );
+        assert_eq!(s.admission(7), Admission::Unknown);
+        assert!(
+            s.message(
+                &seen(2, CLIENT, DEVICE, Found::Heuristic, h),
+                &udp,
+                &body(REQ)
+            )
+            .is_some()
+        );
+        assert_eq!(s.admission(7), Admission::Confirmed);
+        // Confirmed: a bad datagram is shown (and flagged by its problems).
+        assert!(
+            s.message(
+                &seen(3, CLIENT, DEVICE, Found::Heuristic, h),
+                &udp,
+                &body("x")
+            )
+            .is_some()
+        );
+        assert_eq!(s.stats().flows, 1);
+    }
+
+    #[test]
+    fn open_requests_per_conversation_are_capped() {
+        let mut s = Session::new();
+        for f in 0..(MAX_OPEN_PER_CONVERSATION as u64 + 10) {
+            s.message(
+                &seen(f, CLIENT, DEVICE, Found::Port, (false, true)),
+                &TCP,
+                &body(REQ),
+            );
+        }
+        let r = s
+            .message(
+                &seen(1 << 20, DEVICE, CLIENT, Found::Port, (true, false)),
+                &TCP,
+                &body(RESP),
+            )
+            .unwrap();
+        // The oldest ten were forgotten.
+        assert_eq!(r.response_to.unwrap().request.frame, 10);
+    }
+}

@@ -1,0 +1,180 @@
+//! One reassembled byte stream, transport-neutral: which frames carried which bytes
+//! ([`StreamBuf`]), what a transport's stream decoder hands out ([`Event`]), and the stream
+//! decoders of all transports behind one enum ([`StreamDecoder`]).
+
+use super::framer::{Framer, RawMessage};
+use super::reassembly::Chunk;
+use crate::msg::{Problem, Transport};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// What a stream decoder hands out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Message(RawMessage),
+    /// A problem that belongs to no message (skipped bytes, a header above the cap).
+    Problem {
+        frame: u64,
+        time: Duration,
+        problem: Problem,
+    },
+}
+
+/// Why the stream (or the current stretch of it) ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// FIN or RST in this frame.
+    Fin { frame: u64, time: Duration },
+    /// The capture ended.
+    Capture,
+    /// The capture lost bytes here.
+    Gap,
+}
+
+/// The stream decoder of one direction, per transport.
+#[derive(Debug)]
+pub enum StreamDecoder {
+    /// Length-prefixed XOR.
+    Xor(Framer),
+}
+
+impl StreamDecoder {
+    /// The decoder for a stream transport (`None` for datagram transports).
+    pub fn new(transport: Transport, cap: u32) -> Option<Self> {
+        match transport {
+            Transport::XorTcp => Some(StreamDecoder::Xor(Framer::new(cap))),
+            Transport::XorUdp => None,
+        }
+    }
+
+    /// Feeds one chunk of the reassembled stream.
+    pub fn push(&mut self, chunk: Chunk<'_>, out: &mut impl FnMut(Event)) {
+        match self {
+            StreamDecoder::Xor(f) => f.push(chunk, out),
+        }
+    }
+
+    /// The direction ended: whatever is buffered is decided now.
+    pub fn close(&mut self, end: End, out: &mut impl FnMut(Event)) {
+        match self {
+            StreamDecoder::Xor(f) => f.close(end, out),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    start: u64,
+    end: u64,
+    frame: u64,
+    time: Duration,
+}
+
+/// The bytes of a stream not yet cut into messages, with the frames they came in.
+#[derive(Debug, Default)]
+pub struct StreamBuf {
+    buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
+    start: u64,
+    origins: VecDeque<Origin>,
+}
+
+impl StreamBuf {
+    /// The buffered bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Appends bytes that `frame` brought.
+    pub fn push(&mut self, bytes: &[u8], frame: u64, time: Duration) {
+        let end = self.start + (self.buf.len() + bytes.len()) as u64;
+        self.origins.push_back(Origin {
+            start: end - bytes.len() as u64,
+            end,
+            frame,
+            time,
+        });
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Drops the first `n` buffered bytes.
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.buf.len());
+        self.buf.drain(..n);
+        self.start += n as u64;
+        while self.origins.front().is_some_and(|o| o.end <= self.start) {
+            self.origins.pop_front();
+        }
+    }
+
+    /// Counts `n` stream bytes that pass by without being buffered (skipped by count, or lost).
+    pub fn pass(&mut self, n: u64) {
+        debug_assert!(self.buf.is_empty());
+        self.start += n;
+    }
+
+    /// Drops everything buffered, and `lost` bytes after it that the capture never had.
+    pub fn clear(&mut self, lost: u64) {
+        self.start += self.buf.len() as u64 + lost;
+        self.buf.clear();
+        self.origins.clear();
+    }
+
+    /// The frame (and its time) that brought the first buffered byte; the last frame seen if
+    /// nothing is buffered.
+    pub fn first_origin(&self) -> (u64, Duration) {
+        let offset = self.start;
+        self.origins
+            .iter()
+            .find(|o| o.start <= offset && offset < o.end)
+            .or(self.origins.back())
+            .map_or((0, Duration::ZERO), |o| (o.frame, o.time))
+    }
+
+    /// The frames that carried the first `n` buffered bytes, ascending, and the time of the last.
+    pub fn carriers(&self, n: usize) -> (Vec<u64>, Duration) {
+        let to = self.start + n as u64;
+        let carriers = || {
+            self.origins
+                .iter()
+                .filter(|o| o.start < to && o.end > self.start)
+        };
+        let mut frames: Vec<u64> = carriers().map(|o| o.frame).collect();
+        frames.sort_unstable();
+        frames.dedup();
+        let time = carriers()
+            .max_by_key(|o| o.frame)
+            .map_or(Duration::ZERO, |o| o.time);
+        (frames, time)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn carriers_follow_consumption() {
+        let mut s = StreamBuf::default();
+        let t = |ms| Duration::from_millis(ms);
+        s.push(b"abc", 1, t(1));
+        s.push(b"def", 2, t(2));
+        s.push(b"g", 3, t(3));
+        assert_eq!(s.carriers(4), (vec![1, 2], t(2)));
+        s.consume(3);
+        assert_eq!(s.first_origin(), (2, t(2)));
+        assert_eq!(s.carriers(4), (vec![2, 3], t(3)));
+        s.clear(10);
+        assert!(s.is_empty());
+        s.push(b"h", 4, t(4));
+        assert_eq!(s.carriers(1), (vec![4], t(4)));
+    }
+}
