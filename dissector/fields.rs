@@ -2,6 +2,8 @@
 //! The README's field table is this table.
 
 use crate::epan::{Ei, Ett, ExpertDef, FieldDef, Group, Hf, Kind, Level};
+use core::ffi::CStr;
+use kasa_decoder::msg::{Problem, Transport};
 
 macro_rules! fields {
     ($( $id:ident => ($name:literal, $abbrev:literal, $kind:ident, $blurb:literal) ),* $(,)?) => {
@@ -66,12 +68,27 @@ experts! {
     EI_INTERNAL_ERROR   => (c"kasa.internal_error", Undecoded, Error, c"Plugin internal error (Rust panic caught)"),
 }
 
-/// The expert info for a decoder problem, by its `kasa.…` name.
-pub fn expert_for(name: &str) -> &'static Ei {
-    EXPERTS
-        .iter()
-        .find(|e| e.abbrev.to_bytes() == name.as_bytes())
-        .map_or(&EI_INTERNAL_ERROR, |e| e.id)
+/// The expert info for a decoder problem. Exhaustive: a new [`Problem`] variant does not compile
+/// until it has its expert info here.
+pub fn expert_for(p: &Problem) -> &'static Ei {
+    match p {
+        Problem::LengthAboveCap { .. }
+        | Problem::LengthMismatch { .. }
+        | Problem::Garbage { .. } => &EI_MALFORMED_LENGTH,
+        Problem::Truncated { .. } => &EI_TRUNCATED,
+        Problem::ZeroLength => &EI_ZERO_LENGTH,
+        Problem::Json { .. } => &EI_MALFORMED_JSON,
+        Problem::Utf8 { .. } => &EI_MALFORMED_UTF8,
+        Problem::ErrCode { .. } => &EI_ERR_CODE,
+    }
+}
+
+/// The `kasa.transport` value of a transport. Exhaustive, like [`expert_for`].
+pub fn transport_name(t: Transport) -> &'static CStr {
+    match t {
+        Transport::XorTcp => c"xor-tcp",
+        Transport::XorUdp => c"xor-udp",
+    }
 }
 
 #[cfg(test)]
@@ -93,15 +110,11 @@ mod tests {
         }
     }
 
+    /// The plugin's expert names are the decoder's (`Problem::expert`, which the CLI prints).
     #[test]
-    fn every_decoder_problem_has_an_expert() {
-        use kasa_decoder::msg::Problem;
-        let all = [
+    fn expert_names_agree_with_the_decoder() {
+        let samples = [
             Problem::LengthAboveCap { len: 1, cap: 0 },
-            Problem::LengthMismatch {
-                header: 1,
-                actual: 2,
-            },
             Problem::Truncated {
                 expected: None,
                 got: 0,
@@ -116,13 +129,18 @@ mod tests {
                 code: 1,
                 msg: None,
             },
-            Problem::Garbage { bytes: 1 },
         ];
-        for p in all {
-            assert!(
-                !core::ptr::eq(expert_for(p.expert()), &EI_INTERNAL_ERROR),
-                "{p:?}"
-            );
+        for p in samples {
+            let ei = expert_for(&p);
+            let def = EXPERTS.iter().find(|e| core::ptr::eq(e.id, ei)).unwrap();
+            assert_eq!(def.abbrev.to_str().unwrap(), p.expert(), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn transport_names_agree_with_the_decoder() {
+        for t in [Transport::XorTcp, Transport::XorUdp] {
+            assert_eq!(transport_name(t).to_str().unwrap(), t.as_str());
         }
     }
 }

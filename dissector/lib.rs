@@ -7,13 +7,16 @@
 //!   `Tree<'p>`), registration helpers, the exported plugin symbols and the `extern "C"` entry
 //!   points, each guarded by `catch_unwind`;
 //! * [`fields`]: the one table of fields, subtrees and expert infos;
-//! * [`plugin`]: registration, handoff, the TCP/UDP/heuristic entry points and the per-message
-//!   pipeline;
-//! * [`state`]: the first pass's memory (direction, pairing, device identity).
+//! * [`register`]: the protocol, preferences, handles, port table and heuristics;
+//! * [`xor`]: the XOR transport's entry points (TCP PDUs, UDP datagrams, heuristics);
+//! * [`render`]: the per-message pipeline: decoder → session → plan → columns and tree;
+//! * [`state`]: the capture's session (the decoder crate's, remembering its decisions).
 #![deny(unsafe_code)]
 
 pub mod epan;
 pub mod fields;
-pub mod plugin;
+pub mod register;
+pub mod render;
 pub mod state;
 pub mod sys;
+pub mod xor;

@@ -133,7 +133,7 @@ fn decoder_view(path: &std::path::Path, args: &[String]) -> (Vec<Shown>, Vec<(u6
         .iter()
         .map(|m| Shown {
             frame: m.frame(),
-            transport: m.transport.as_str().into(),
+            transport: m.transport().as_str().into(),
             direction: m.direction.as_str().into(),
             plaintext: String::from_utf8_lossy(&m.plaintext).into_owned(),
             methods: m.body.methods.iter().map(|x| x.name()).collect(),

@@ -2,8 +2,8 @@
 //! point. Each entry point runs its Rust body under `catch_unwind`; a panic never crosses into C.
 
 use super::{CBool, Call, Pinfo, TcpInfo, Tree, Tvb, c_bool};
-use crate::plugin;
 use crate::sys;
+use crate::{register, render, xor};
 use core::ffi::{c_int, c_uint, c_void};
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -92,30 +92,30 @@ fn guard_dissect(pinfo: Pinfo<'_>, consumed: c_int, f: impl FnOnce() -> c_int) -
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(n) => n,
         Err(_) => {
-            plugin::report_panic(pinfo);
+            render::report_panic(pinfo);
             consumed
         }
     }
 }
 
 extern "C" fn register_protoinfo() {
-    guard((), plugin::register_protoinfo);
+    guard((), register::register_protoinfo);
 }
 
 extern "C" fn register_handoff() {
-    guard((), plugin::register_handoff);
+    guard((), register::register_handoff);
 }
 
 pub(super) extern "C" fn prefs_apply() {
-    guard((), plugin::apply_prefs);
+    guard((), register::apply_prefs);
 }
 
 pub(super) extern "C" fn init_routine() {
-    guard((), plugin::reset_state);
+    guard((), register::reset_state);
 }
 
 pub(super) extern "C" fn cleanup_routine() {
-    guard((), plugin::reset_state);
+    guard((), register::reset_state);
 }
 
 fn call<'p>(
@@ -179,7 +179,7 @@ fn tcp_entry(
     };
     let len = c.tvb.captured_len() as c_int;
     let pinfo = c.pinfo;
-    guard_dissect(pinfo, len, || plugin::dissect_tcp(&c, ctx))
+    guard_dissect(pinfo, len, || xor::dissect_tcp(&c, ctx))
 }
 
 pub(super) unsafe extern "C" fn dissect_tcp_port(
@@ -216,7 +216,7 @@ fn udp_entry(
     };
     let len = c.tvb.captured_len() as c_int;
     let pinfo = c.pinfo;
-    guard_dissect(pinfo, len, || plugin::dissect_udp(&c, via))
+    guard_dissect(pinfo, len, || xor::dissect_udp(&c, via))
 }
 
 pub(super) unsafe extern "C" fn dissect_udp_port(
@@ -254,7 +254,7 @@ pub(super) unsafe extern "C" fn heur_tcp(
     let tcp = tcp_info(data);
     let pinfo = c.pinfo;
     let claimed = guard_dissect(pinfo, 0, || {
-        plugin::heur_tcp(
+        xor::heur_tcp(
             &c,
             PduCtx {
                 via: Via::Conversation,
@@ -275,7 +275,7 @@ pub(super) unsafe extern "C" fn heur_udp(
         return c_bool(false);
     };
     let pinfo = c.pinfo;
-    let claimed = guard_dissect(pinfo, 0, || plugin::heur_udp(&c) as c_int);
+    let claimed = guard_dissect(pinfo, 0, || xor::heur_udp(&c) as c_int);
     c_bool(claimed != 0)
 }
 
@@ -291,7 +291,7 @@ pub fn tcp_dissect_pdus(c: &Call<'_>, ctx: PduCtx) {
             c.pinfo.raw.as_ptr(),
             tree,
             c_bool(true),
-            crate::plugin::FIXED_LEN as c_uint,
+            crate::xor::FIXED_LEN as c_uint,
             Some(get_pdu_len),
             Some(dissect_pdu),
             data,
@@ -311,7 +311,7 @@ unsafe extern "C" fn get_pdu_len(
     let offset = offset.max(0) as usize;
     // On a panic, claim the rest of the segment: it is then reported by dissect_pdu.
     let rest = tvb.remaining(offset) as c_uint;
-    guard(rest, || plugin::pdu_len(pinfo, tvb, offset) as c_uint)
+    guard(rest, || xor::pdu_len(pinfo, tvb, offset) as c_uint)
 }
 
 unsafe extern "C" fn dissect_pdu(
@@ -330,5 +330,5 @@ unsafe extern "C" fn dissect_pdu(
     let ctx = unsafe { *(data as *const PduCtx) };
     let len = c.tvb.captured_len() as c_int;
     let pinfo = c.pinfo;
-    guard_dissect(pinfo, len, || plugin::dissect_tcp_pdu(&c, ctx))
+    guard_dissect(pinfo, len, || xor::dissect_tcp_pdu(&c, ctx))
 }

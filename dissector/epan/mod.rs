@@ -763,6 +763,45 @@ impl<'p> Pinfo<'p> {
             }
         }
     }
+    /// Sets the Protocol column to `protocol` and, the first time in this packet, clears the
+    /// Info column (what a lower layer wrote there); later calls keep the messages appended.
+    pub fn claim_columns(&self, protocol: &'static CStr) {
+        let pool = self.get().pool;
+        // SAFETY: key 2 of this protocol marks, in the packet pool, that the columns are ours.
+        unsafe {
+            if sys::p_get_proto_data(pool, self.raw.as_ptr(), PROTO.get(), 2).is_null() {
+                let mark = self.pool().bytes(1).as_mut_ptr() as *mut c_void;
+                sys::p_add_proto_data(pool, self.raw.as_ptr(), PROTO.get(), 2, mark);
+                sys::col_clear(self.get().cinfo, Col::Info.id());
+            }
+        }
+        self.col_set(Col::Protocol, protocol);
+    }
+    /// What the PDU-length callback learned about the PDU it cut last in this packet.
+    pub fn pdu_memo(&self) -> Option<PduMemo<'p>> {
+        // SAFETY: key 1 of this protocol holds a PduMemo<'p> in the packet pool (set below).
+        unsafe {
+            let p = sys::p_get_proto_data(self.get().pool, self.raw.as_ptr(), PROTO.get(), 1)
+                as *const PduMemo<'p>;
+            (!p.is_null()).then(|| p.read())
+        }
+    }
+    /// Keeps `memo` for the dissect call that follows (replacing an earlier one).
+    pub fn set_pdu_memo(&self, memo: PduMemo<'p>) {
+        let pool = self.get().pool;
+        // SAFETY: packet-scope proto data in the packet pool; PduMemo is plain data whose
+        // borrowed bytes live in the same pool.
+        unsafe {
+            let p =
+                sys::p_get_proto_data(pool, self.raw.as_ptr(), PROTO.get(), 1) as *mut PduMemo<'p>;
+            if p.is_null() {
+                let p = self.pool().slice(&[memo]).as_ptr() as *mut PduMemo<'p>;
+                sys::p_add_proto_data(pool, self.raw.as_ptr(), PROTO.get(), 1, p as *mut c_void);
+            } else {
+                p.write(memo);
+            }
+        }
+    }
     /// Calls `handle` (e.g. `json`) on `tvb`, with the columns write-protected.
     ///
     /// The callee may throw; callers keep no Rust owner alive across this call.
@@ -922,6 +961,17 @@ impl<'p> Item<'p> {
         // SAFETY: "%s" with one NUL-terminated argument; copied.
         unsafe { sys::proto_item_append_text(self.raw.as_ptr(), c"%s".as_ptr(), text.as_ptr()) }
     }
+}
+
+/// What a PDU-length callback learned about one PDU (plain data in the packet pool): its
+/// length, its first bytes (to recognise it), whether its header disagreed with its content,
+/// and its plaintext when it was decrypted.
+#[derive(Clone, Copy, Debug)]
+pub struct PduMemo<'p> {
+    pub total: usize,
+    pub head: [u8; 8],
+    pub mismatch: bool,
+    pub plaintext: Option<&'p [u8]>,
 }
 
 /// The TCP information TCP hands its subdissectors.

@@ -187,6 +187,18 @@ pub fn summary(f: &mut impl fmt::Write, direction: Direction, body: &Body) -> fm
     Ok(())
 }
 
+/// A plaintext as a display string, the same in every front end: valid UTF-8 as it is, each
+/// invalid sequence as U+FFFD (the rule of `String::from_utf8_lossy`), and NUL as U+2400 `␀`,
+/// so that a C string (an epan field) carries the whole text.
+pub fn display_text(plaintext: &[u8]) -> std::borrow::Cow<'_, str> {
+    let text = String::from_utf8_lossy(plaintext);
+    if text.contains('\0') {
+        text.replace('\0', "\u{2400}").into()
+    } else {
+        text
+    }
+}
+
 /// Writes `text` in double quotes, escaping only quotes, backslashes and control characters:
 /// every other character (umlauts, emoji, variation selectors) stays as it is.
 pub fn write_quoted(f: &mut impl fmt::Write, text: &str) -> fmt::Result {
@@ -206,6 +218,12 @@ pub fn write_quoted(f: &mut impl fmt::Write, text: &str) -> fmt::Result {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn display_text_keeps_everything_visible() {
+        assert_eq!(super::display_text("Küche ☕".as_bytes()), "Küche ☕");
+        assert_eq!(super::display_text(b"a\0b\xffc"), "a\u{2400}b\u{fffd}c");
+    }
+
     #[test]
     fn quoted_keeps_unicode() {
         let mut s = String::new();

@@ -98,6 +98,9 @@ pub struct FrameCut {
     pub total: usize,
     /// Set when the header disagrees with where the JSON ends.
     pub mismatch: Option<Problem>,
+    /// The decrypted message (`total - 4` bytes), when it was at hand: the caller need not
+    /// decrypt it again.
+    pub plaintext: Option<Vec<u8>>,
 }
 
 /// Where the frame at the start of `buf` ends. `None` for fewer than 4 bytes, a zero length
@@ -110,10 +113,11 @@ pub fn frame_cut(buf: &[u8], cap: u32) -> Option<FrameCut> {
         return None;
     };
     let len = len as usize;
-    let whole = |total| {
+    let whole = |total, plaintext| {
         Some(FrameCut {
             total,
             mismatch: None,
+            plaintext,
         })
     };
     if buf.len() < HEADER_LEN + len {
@@ -127,9 +131,10 @@ pub fn frame_cut(buf: &[u8], cap: u32) -> Option<FrameCut> {
                         header: len as u32,
                         actual,
                     }),
+                    plaintext: Some(plaintext),
                 })
             }
-            _ => whole(HEADER_LEN + len),
+            _ => whole(HEADER_LEN + len, None),
         };
     }
     match judge(buf, len, cap, true) {
@@ -139,8 +144,10 @@ pub fn frame_cut(buf: &[u8], cap: u32) -> Option<FrameCut> {
         } if plaintext.len() != len => Some(FrameCut {
             total: HEADER_LEN + plaintext.len(),
             mismatch: problems.into_iter().next(),
+            plaintext: Some(plaintext),
         }),
-        _ => whole(HEADER_LEN + len),
+        Verdict::Emit { plaintext, .. } => whole(HEADER_LEN + len, Some(plaintext)),
+        Verdict::Wait => whole(HEADER_LEN + len, None),
     }
 }
 
@@ -168,38 +175,24 @@ mod tests {
                 actual: n,
             })
         };
+        let cut = |buf: &[u8]| frame_cut(buf, 1 << 20).map(|c| (c.total, c.mismatch));
+        assert_eq!(cut(&short), Some((4 + n, mismatch(n - 1))));
         assert_eq!(
-            frame_cut(&short, 1 << 20),
-            Some(FrameCut {
-                total: 4 + n,
-                mismatch: mismatch(n - 1)
-            })
+            frame_cut(&short, 1 << 20).unwrap().plaintext.as_deref(),
+            Some(text.as_bytes())
         );
         let mut long = frame(text);
         long[3] += 3;
-        assert_eq!(
-            frame_cut(&long, 1 << 20),
-            Some(FrameCut {
-                total: 4 + n,
-                mismatch: mismatch(n + 3)
-            })
-        );
+        assert_eq!(cut(&long), Some((4 + n, mismatch(n + 3))));
         let good = frame(text);
+        assert_eq!(cut(&good), Some((4 + n, None)));
         assert_eq!(
-            frame_cut(&good, 1 << 20),
-            Some(FrameCut {
-                total: 4 + n,
-                mismatch: None
-            })
+            frame_cut(&good, 1 << 20).unwrap().plaintext.as_deref(),
+            Some(text.as_bytes())
         );
-        // Half a message: the header's length stands.
-        assert_eq!(
-            frame_cut(&good[..20], 1 << 20),
-            Some(FrameCut {
-                total: 4 + n,
-                mismatch: None
-            })
-        );
+        // Half a message: the header's length stands, and nothing is decrypted for it.
+        assert_eq!(cut(&good[..20]), Some((4 + n, None)));
+        assert_eq!(frame_cut(&good[..20], 1 << 20).unwrap().plaintext, None);
         assert_eq!(frame_cut(&[0, 0, 0, 0, 0xd0], 1 << 20), None);
         assert_eq!(frame_cut(&[0xff; 8], 1 << 20), None);
     }

@@ -1,0 +1,206 @@
+//! The XOR transport in Wireshark: TCP through `tcp_dissect_pdus` (length header, with the
+//! decoder's cut rule for wrong headers), UDP one datagram per message, and the two heuristics.
+//! Each hands a [`Wire`] to the pipeline in [`crate::render`]; nothing here decides direction,
+//! admission or pairing (the decoder crate's session does).
+
+use crate::epan::{Call, PduCtx, Pinfo, Span, Tvb, Via};
+use crate::register::{TCP_CONV_HANDLE, UDP_CONV_HANDLE, max_message};
+use crate::render::{self, Framing, Wire};
+use crate::state;
+use core::ffi::c_int;
+use kasa_decoder::conv::Admission;
+use kasa_decoder::msg::Meta;
+use kasa_decoder::wire::xor::{self, HEADER_LEN, Header};
+
+/// The fixed part `tcp_dissect_pdus` reads before asking for the PDU length.
+pub const FIXED_LEN: usize = HEADER_LEN;
+
+/// The length callback of `tcp_dissect_pdus`. A header above the cap, or a zero header, claims
+/// the rest of the segment: nothing waits for bytes that will never come, and `dissect_tcp_pdu`
+/// reports it. Where the bytes are at hand, the decoder's cut rule decides where the message
+/// ends (a client that counted characters, not UTF-8 bytes, writes a wrong header); what it
+/// learned (the plaintext, the mismatch) is kept for the dissect call that follows.
+pub fn pdu_len(pinfo: Pinfo<'_>, tvb: Tvb<'_>, offset: usize) -> usize {
+    let mut head = [0u8; HEADER_LEN];
+    let rest = tvb.remaining(offset);
+    if !tvb.copy_into(offset, &mut head) {
+        return rest;
+    }
+    match Header::parse(head, max_message()) {
+        Header::Message { len } => {
+            let announced = HEADER_LEN + len as usize;
+            if rest < announced && !may_end_early(tvb, offset, rest) {
+                // Fewer bytes than announced that cannot hold a whole JSON text: wait.
+                return announced;
+            }
+            let at_hand = rest.min(2 * announced + 64);
+            let Some(bytes) = tvb.copy(pinfo.pool(), offset, at_hand) else {
+                return announced;
+            };
+            match xor::frame_cut(bytes, max_message()) {
+                Some(cut) => {
+                    render::remember_cut(pinfo, bytes, &cut);
+                    cut.total
+                }
+                None => announced,
+            }
+        }
+        Header::ZeroLength | Header::AboveCap { .. } => rest.max(HEADER_LEN),
+    }
+}
+
+/// Whether the `rest` bytes at `offset` (fewer than the header announces) may already end a
+/// JSON text: its last non-blank plaintext byte must be `}` or `]`. The autokey cipher makes
+/// that an O(1) test (`p[i] = c[i] ^ c[i-1]`), so a message arriving in many segments is not
+/// decrypted at every one of them.
+fn may_end_early(tvb: Tvb<'_>, offset: usize, rest: usize) -> bool {
+    let mut tail = [0u8; 2];
+    // Only the last two ciphertext bytes are needed; blank padding after the JSON is rare
+    // enough that it simply costs the full look.
+    let at = offset + rest.saturating_sub(2);
+    if rest < HEADER_LEN + 2 || !tvb.copy_into(at, &mut tail) {
+        return false;
+    }
+    let last = tail[1] ^ tail[0];
+    matches!(last, b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// TCP from the port table, Decode As or a claimed conversation.
+pub fn dissect_tcp(c: &Call<'_>, ctx: PduCtx) -> c_int {
+    let len = c.tvb.captured_len();
+    if ctx.via == Via::Conversation
+        && state::with(|s| s.admission(c.pinfo.conversation().into())) == Admission::Rejected
+    {
+        // The heuristic's claim proved wrong: leave the conversation to others.
+        return 0;
+    }
+    // A zero length header: the message is the rest of the direction, up to FIN.
+    let mut head = [0u8; HEADER_LEN];
+    if c.tvb.copy_into(0, &mut head)
+        && Header::parse(head, max_message()) == Header::ZeroLength
+        && !ctx.tcp.is_reassembled
+        && !ctx.tcp.fin
+        && c.pinfo.can_desegment()
+    {
+        c.pinfo.desegment_until_fin(0);
+        return len as c_int;
+    }
+    crate::epan::tcp_dissect_pdus(c, ctx);
+    len as c_int
+}
+
+/// One PDU (header + ciphertext) as cut by `tcp_dissect_pdus`.
+pub fn dissect_tcp_pdu(c: &Call<'_>, ctx: PduCtx) -> c_int {
+    let total = c.tvb.captured_len();
+    let mut head = [0u8; HEADER_LEN];
+    if !c.tvb.copy_into(0, &mut head) {
+        return total as c_int;
+    }
+    let header = u32::from_be_bytes(head);
+    let have = total - HEADER_LEN;
+    let cut = render::recall_cut(c.pinfo, c.tvb, total);
+    let (framing, cipher_len) = match Header::parse(head, max_message()) {
+        // pdu_len cut this PDU where the JSON ends, not where the header said.
+        Header::Message { len } if have != len as usize && cut.is_some_and(|c| c.mismatch) => (
+            Framing::Mismatch {
+                header: len,
+                actual: have,
+            },
+            have,
+        ),
+        Header::Message { len } if have < len as usize => (
+            Framing::Truncated {
+                expected: Some(len as usize),
+                got: have,
+            },
+            have,
+        ),
+        Header::Message { len } => (Framing::Whole, len as usize),
+        Header::ZeroLength => (Framing::ZeroLength, have),
+        Header::AboveCap { len, cap } => (Framing::AboveCap { len, cap }, 0),
+    };
+    let span = Span {
+        tvb: c.tvb,
+        offset: 0,
+        len: total,
+    };
+    let meta = Meta::XorTcp { len_header: header };
+    if matches!(framing, Framing::AboveCap { .. }) || cipher_len == 0 {
+        render::problem_only(c, span, ctx.via, meta, framing);
+    } else {
+        let w = Wire {
+            meta,
+            via: ctx.via,
+            cipher_at: HEADER_LEN,
+            cipher_len,
+            framing,
+            plaintext: cut.and_then(|c| c.plaintext.filter(|p| p.len() == cipher_len)),
+        };
+        render::dissect_message(c, span, w);
+    }
+    total as c_int
+}
+
+/// One UDP datagram: one message. Returns 0 when it is not shown (a datagram on trial that did
+/// not parse).
+pub fn dissect_udp(c: &Call<'_>, via: Via) -> c_int {
+    let len = c.tvb.captured_len();
+    if len == 0 {
+        return 0;
+    }
+    let reported = c.tvb.reported_len();
+    let framing = if reported > len {
+        Framing::Truncated {
+            expected: Some(reported),
+            got: len,
+        }
+    } else {
+        Framing::Whole
+    };
+    let span = Span {
+        tvb: c.tvb,
+        offset: 0,
+        len,
+    };
+    let w = Wire {
+        meta: Meta::XorUdp,
+        via,
+        cipher_at: 0,
+        cipher_len: len,
+        framing,
+        plaintext: None,
+    };
+    if render::dissect_message(c, span, w) {
+        len as c_int
+    } else {
+        0
+    }
+}
+
+/// TCP heuristic: the cheap 6-byte test of the decoder; the session puts the conversation on
+/// probation (its first message must parse) or rejects it for good.
+pub fn heur_tcp(c: &Call<'_>, ctx: PduCtx) -> bool {
+    let mut prefix = [0u8; 6];
+    let passed = c.tvb.copy_into(0, &mut prefix) && xor::tcp_heuristic(&prefix, max_message());
+    let conv = c.pinfo.conversation().into();
+    if !state::with(|s| s.claim_stream(conv, passed)) {
+        return false;
+    }
+    c.pinfo.set_conversation_dissector(&TCP_CONV_HANDLE);
+    dissect_tcp(c, ctx);
+    true
+}
+
+/// UDP heuristic: the cheap 2-byte test, then the session judges the datagram (it must parse
+/// as JSON until its flow is confirmed).
+pub fn heur_udp(c: &Call<'_>) -> bool {
+    let mut prefix = [0u8; 2];
+    if !c.tvb.copy_into(0, &mut prefix) || !xor::udp_heuristic(&prefix) {
+        return false;
+    }
+    if dissect_udp(c, Via::Conversation) == 0 {
+        return false;
+    }
+    c.pinfo.set_conversation_dissector(&UDP_CONV_HANDLE);
+    true
+}
