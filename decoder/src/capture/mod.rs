@@ -226,24 +226,40 @@ struct Conn {
     halves: [Half; 2],
 }
 
+/// Where phase one found something: the conversation and its endpoints.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    conv: ConvId,
+    found: Found,
+    src: SocketAddr,
+    dst: SocketAddr,
+    on_port: (bool, bool),
+}
+
+impl Place {
+    fn seen(&self, id: MessageId, time: Duration) -> Seen {
+        Seen {
+            id,
+            time,
+            src: self.src,
+            dst: self.dst,
+            conv: self.conv,
+            found: self.found,
+            on_device_port: self.on_port,
+        }
+    }
+}
+
 /// What phase one found, in the order found; phase two sorts it into capture order and hands
 /// it to the session.
 #[derive(Debug)]
 enum Found1 {
     Message {
-        conv: ConvId,
-        found: Found,
-        src: SocketAddr,
-        dst: SocketAddr,
-        on_port: (bool, bool),
+        at: Place,
         raw: RawMessage,
     },
     Orphan {
-        conv: ConvId,
-        found: Found,
-        src: SocketAddr,
-        dst: SocketAddr,
-        on_port: (bool, bool),
+        at: Place,
         frame: u64,
         time: Duration,
         problem: Problem,
@@ -437,39 +453,29 @@ impl Decoder {
 
     fn tcp_event(&mut self, idx: usize, d: usize, event: Event) {
         let conn = &self.conn_list[idx];
-        let (src, dst) = (conn.ends[d], conn.ends[1 - d]);
-        let on_port = (conn.on_port[d], conn.on_port[1 - d]);
-        let (conv, found) = (
-            conn.id,
-            if conn.read == Read::Port {
+        let at = Place {
+            conv: conn.id,
+            found: if conn.read == Read::Port {
                 Found::Port
             } else {
                 Found::Heuristic
             },
-        );
+            src: conn.ends[d],
+            dst: conn.ends[1 - d],
+            on_port: (conn.on_port[d], conn.on_port[1 - d]),
+        };
         self.found.push(match event {
             Event::Problem {
                 frame,
                 time,
                 problem,
             } => Found1::Orphan {
-                conv,
-                found,
-                src,
-                dst,
-                on_port,
+                at,
                 frame,
                 time,
                 problem,
             },
-            Event::Message(raw) => Found1::Message {
-                conv,
-                found,
-                src,
-                dst,
-                on_port,
-                raw,
-            },
+            Event::Message(raw) => Found1::Message { at, raw },
         });
     }
 
@@ -506,11 +512,13 @@ impl Decoder {
             }
         };
         self.found.push(Found1::Message {
-            conv,
-            found,
-            src: seg.src,
-            dst: seg.dst,
-            on_port,
+            at: Place {
+                conv,
+                found,
+                src: seg.src,
+                dst: seg.dst,
+                on_port,
+            },
             raw: RawMessage {
                 plaintext: xor::decrypt(payload),
                 frames: vec![frame],
@@ -565,23 +573,8 @@ impl Decoder {
         for f in found {
             let frame = f.frame();
             match f {
-                Found1::Message {
-                    conv,
-                    found,
-                    src,
-                    dst,
-                    on_port,
-                    raw,
-                } => {
-                    let seen = Seen {
-                        id: next_id(frame),
-                        time: raw.time,
-                        src,
-                        dst,
-                        conv,
-                        found,
-                        on_device_port: on_port,
-                    };
+                Found1::Message { at, raw } => {
+                    let seen = at.seen(next_id(frame), raw.time);
                     let mut problems = raw.problems;
                     let body = Body::analyse(&raw.plaintext, &mut problems);
                     let Some(record) = session.message(&seen, &raw.meta, &body) else {
@@ -591,8 +584,8 @@ impl Decoder {
                     messages.push(Message {
                         meta: raw.meta,
                         direction: record.direction,
-                        src,
-                        dst,
+                        src: at.src,
+                        dst: at.dst,
                         frames: raw.frames,
                         time: raw.time,
                         plaintext: raw.plaintext,
@@ -608,31 +601,18 @@ impl Decoder {
                     });
                 }
                 Found1::Orphan {
-                    conv,
-                    found,
-                    src,
-                    dst,
-                    on_port,
+                    at,
                     frame,
                     time,
                     problem,
                 } => {
-                    let seen = Seen {
-                        id: next_id(frame),
-                        time,
-                        src,
-                        dst,
-                        conv,
-                        found,
-                        on_device_port: on_port,
-                    };
-                    if session.orphan(&seen) {
+                    if session.orphan(&at.seen(next_id(frame), time)) {
                         orphans.push(Orphan {
                             frame,
                             time,
                             transport: Transport::XorTcp,
-                            src,
-                            dst,
+                            src: at.src,
+                            dst: at.dst,
                             problem,
                         });
                     }
