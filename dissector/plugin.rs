@@ -1,13 +1,14 @@
 //! The plugin proper, in safe code: registration, the TCP and UDP entry points, and one
 //! pipeline per message: bytes → decoder ([`kasa_decoder`]) → [`Plan`] → columns and tree.
 //!
-//! The plan is built under `catch_unwind` and lives entirely in the packet's wmem pool, so no
-//! Rust value owning heap memory is alive while epan is called (an epan exception is a
-//! `longjmp` that would skip its destructor).
+//! The plan is built under `catch_unwind` and lives entirely in the packet's wmem pool. epan's
+//! throwing calls go through the C shim (see [`crate::epan`]): a view that reports [`Thrown`]
+//! means epan threw, and the code here stops and returns at once (the shim's trampoline
+//! rethrows the exception when the entry point has returned).
 
 use crate::epan::{
-    self, Call, Col, Entry, Handle, Item, PduCtx, Pinfo, Pool, PortRange, PrefBool, PrefUint, Span,
-    Tvb, Via,
+    self, Call, Callbacks, Col, Entry, Handle, Item, PduCtx, Pinfo, Pool, PortRange, PrefBool,
+    PrefUint, Span, Thrown, Tvb, Via,
 };
 use crate::fields::*;
 use crate::state::{self, MessageKey, Record};
@@ -34,6 +35,21 @@ static TCP_CONV_HANDLE: Handle = Handle::new();
 static UDP_HANDLE: Handle = Handle::new();
 static UDP_CONV_HANDLE: Handle = Handle::new();
 static JSON_HANDLE: Handle = Handle::new();
+
+/// What epan runs: handed over once, by `plugin_register` (in the crate root).
+pub static CALLBACKS: Callbacks = Callbacks {
+    register_protoinfo,
+    register_handoff,
+    apply_prefs,
+    reset_state,
+    report_panic,
+    dissect_tcp,
+    pdu_len,
+    dissect_tcp_pdu,
+    dissect_udp,
+    heur_tcp,
+    heur_udp,
+};
 
 /// The maximum message size preference (the cap on the length header).
 pub fn max_message() -> u32 {
@@ -132,7 +148,8 @@ pub fn dissect_tcp(c: &Call<'_>, ctx: PduCtx) -> c_int {
         c.pinfo.desegment_until_fin(0);
         return len as c_int;
     }
-    epan::tcp_dissect_pdus(c, ctx);
+    // On Err epan threw: the trampoline rethrows once we return, whatever we return.
+    let _ = epan::tcp_dissect_pdus(c, FIXED_LEN, ctx);
     len as c_int
 }
 
@@ -195,7 +212,7 @@ pub fn dissect_tcp_pdu(c: &Call<'_>, ctx: PduCtx) -> c_int {
         len: total,
     };
     if matches!(framing, Framing::AboveCap { .. }) || cipher_len == 0 {
-        problem_only(c, span, Some(header), framing);
+        let _ = problem_only(c, span, Some(header), framing);
     } else {
         let m = Wire {
             transport: Transport::XorTcp,
@@ -205,7 +222,8 @@ pub fn dissect_tcp_pdu(c: &Call<'_>, ctx: PduCtx) -> c_int {
             cipher_len,
             framing,
         };
-        dissect_message(c, span, m);
+        // On Err (epan threw) the trampoline rethrows once we return.
+        let _ = dissect_message(c, span, m);
     }
     total as c_int
 }
@@ -248,7 +266,7 @@ pub fn dissect_udp(c: &Call<'_>, via: Via) -> c_int {
         cipher_len: len,
         framing,
     };
-    dissect_message(c, span, m);
+    let _ = dissect_message(c, span, m);
     len as c_int
 }
 
@@ -292,7 +310,7 @@ pub fn report_panic(pinfo: Pinfo<'_>) {
         let t = epan::internal_error_text();
         pinfo.pool().cstr(&t)
     };
-    pinfo.expert(None, &EI_INTERNAL_ERROR, text);
+    let _ = pinfo.expert(None, &EI_INTERNAL_ERROR, text);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,6 +340,8 @@ struct Plan<'p> {
     response_in: &'p [u32],
     response_to: Option<(u32, Duration)>,
     problems: &'p [ProblemPlan<'p>],
+    /// `KASA_TEST_THROW` matched this message.
+    test_throw: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -375,15 +395,30 @@ fn panic_trigger() -> Option<&'static [u8]> {
         .as_deref()
 }
 
-fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire) {
+/// The test trigger: `KASA_TEST_THROW=<text>` adds, on every message whose plaintext contains
+/// `<text>`, a tree item past the end of the decrypted tvb (not clamped), so that epan throws
+/// a bounds error inside the shim; proves that the exception reaches Wireshark as a malformed
+/// packet and no Rust frame is in its way.
+fn throw_trigger() -> Option<&'static [u8]> {
+    static TRIGGER: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+    TRIGGER
+        .get_or_init(|| {
+            std::env::var_os("KASA_TEST_THROW")
+                .map(|v| v.into_encoded_bytes())
+                .filter(|v| !v.is_empty())
+        })
+        .as_deref()
+}
+
+fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire) -> Result<(), Thrown> {
     let pinfo = c.pinfo;
     let pool = pinfo.pool();
     let Some(plaintext) = c.tvb.copy(pool, w.cipher_at, w.cipher_len) else {
-        return;
+        return Ok(());
     };
     xor::decrypt_in_place(plaintext);
     let plaintext: &'p [u8] = plaintext;
-    let child = c.tvb.child(plaintext);
+    let child = c.tvb.child(plaintext)?;
     pinfo.add_data_source(child, c"Decrypted Kasa");
     let seen = Seen {
         frame: pinfo.num(),
@@ -406,8 +441,11 @@ fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire) {
                 pool.cstr(&t)
             };
             pinfo.col_append_fenced(Col::Info, c" | ", c"[Plugin internal error]");
-            let item = c.tree.and_then(|t| t.protocol(span));
-            pinfo.expert(item, &EI_INTERNAL_ERROR, text);
+            let item = match c.tree {
+                Some(t) => t.protocol(span)?,
+                None => None,
+            };
+            pinfo.expert(item, &EI_INTERNAL_ERROR, text)
         }
     }
 }
@@ -438,6 +476,8 @@ fn plan<'p>(pool: Pool<'p>, w: Wire, seen: Seen, plaintext: &[u8], want_tree: bo
             panic!("KASA_TEST_PANIC trigger found in frame {}", seen.frame);
         }
     }
+    let test_throw =
+        throw_trigger().is_some_and(|t| plaintext.windows(t.len()).any(|win| win == t));
     let mut problems: Vec<Problem> = w.framing.problem().into_iter().collect();
     let body = Body::analyse(plaintext, &mut problems);
     let tcp = w.transport == Transport::XorTcp;
@@ -557,6 +597,7 @@ fn plan<'p>(pool: Pool<'p>, w: Wire, seen: Seen, plaintext: &[u8], want_tree: bo
             response_in: &[],
             response_to: None,
             problems: pool.slice(&problems),
+            test_throw,
         };
     }
     let item_text = format!(", {info}");
@@ -604,11 +645,12 @@ fn plan<'p>(pool: Pool<'p>, w: Wire, seen: Seen, plaintext: &[u8], want_tree: bo
         response_in: pool.slice(&response_in),
         response_to: record.response_to,
         problems: pool.slice(&problems),
+        test_throw,
     }
 }
 
 /// Columns, tree, expert infos and the JSON hand-off of one message. Only plain data and pool
-/// memory are alive here.
+/// memory are alive here. Stops at the first [`Thrown`].
 fn render<'p>(
     c: &Call<'p>,
     span: Span<'p>,
@@ -616,15 +658,22 @@ fn render<'p>(
     w: Wire,
     plain_len: usize,
     plan: Plan<'p>,
-) {
+) -> Result<(), Thrown> {
     let pinfo = c.pinfo;
     pinfo.col_set(Col::Protocol, c"KASA");
     pinfo.col_append_fenced(Col::Info, c" | ", plan.info);
-    let item: Option<Item<'p>> = c.tree.and_then(|t| t.protocol(span));
-    if let Some(tree) = item.and_then(|i| {
-        i.append_text(plan.item_text);
-        i.subtree(&ETT_KASA)
-    }) {
+    let item: Option<Item<'p>> = match c.tree {
+        Some(t) => t.protocol(span)?,
+        None => None,
+    };
+    let subtree = match item {
+        Some(i) => {
+            i.append_text(plan.item_text)?;
+            i.subtree(&ETT_KASA)?
+        }
+        None => None,
+    };
+    if let Some(tree) = subtree {
         let none = Span {
             tvb: c.tvb,
             offset: 0,
@@ -644,7 +693,11 @@ fn render<'p>(
             Transport::XorTcp => c"xor-tcp",
             Transport::XorUdp => c"xor-udp",
         };
-        generated(tree.string(&TRANSPORT, none, transport));
+        generated(tree.string(&TRANSPORT, none, transport)?);
+        if plan.test_throw {
+            // 16 bytes starting 16 bytes past the end of the plaintext: a bounds error.
+            tree.unchecked_item(&PLAINTEXT, child, plain_len + 16, 16)?;
+        }
         if let Some(h) = w.header {
             tree.uint(
                 &LEN,
@@ -654,25 +707,25 @@ fn render<'p>(
                     len: HEADER_LEN,
                 },
                 h,
-            );
+            )?;
         }
         let request = plan.direction == Direction::Request;
-        generated(tree.boolean(if request { &REQUEST } else { &RESPONSE }, none, true));
-        tree.utf8_item(&PLAINTEXT, text);
+        generated(tree.boolean(if request { &REQUEST } else { &RESPONSE }, none, true)?);
+        tree.utf8_item(&PLAINTEXT, text)?;
         for m in plan.methods {
-            tree.string(&METHOD, text, m.name);
+            tree.string(&METHOD, text, m.name)?;
             if let Some(code) = m.err_code {
-                tree.int(&ERR_CODE, text, code);
+                tree.int(&ERR_CODE, text, code)?;
             }
             if let Some(msg) = m.err_msg {
-                tree.string(&ERR_MSG, text, msg);
+                tree.string(&ERR_MSG, text, msg)?;
             }
         }
         if let Some(s) = plan.context_source {
-            tree.string(&CONTEXT_SOURCE, text, s);
+            tree.string(&CONTEXT_SOURCE, text, s)?;
         }
         for id in plan.child_ids {
-            tree.string(&CONTEXT_CHILD_ID, text, id);
+            tree.string(&CONTEXT_CHILD_ID, text, id)?;
         }
         if let Some(d) = plan.device {
             let at = if d.generated { none } else { text };
@@ -686,7 +739,7 @@ fn render<'p>(
                 (&DEVICE_TYPE, d.kind),
             ] {
                 if let Some(v) = v {
-                    let i = tree.string(hf, at, v);
+                    let i = tree.string(hf, at, v)?;
                     if d.generated {
                         generated(i);
                     }
@@ -694,24 +747,30 @@ fn render<'p>(
             }
         }
         for &f in plan.response_in {
-            generated(tree.uint(&RESPONSE_IN, none, f));
+            generated(tree.uint(&RESPONSE_IN, none, f)?);
         }
         if let Some((f, t)) = plan.response_to {
-            generated(tree.uint(&RESPONSE_TO, none, f));
-            generated(tree.time(&TIME, none, t));
+            generated(tree.uint(&RESPONSE_TO, none, f)?);
+            generated(tree.time(&TIME, none, t)?);
         }
     }
     for p in plan.problems {
-        pinfo.expert(item, p.ei, p.text);
+        pinfo.expert(item, p.ei, p.text)?;
     }
     if JSON_TREE.get() {
-        // Last: the JSON dissector may throw, and nothing of ours must be pending then.
-        pinfo.call_protected(&JSON_HANDLE, child, c.tree);
+        // Last: whatever JSON throws is rethrown as soon as we return.
+        pinfo.call_protected(&JSON_HANDLE, child, c.tree)?;
     }
+    Ok(())
 }
 
 /// A PDU that is no message (a header above the cap, an empty zero-length message).
-fn problem_only<'p>(c: &Call<'p>, span: Span<'p>, header: Option<u32>, framing: Framing) {
+fn problem_only<'p>(
+    c: &Call<'p>,
+    span: Span<'p>,
+    header: Option<u32>,
+    framing: Framing,
+) -> Result<(), Thrown> {
     let pinfo = c.pinfo;
     let pool = pinfo.pool();
     let texts = catch_unwind(AssertUnwindSafe(|| {
@@ -724,13 +783,16 @@ fn problem_only<'p>(c: &Call<'p>, span: Span<'p>, header: Option<u32>, framing: 
         ))
     }));
     let Ok(Some((ei, text, info))) = texts else {
-        return;
+        return Ok(());
     };
     pinfo.col_set(Col::Protocol, c"KASA");
     pinfo.col_append_fenced(Col::Info, c" | ", info);
-    let item = c.tree.and_then(|t| t.protocol(span));
+    let item = match c.tree {
+        Some(t) => t.protocol(span)?,
+        None => None,
+    };
     if let (Some(i), Some(h)) = (item, header) {
-        if let Some(t) = i.subtree(&ETT_KASA) {
+        if let Some(t) = i.subtree(&ETT_KASA)? {
             t.uint(
                 &LEN,
                 Span {
@@ -739,10 +801,10 @@ fn problem_only<'p>(c: &Call<'p>, span: Span<'p>, header: Option<u32>, framing: 
                     len: HEADER_LEN,
                 },
                 h,
-            );
+            )?;
         }
     }
-    pinfo.expert(item, ei, text);
+    pinfo.expert(item, ei, text)
 }
 
 #[cfg(test)]
