@@ -397,8 +397,9 @@ fn panic_trigger() -> Option<&'static [u8]> {
 
 /// The test trigger: `KASA_TEST_THROW=<text>` adds, on every message whose plaintext contains
 /// `<text>`, a tree item past the end of the decrypted tvb (not clamped), so that epan throws
-/// a bounds error inside the shim; proves that the exception reaches Wireshark as a malformed
-/// packet and no Rust frame is in its way.
+/// a bounds error inside the shim, and appends "[KASA_TEST_THROW caught]" to Info once the shim
+/// has reported it; proves that the shim catches (Rust gets control back) and the trampoline
+/// rethrows (Wireshark shows a malformed packet).
 fn throw_trigger() -> Option<&'static [u8]> {
     static TRIGGER: OnceLock<Option<Vec<u8>>> = OnceLock::new();
     TRIGGER
@@ -695,8 +696,12 @@ fn render<'p>(
         };
         generated(tree.string(&TRANSPORT, none, transport)?);
         if plan.test_throw {
-            // 16 bytes starting 16 bytes past the end of the plaintext: a bounds error.
-            tree.unchecked_item(&PLAINTEXT, child, plain_len + 16, 16)?;
+            // 16 bytes starting 16 bytes past the end of the plaintext: a bounds error. The
+            // marker (a column call, which cannot throw) shows that Rust got control back.
+            if let Err(thrown) = tree.unchecked_item(&PLAINTEXT, child, plain_len + 16, 16) {
+                pinfo.col_append_fenced(Col::Info, c" ", c"[KASA_TEST_THROW caught]");
+                return Err(thrown);
+            }
         }
         if let Some(h) = w.header {
             tree.uint(
