@@ -22,8 +22,14 @@ const TRIGGER: &str = "set_relay_state";
 const CAUGHT: &str = " [KASA_TEST_THROW caught]";
 const MALFORMED: &str = "[Malformed Packet]";
 
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
 fn hs110() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/recorded/hs110-kasa.pcapng")
+    fixture("recorded/hs110-kasa.pcapng")
 }
 
 fn assert_clean_exit(out: &Output) {
@@ -56,8 +62,8 @@ struct Row {
 }
 
 /// Frames the plugin dissected (`-Y kasa`), two-pass, with the columns and the malformed marker.
-fn rows(env: &[(&str, &str)]) -> BTreeMap<u64, Row> {
-    let staged = stage(&hs110());
+fn rows(capture: &Path, env: &[(&str, &str)]) -> BTreeMap<u64, Row> {
+    let staged = stage(capture);
     let out = tshark(
         &[
             "-r",
@@ -171,12 +177,12 @@ fn a_throw_inside_the_shim_is_a_malformed_packet_and_nothing_else_changes() {
 
     // Wireshark's own exception handling saw the throw: exactly the triggered frames are
     // malformed, with its "Exception occurred" expert info.
-    let normal_rows = rows(&[]);
+    let normal_rows = rows(&path, &[]);
     assert!(
         normal_rows.values().all(|r| !r.malformed),
         "{normal_rows:?}"
     );
-    let rows = rows(&[("KASA_TEST_THROW", TRIGGER)]);
+    let rows = rows(&path, &[("KASA_TEST_THROW", TRIGGER)]);
     let malformed: BTreeSet<u64> = rows
         .iter()
         .filter(|(_, r)| r.malformed)
@@ -204,16 +210,22 @@ fn a_throw_inside_the_shim_is_a_malformed_packet_and_nothing_else_changes() {
 /// The JSON hand-off runs with the columns write-protected by the shim, which makes them
 /// writable again afterwards: Protocol stays "KASA" (not ".../JSON"), Info is exactly the
 /// plugin's summary (no ", JavaScript Object Notation"), on every frame, with and without a
-/// throw elsewhere in the frame's dissection.
+/// throw elsewhere in the frame's dissection. `tcp_two_in_one` has two messages in one segment:
+/// the second one's summary is appended after the first one's JSON hand-off, so it is lost if
+/// the columns are left write-protected.
 #[test]
 fn the_json_hand_off_leaves_the_columns_to_the_plugin() {
-    let path = hs110();
-    let (out, normal) = decode(&path, &[], &[]);
-    assert_clean_exit(&out);
-    let want = summaries(&normal.messages);
-    assert!(!want.is_empty());
-    for env in [&[][..], &[("KASA_TEST_THROW", TRIGGER)][..]] {
-        let rows = rows(env);
+    let throw = [("KASA_TEST_THROW", TRIGGER)];
+    for (path, env) in [
+        (hs110(), &[][..]),
+        (hs110(), &throw[..]),
+        (fixture("synthetic/tcp_two_in_one.pcap"), &[][..]),
+    ] {
+        let (out, normal) = decode(&path, &[], &[]);
+        assert_clean_exit(&out);
+        let want = summaries(&normal.messages);
+        assert!(!want.is_empty());
+        let rows = rows(&path, env);
         assert_eq!(
             rows.keys().collect::<Vec<_>>(),
             want.keys().collect::<Vec<_>>(),
