@@ -5,6 +5,10 @@
 //! `OUT_DIR/ws_version.rs` (`WS_MAJOR`, `WS_MINOR`). Emits the cfgs `ws_ge_4_2`, `ws_ge_4_4`,
 //! `ws_ge_4_6` and the env `WS_VERSION_MAJOR`/`WS_VERSION_MINOR`/`WS_PLUGIN_DIR` for tests.
 //!
+//! It also compiles `dissector/epan/shim.c` (the C shell that runs every throwing epan call
+//! under TRY/CATCH and holds the trampolines epan calls, see `dissector/epan/shim.h`) with the
+//! `cc` crate, against the same include paths, into a static library linked into the plugin.
+//!
 //! Env toggles: `KASA_NO_LINK=1` skips linking libwireshark (symbols then resolve at dlopen);
 //! `LIBCLANG_PATH` as usual for clang-sys.
 
@@ -12,7 +16,9 @@ use std::env;
 use std::fs;
 use std::path::PathBuf;
 
-const PACKAGES: &str = "libwireshark-dev libglib2.0-dev libclang-dev pkg-config";
+const PACKAGES: &str = "libwireshark-dev libglib2.0-dev libclang-dev pkg-config gcc";
+const SHIM_C: &str = "dissector/epan/shim.c";
+const SHIM_H: &str = "dissector/epan/shim.h";
 const SUPPORTED_MINORS: [u32; 4] = [0, 2, 4, 6];
 
 fn fail(what: &str, detail: &dyn std::fmt::Display) -> ! {
@@ -27,6 +33,8 @@ fn fail(what: &str, detail: &dyn std::fmt::Display) -> ! {
 fn main() {
     println!("cargo::rerun-if-changed=wrapper.h");
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed={SHIM_C}");
+    println!("cargo::rerun-if-changed={SHIM_H}");
     for var in ["PKG_CONFIG_PATH", "KASA_NO_LINK", "LIBCLANG_PATH"] {
         println!("cargo::rerun-if-env-changed={var}");
     }
@@ -91,6 +99,16 @@ fn main() {
     )
     .unwrap_or_else(|e| fail("cannot write ws_version.rs", &e));
 
+    let includes: Vec<&PathBuf> = ws.include_paths.iter().chain(&glib.include_paths).collect();
+    let mut shim = cc::Build::new();
+    shim.file(SHIM_C).includes(&includes);
+    shim.try_compile("kasa_shim").unwrap_or_else(|e| {
+        fail(
+            &format!("cannot compile {SHIM_C} (is a C compiler installed?)"),
+            &e,
+        )
+    });
+
     let mut builder = bindgen::Builder::default()
         .header("wrapper.h")
         .rust_edition(bindgen::RustEdition::Edition2024)
@@ -99,9 +117,14 @@ fn main() {
         .layout_tests(false)
         .generate_comments(false)
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
-    for path in ws.include_paths.iter().chain(&glib.include_paths) {
+    for path in &includes {
         builder = builder.clang_arg(format!("-I{}", path.display()));
     }
+    // The shim's wrappers, trampolines and entry table (wrapper.h includes shim.h).
+    builder = builder
+        .allowlist_function("kasa_.*")
+        .allowlist_type("kasa_.*")
+        .allowlist_var("KASA_.*");
     for f in ALLOW_FUNCTIONS {
         builder = builder.allowlist_function(f);
     }
@@ -127,42 +150,28 @@ fn parse_version(v: &str) -> (u32, u32) {
     (it.next().unwrap_or(0), it.next().unwrap_or(u32::MAX))
 }
 
+/// epan functions Rust calls directly: none of them throws. The throwing ones (tree items,
+/// expert infos, call_dissector, tcp_dissect_pdus, tvb_memcpy, new tvbs) are deliberately absent:
+/// Rust reaches them only through the shim's `kasa_shim_*` wrappers.
 const ALLOW_FUNCTIONS: &[&str] = &[
     "proto_register_plugin",
     "proto_register_protocol",
     "proto_register_field_array",
     "proto_register_subtree_array",
-    "proto_tree_add_item",
-    "proto_tree_add_string",
-    "proto_tree_add_uint",
-    "proto_tree_add_int",
-    "proto_tree_add_boolean",
-    "proto_tree_add_time",
-    "proto_item_add_subtree",
-    "proto_item_append_text",
     "expert_register_protocol",
     "expert_register_field_array",
-    "expert_add_info",
-    "expert_add_info_format",
     "register_dissector",
     "find_dissector",
-    "call_dissector",
-    "call_data_dissector",
     "dissector_add_uint_range_with_preference",
     "heur_dissector_add",
-    "tcp_dissect_pdus",
     "tvb_captured_length",
     "tvb_reported_length",
     "tvb_captured_length_remaining",
-    "tvb_memcpy",
-    "tvb_new_child_real_data",
-    "tvb_new_subset_length",
     "add_new_data_source",
     "col_set_str",
     "col_clear",
     "col_append_sep_str",
     "col_set_fence",
-    "col_set_writable",
     "wmem_alloc",
     "find_or_create_conversation",
     "conversation_set_dissector",

@@ -11,3 +11,5 @@
 #if __has_include(<wsutil/plugins.h>)
 #include <wsutil/plugins.h>
 #endif
+/* The C shell's wrappers and trampolines (dissector/epan/shim.c). */
+#include "dissector/epan/shim.h"

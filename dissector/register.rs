@@ -1,12 +1,27 @@
 //! Registration: the protocol, its fields and expert infos ([`crate::fields`]), preferences,
 //! dissector handles, the port table and heuristics, and the capture-start reset.
 
-use crate::epan::{self, Entry, Handle, PortRange, PrefBool, PrefUint};
+use crate::epan::{self, Callbacks, Entry, Handle, PortRange, PrefBool, PrefUint};
 use crate::fields::*;
-use crate::state;
-use kasa_decoder::wire::xor;
+use crate::{render, state, xor};
+use kasa_decoder::wire::xor::DEFAULT_MAX_MESSAGE;
 
-static MAX_MESSAGE: PrefUint = PrefUint::new(xor::DEFAULT_MAX_MESSAGE);
+/// What epan runs: handed over once, by `plugin_register` (in the crate root).
+pub static CALLBACKS: Callbacks = Callbacks {
+    register_protoinfo,
+    register_handoff,
+    apply_prefs,
+    reset_state,
+    report_panic: render::report_panic,
+    dissect_tcp: xor::dissect_tcp,
+    pdu_len: xor::pdu_len,
+    dissect_tcp_pdu: xor::dissect_tcp_pdu,
+    dissect_udp: xor::dissect_udp,
+    heur_tcp: xor::heur_tcp,
+    heur_udp: xor::heur_udp,
+};
+
+static MAX_MESSAGE: PrefUint = PrefUint::new(DEFAULT_MAX_MESSAGE);
 static JSON_TREE: PrefBool = PrefBool::new(true);
 pub(crate) static TCP_PORTS: PortRange = PortRange::new();
 pub(crate) static UDP_PORTS: PortRange = PortRange::new();

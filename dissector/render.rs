@@ -2,13 +2,15 @@
 //! ciphertext → plaintext → [`Body`] (decoder) → [`Record`] (the decoder's session) → [`Plan`]
 //! → columns, tree, expert infos, JSON hand-off.
 //!
-//! The plan is built under `catch_unwind` and lives entirely in the packet's wmem pool, so no
-//! Rust value owning heap memory is alive while epan is called. The fields shown come from
+//! The plan is built under `catch_unwind` and lives entirely in the packet's wmem pool. epan's
+//! throwing calls go through the C shim (see [`crate::epan`]): a view that reports [`Thrown`]
+//! means epan threw, and the code here stops and returns at once (the shim's trampoline
+//! rethrows the exception when the entry point has returned). The fields shown come from
 //! matching the decoder's enums exhaustively ([`Meta`], [`Problem`] via
 //! [`crate::fields::expert_for`], [`Transport`] via [`crate::fields::transport_name`]): a new
 //! transport or problem does not compile until it says how it is shown.
 
-use crate::epan::{self, Call, Col, Item, PduMemo, Pinfo, Pool, Span, Tvb, Via};
+use crate::epan::{self, Call, Col, Item, PduMemo, Pinfo, Pool, Span, Thrown, Tvb, Via};
 use crate::fields::*;
 use crate::register::{JSON_HANDLE, TCP_PORTS, UDP_PORTS, json_tree};
 use crate::state;
@@ -97,6 +99,8 @@ struct Plan<'p> {
     response_to: Option<(u32, Duration)>,
     problems: &'p [ProblemPlan<'p>],
     json_ok: bool,
+    /// `KASA_TEST_THROW` matched this message.
+    test_throw: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -138,6 +142,22 @@ fn panic_trigger() -> Option<&'static [u8]> {
         .as_deref()
 }
 
+/// The test trigger: `KASA_TEST_THROW=<text>` adds, on every message whose plaintext contains
+/// `<text>`, a tree item past the end of the decrypted tvb (not clamped), so that epan throws
+/// a bounds error inside the shim, and appends "[KASA_TEST_THROW caught]" to Info once the shim
+/// has reported it; proves that the shim catches (Rust gets control back) and the trampoline
+/// rethrows (Wireshark shows a malformed packet).
+fn throw_trigger() -> Option<&'static [u8]> {
+    static TRIGGER: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+    TRIGGER
+        .get_or_init(|| {
+            std::env::var_os("KASA_TEST_THROW")
+                .map(|v| v.into_encoded_bytes())
+                .filter(|v| !v.is_empty())
+        })
+        .as_deref()
+}
+
 /// Where and when a message was seen, for the session.
 fn seen(pinfo: Pinfo<'_>, via: Via, transport: Transport) -> Seen {
     let (src, dst) = (pinfo.src(), pinfo.dst());
@@ -173,15 +193,15 @@ fn seen(pinfo: Pinfo<'_>, via: Via, transport: Transport) -> Seen {
 }
 
 /// Dissects one message; returns whether it is shown (the session may reject it: a heuristic
-/// claim proved wrong, a datagram on trial that is not JSON).
-pub fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire<'p>) -> bool {
+/// claim proved wrong, a datagram on trial that is not JSON), or that epan threw.
+pub fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire<'p>) -> Result<bool, Thrown> {
     let pinfo = c.pinfo;
     let pool = pinfo.pool();
     let plaintext: &'p [u8] = match w.plaintext {
         Some(p) => p,
         None => {
             let Some(buf) = c.tvb.copy(pool, w.cipher_at, w.cipher_len) else {
-                return false;
+                return Ok(false);
             };
             xor::decrypt_in_place(buf);
             buf
@@ -194,12 +214,12 @@ pub fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire<'p>) -> bool {
         plan(pool, w, seen, visited, plaintext, want_tree)
     }));
     match plan {
-        Ok(None) => false,
+        Ok(None) => Ok(false),
         Ok(Some(plan)) => {
-            let child = c.tvb.child(plaintext);
+            let child = c.tvb.child(plaintext)?;
             pinfo.add_data_source(child, c"Decrypted Kasa");
-            render(c, span, child, plaintext.len(), plan);
-            true
+            render(c, span, child, plaintext.len(), plan)?;
+            Ok(true)
         }
         Err(_) => {
             let text = {
@@ -208,9 +228,12 @@ pub fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire<'p>) -> bool {
             };
             pinfo.claim_columns(c"KASA");
             pinfo.col_append_fenced(Col::Info, c" | ", c"[Plugin internal error]");
-            let item = c.tree.and_then(|t| t.protocol(span));
-            pinfo.expert(item, &EI_INTERNAL_ERROR, text);
-            true
+            let item = match c.tree {
+                Some(t) => t.protocol(span)?,
+                None => None,
+            };
+            pinfo.expert(item, &EI_INTERNAL_ERROR, text)?;
+            Ok(true)
         }
     }
 }
@@ -246,6 +269,8 @@ fn plan<'p>(
     {
         panic!("KASA_TEST_PANIC trigger found in frame {}", seen.id.frame);
     }
+    let test_throw =
+        throw_trigger().is_some_and(|t| plaintext.windows(t.len()).any(|win| win == t));
     let mut problems: Vec<Problem> = w.framing.problem().into_iter().collect();
     let body = Body::analyse(plaintext, &mut problems);
     let (record, response_in) = decide(&seen, visited, &w.meta, &body);
@@ -278,6 +303,7 @@ fn plan<'p>(
         response_to: None,
         problems: pool.slice(&problems),
         json_ok: body.json_ok,
+        test_throw,
     };
     if !want_tree {
         return Some(plan);
@@ -326,16 +352,29 @@ fn plan<'p>(
 }
 
 /// Columns, tree, expert infos and the JSON hand-off of one message. Only plain data and pool
-/// memory are alive here.
-fn render<'p>(c: &Call<'p>, span: Span<'p>, child: Tvb<'p>, plain_len: usize, plan: Plan<'p>) {
+/// memory are alive here. Stops at the first [`Thrown`].
+fn render<'p>(
+    c: &Call<'p>,
+    span: Span<'p>,
+    child: Tvb<'p>,
+    plain_len: usize,
+    plan: Plan<'p>,
+) -> Result<(), Thrown> {
     let pinfo = c.pinfo;
     pinfo.claim_columns(c"KASA");
     pinfo.col_append_fenced(Col::Info, c" | ", plan.info);
-    let item: Option<Item<'p>> = c.tree.and_then(|t| t.protocol(span));
-    if let Some(tree) = item.and_then(|i| {
-        i.append_text(plan.item_text);
-        i.subtree(&ETT_KASA)
-    }) {
+    let item: Option<Item<'p>> = match c.tree {
+        Some(t) => t.protocol(span)?,
+        None => None,
+    };
+    let subtree = match item {
+        Some(i) => {
+            i.append_text(plan.item_text)?;
+            i.subtree(&ETT_KASA)?
+        }
+        None => None,
+    };
+    if let Some(tree) = subtree {
         let none = Span {
             tvb: c.tvb,
             offset: 0,
@@ -351,7 +390,15 @@ fn render<'p>(c: &Call<'p>, span: Span<'p>, child: Tvb<'p>, plain_len: usize, pl
                 i.set_generated();
             }
         };
-        generated(tree.string(&TRANSPORT, none, transport_name(plan.transport)));
+        generated(tree.string(&TRANSPORT, none, transport_name(plan.transport))?);
+        if plan.test_throw {
+            // 16 bytes starting 16 bytes past the end of the plaintext: a bounds error. The
+            // marker (a column call, which cannot throw) shows that Rust got control back.
+            if let Err(thrown) = tree.unchecked_item(&PLAINTEXT, child, plain_len + 16, 16) {
+                pinfo.col_append_fenced(Col::Info, c" ", c"[KASA_TEST_THROW caught]");
+                return Err(thrown);
+            }
+        }
         if let Some(h) = plan.len_header {
             tree.uint(
                 &LEN,
@@ -361,25 +408,25 @@ fn render<'p>(c: &Call<'p>, span: Span<'p>, child: Tvb<'p>, plain_len: usize, pl
                     len: HEADER_LEN,
                 },
                 h,
-            );
+            )?;
         }
         let request = plan.direction == Direction::Request;
-        generated(tree.boolean(if request { &REQUEST } else { &RESPONSE }, none, true));
-        tree.string(&PLAINTEXT, text, plan.plaintext);
+        generated(tree.boolean(if request { &REQUEST } else { &RESPONSE }, none, true)?);
+        tree.string(&PLAINTEXT, text, plan.plaintext)?;
         for m in plan.methods {
-            tree.string(&METHOD, text, m.name);
+            tree.string(&METHOD, text, m.name)?;
             if let Some(code) = m.err_code {
-                tree.int(&ERR_CODE, text, code);
+                tree.int(&ERR_CODE, text, code)?;
             }
             if let Some(msg) = m.err_msg {
-                tree.string(&ERR_MSG, text, msg);
+                tree.string(&ERR_MSG, text, msg)?;
             }
         }
         if let Some(s) = plan.context_source {
-            tree.string(&CONTEXT_SOURCE, text, s);
+            tree.string(&CONTEXT_SOURCE, text, s)?;
         }
         for id in plan.child_ids {
-            tree.string(&CONTEXT_CHILD_ID, text, id);
+            tree.string(&CONTEXT_CHILD_ID, text, id)?;
         }
         if let Some(d) = plan.device {
             let at = if d.generated { none } else { text };
@@ -393,7 +440,7 @@ fn render<'p>(c: &Call<'p>, span: Span<'p>, child: Tvb<'p>, plain_len: usize, pl
                 (&DEVICE_TYPE, d.kind),
             ] {
                 if let Some(v) = v {
-                    let i = tree.string(hf, at, v);
+                    let i = tree.string(hf, at, v)?;
                     if d.generated {
                         generated(i);
                     }
@@ -401,24 +448,31 @@ fn render<'p>(c: &Call<'p>, span: Span<'p>, child: Tvb<'p>, plain_len: usize, pl
             }
         }
         for &f in plan.response_in {
-            generated(tree.uint(&RESPONSE_IN, none, f));
+            generated(tree.uint(&RESPONSE_IN, none, f)?);
         }
         if let Some((f, t)) = plan.response_to {
-            generated(tree.uint(&RESPONSE_TO, none, f));
-            generated(tree.time(&TIME, none, t));
+            generated(tree.uint(&RESPONSE_TO, none, f)?);
+            generated(tree.time(&TIME, none, t)?);
         }
     }
     for p in plan.problems {
-        pinfo.expert(item, p.ei, p.text);
+        pinfo.expert(item, p.ei, p.text)?;
     }
     if json_tree() && plan.json_ok {
-        // Last: the JSON dissector may throw, and nothing of ours must be pending then.
-        pinfo.call_protected(&JSON_HANDLE, child, c.tree);
+        // Last: whatever JSON throws is rethrown as soon as we return.
+        pinfo.call_protected(&JSON_HANDLE, child, c.tree)?;
     }
+    Ok(())
 }
 
 /// A PDU that is no message (a header above the cap, an empty zero-length message).
-pub fn problem_only<'p>(c: &Call<'p>, span: Span<'p>, via: Via, meta: Meta, framing: Framing) {
+pub fn problem_only<'p>(
+    c: &Call<'p>,
+    span: Span<'p>,
+    via: Via,
+    meta: Meta,
+    framing: Framing,
+) -> Result<(), Thrown> {
     let pinfo = c.pinfo;
     let pool = pinfo.pool();
     let seen = seen(pinfo, via, meta.transport());
@@ -440,12 +494,19 @@ pub fn problem_only<'p>(c: &Call<'p>, span: Span<'p>, via: Via, meta: Meta, fram
         ))
     }));
     let Ok(Some((ei, text, info))) = texts else {
-        return;
+        return Ok(());
     };
     pinfo.claim_columns(c"KASA");
     pinfo.col_append_fenced(Col::Info, c" | ", info);
-    let item = c.tree.and_then(|t| t.protocol(span));
-    if let Some(t) = item.and_then(|i| i.subtree(&ETT_KASA)) {
+    let item = match c.tree {
+        Some(t) => t.protocol(span)?,
+        None => None,
+    };
+    let subtree = match item {
+        Some(i) => i.subtree(&ETT_KASA)?,
+        None => None,
+    };
+    if let Some(t) = subtree {
         match meta {
             Meta::XorTcp { len_header } => {
                 t.uint(
@@ -456,12 +517,12 @@ pub fn problem_only<'p>(c: &Call<'p>, span: Span<'p>, via: Via, meta: Meta, fram
                         len: HEADER_LEN,
                     },
                     len_header,
-                );
+                )?;
             }
             Meta::XorUdp => {}
         }
     }
-    pinfo.expert(item, ei, text);
+    pinfo.expert(item, ei, text)
 }
 
 /// A panic escaped an entry point's inner guards: say so on the packet.
@@ -470,5 +531,5 @@ pub fn report_panic(pinfo: Pinfo<'_>) {
         let t = epan::internal_error_text();
         pinfo.pool().cstr(&t)
     };
-    pinfo.expert(None, &EI_INTERNAL_ERROR, text);
+    let _ = pinfo.expert(None, &EI_INTERNAL_ERROR, text);
 }

@@ -85,7 +85,8 @@ pub fn dissect_tcp(c: &Call<'_>, ctx: PduCtx) -> c_int {
         c.pinfo.desegment_until_fin(0);
         return len as c_int;
     }
-    crate::epan::tcp_dissect_pdus(c, ctx);
+    // On Err epan threw: the shim's trampoline rethrows once we return, whatever we return.
+    let _ = crate::epan::tcp_dissect_pdus(c, FIXED_LEN, ctx);
     len as c_int
 }
 
@@ -126,7 +127,8 @@ pub fn dissect_tcp_pdu(c: &Call<'_>, ctx: PduCtx) -> c_int {
     };
     let meta = Meta::XorTcp { len_header: header };
     if matches!(framing, Framing::AboveCap { .. }) || cipher_len == 0 {
-        render::problem_only(c, span, ctx.via, meta, framing);
+        // On Err (epan threw) the trampoline rethrows once we return.
+        let _ = render::problem_only(c, span, ctx.via, meta, framing);
     } else {
         let w = Wire {
             meta,
@@ -136,7 +138,7 @@ pub fn dissect_tcp_pdu(c: &Call<'_>, ctx: PduCtx) -> c_int {
             framing,
             plaintext: cut.and_then(|c| c.plaintext.filter(|p| p.len() == cipher_len)),
         };
-        render::dissect_message(c, span, w);
+        let _ = render::dissect_message(c, span, w);
     }
     total as c_int
 }
@@ -170,10 +172,10 @@ pub fn dissect_udp(c: &Call<'_>, via: Via) -> c_int {
         framing,
         plaintext: None,
     };
-    if render::dissect_message(c, span, w) {
-        len as c_int
-    } else {
-        0
+    match render::dissect_message(c, span, w) {
+        Ok(false) => 0,
+        // Shown, or epan threw while showing it (rethrown once we return).
+        Ok(true) | Err(_) => len as c_int,
     }
 }
 

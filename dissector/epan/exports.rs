@@ -1,12 +1,18 @@
-//! What the loader and epan call: the exported plugin symbols and every `extern "C"` entry
-//! point. Each entry point runs its Rust body under `catch_unwind`; a panic never crosses into C.
+//! What the loader and epan call: the exported plugin data symbols and every `extern "C"` entry
+//! point, and the table of the plugin's safe [`Callbacks`] they run.
+//!
+//! epan never calls these entry points directly during dissection: it calls the C trampolines
+//! of `shim.c`, which call these, then rethrow any Wireshark exception a shim wrapper caught
+//! meanwhile. Each entry point runs its Rust body under `catch_unwind`, so it never unwinds (a
+//! panic never crosses into C) and never throws (it reaches epan's throwing calls only through
+//! the shim).
 
-use super::{CBool, Call, Pinfo, TcpInfo, Tree, Tvb, c_bool};
+use super::{CBool, Call, Pinfo, TcpInfo, Thrown, Tree, Tvb, shim};
 use crate::sys;
-use crate::{register, render, xor};
 use core::ffi::{c_int, c_uint, c_void};
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -37,12 +43,65 @@ static PLUGIN: sys::proto_plugin = sys::proto_plugin {
     register_handoff: Some(register_handoff),
 };
 
-/// Called while plugins are scanned: registers the protocol plugin and nothing else.
-#[unsafe(no_mangle)]
-pub extern "C" fn plugin_register() {
+/// The plugin's safe callbacks: what each entry point runs once the C trampoline and the Rust
+/// guard let it through. Registered once, by [`register_plugin`]; epan never names the plugin
+/// module.
+///
+/// Every dissection callback may call epan only through this module's views, whose throwing
+/// calls go through the C shim; when one reports [`Thrown`](super::Thrown), the callback stops
+/// and returns (its return value is then ignored: the trampoline rethrows).
+pub struct Callbacks {
+    /// `register_protoinfo`: the protocol, fields, preferences and dissector handles.
+    pub register_protoinfo: fn(),
+    /// `register_handoff`: ports, heuristics, the handles of other dissectors.
+    pub register_handoff: fn(),
+    /// A preference changed.
+    pub apply_prefs: fn(),
+    /// A capture starts or ends.
+    pub reset_state: fn(),
+    /// A panic escaped a callback's own guards: say so on the packet.
+    pub report_panic: fn(Pinfo<'_>),
+    /// TCP, from the port table (`Via::Port`) or a claimed conversation.
+    pub dissect_tcp: fn(&Call<'_>, PduCtx) -> c_int,
+    /// `tcp_dissect_pdus`' length callback: the PDU's length at `offset`.
+    pub pdu_len: fn(Pinfo<'_>, Tvb<'_>, usize) -> usize,
+    /// `tcp_dissect_pdus`' PDU callback.
+    pub dissect_tcp_pdu: fn(&Call<'_>, PduCtx) -> c_int,
+    /// UDP, from the port table or a claimed conversation.
+    pub dissect_udp: fn(&Call<'_>, Via) -> c_int,
+    /// The TCP heuristic: whether the segment was claimed (and dissected).
+    pub heur_tcp: fn(&Call<'_>, PduCtx) -> bool,
+    /// The UDP heuristic.
+    pub heur_udp: fn(&Call<'_>) -> bool,
+}
+
+static CALLBACKS: OnceLock<&'static Callbacks> = OnceLock::new();
+
+fn callbacks() -> Option<&'static Callbacks> {
+    CALLBACKS.get().copied()
+}
+
+/// What the exported `plugin_register` runs (the crate root wires in the plugin's table):
+/// keeps the callbacks, hands the shim its Rust entry points, and registers the protocol
+/// plugin, nothing else.
+pub fn register_plugin(callbacks: &'static Callbacks) {
     set_quiet_panic_hook();
-    // SAFETY: PLUGIN is 'static and immutable.
-    unsafe { sys::proto_register_plugin(&PLUGIN) }
+    let _ = CALLBACKS.set(callbacks);
+    let entries = sys::kasa_rust_entries {
+        tcp_port: Some(dissect_tcp_port),
+        tcp_conv: Some(dissect_tcp_conv),
+        udp_port: Some(dissect_udp_port),
+        udp_conv: Some(dissect_udp_conv),
+        heur_tcp: Some(heur_tcp),
+        heur_udp: Some(heur_udp),
+        pdu_len: Some(get_pdu_len),
+        pdu: Some(dissect_pdu),
+    };
+    // SAFETY: the shim copies the table; PLUGIN is 'static and immutable.
+    unsafe {
+        sys::kasa_shim_set_entries(&entries);
+        sys::proto_register_plugin(&PLUGIN);
+    }
 }
 
 /// `WS_PLUGIN_DESC_DISSECTOR`; read by Wireshark 4.4 and later, ignored before.
@@ -92,30 +151,39 @@ fn guard_dissect(pinfo: Pinfo<'_>, consumed: c_int, f: impl FnOnce() -> c_int) -
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(n) => n,
         Err(_) => {
-            render::report_panic(pinfo);
+            if let Some(cb) = callbacks() {
+                (cb.report_panic)(pinfo);
+            }
             consumed
         }
     }
 }
 
+/// Runs one of the registration-time callbacks under a guard.
+fn run(f: impl FnOnce(&'static Callbacks) -> fn()) {
+    if let Some(cb) = callbacks() {
+        guard((), f(cb));
+    }
+}
+
 extern "C" fn register_protoinfo() {
-    guard((), register::register_protoinfo);
+    run(|cb| cb.register_protoinfo);
 }
 
 extern "C" fn register_handoff() {
-    guard((), register::register_handoff);
+    run(|cb| cb.register_handoff);
 }
 
 pub(super) extern "C" fn prefs_apply() {
-    guard((), register::apply_prefs);
+    run(|cb| cb.apply_prefs);
 }
 
 pub(super) extern "C" fn init_routine() {
-    guard((), register::reset_state);
+    run(|cb| cb.reset_state);
 }
 
 pub(super) extern "C" fn cleanup_routine() {
-    guard((), register::reset_state);
+    run(|cb| cb.reset_state);
 }
 
 fn call<'p>(
@@ -165,7 +233,7 @@ fn tcp_entry(
     data: *mut c_void,
     port: bool,
 ) -> c_int {
-    let Some(c) = call(tvb, pinfo, tree) else {
+    let (Some(c), Some(cb)) = (call(tvb, pinfo, tree), callbacks()) else {
         return 0;
     };
     let via = if port {
@@ -179,10 +247,10 @@ fn tcp_entry(
     };
     let len = c.tvb.captured_len() as c_int;
     let pinfo = c.pinfo;
-    guard_dissect(pinfo, len, || xor::dissect_tcp(&c, ctx))
+    guard_dissect(pinfo, len, || (cb.dissect_tcp)(&c, ctx))
 }
 
-pub(super) unsafe extern "C" fn dissect_tcp_port(
+unsafe extern "C" fn dissect_tcp_port(
     tvb: *mut sys::tvbuff_t,
     pinfo: *mut sys::packet_info,
     tree: *mut sys::proto_tree,
@@ -191,7 +259,7 @@ pub(super) unsafe extern "C" fn dissect_tcp_port(
     tcp_entry(tvb, pinfo, tree, data, true)
 }
 
-pub(super) unsafe extern "C" fn dissect_tcp_conv(
+unsafe extern "C" fn dissect_tcp_conv(
     tvb: *mut sys::tvbuff_t,
     pinfo: *mut sys::packet_info,
     tree: *mut sys::proto_tree,
@@ -206,7 +274,7 @@ fn udp_entry(
     tree: *mut sys::proto_tree,
     port: bool,
 ) -> c_int {
-    let Some(c) = call(tvb, pinfo, tree) else {
+    let (Some(c), Some(cb)) = (call(tvb, pinfo, tree), callbacks()) else {
         return 0;
     };
     let via = if port {
@@ -216,10 +284,10 @@ fn udp_entry(
     };
     let len = c.tvb.captured_len() as c_int;
     let pinfo = c.pinfo;
-    guard_dissect(pinfo, len, || xor::dissect_udp(&c, via))
+    guard_dissect(pinfo, len, || (cb.dissect_udp)(&c, via))
 }
 
-pub(super) unsafe extern "C" fn dissect_udp_port(
+unsafe extern "C" fn dissect_udp_port(
     tvb: *mut sys::tvbuff_t,
     pinfo: *mut sys::packet_info,
     tree: *mut sys::proto_tree,
@@ -228,7 +296,7 @@ pub(super) unsafe extern "C" fn dissect_udp_port(
     udp_entry(tvb, pinfo, tree, true)
 }
 
-pub(super) unsafe extern "C" fn dissect_udp_conv(
+unsafe extern "C" fn dissect_udp_conv(
     tvb: *mut sys::tvbuff_t,
     pinfo: *mut sys::packet_info,
     tree: *mut sys::proto_tree,
@@ -237,66 +305,61 @@ pub(super) unsafe extern "C" fn dissect_udp_conv(
     udp_entry(tvb, pinfo, tree, false)
 }
 
-#[cfg(ws_ge_4_4)]
-type HeurRet = bool;
-#[cfg(not(ws_ge_4_4))]
-type HeurRet = sys::gboolean;
+// The heuristics return 0 or 1; the C trampoline turns that into the header's own return type
+// (gboolean up to 4.2, bool from 4.4).
 
-pub(super) unsafe extern "C" fn heur_tcp(
+unsafe extern "C" fn heur_tcp(
     tvb: *mut sys::tvbuff_t,
     pinfo: *mut sys::packet_info,
     tree: *mut sys::proto_tree,
     data: *mut c_void,
-) -> HeurRet {
-    let Some(c) = call(tvb, pinfo, tree) else {
-        return c_bool(false);
+) -> c_int {
+    let (Some(c), Some(cb)) = (call(tvb, pinfo, tree), callbacks()) else {
+        return 0;
     };
     let tcp = tcp_info(data);
     let pinfo = c.pinfo;
-    let claimed = guard_dissect(pinfo, 0, || {
-        xor::heur_tcp(
+    guard_dissect(pinfo, 0, || {
+        (cb.heur_tcp)(
             &c,
             PduCtx {
                 via: Via::Conversation,
                 tcp,
             },
         ) as c_int
-    });
-    c_bool(claimed != 0)
+    })
 }
 
-pub(super) unsafe extern "C" fn heur_udp(
+unsafe extern "C" fn heur_udp(
     tvb: *mut sys::tvbuff_t,
     pinfo: *mut sys::packet_info,
     tree: *mut sys::proto_tree,
     _data: *mut c_void,
-) -> HeurRet {
-    let Some(c) = call(tvb, pinfo, tree) else {
-        return c_bool(false);
+) -> c_int {
+    let (Some(c), Some(cb)) = (call(tvb, pinfo, tree), callbacks()) else {
+        return 0;
     };
     let pinfo = c.pinfo;
-    let claimed = guard_dissect(pinfo, 0, || xor::heur_udp(&c) as c_int);
-    c_bool(claimed != 0)
+    guard_dissect(pinfo, 0, || (cb.heur_udp)(&c) as c_int)
 }
 
-/// `tcp_dissect_pdus` with a 4-byte fixed part. May throw (a bounds error on a bad length):
-/// callers hold no Rust owner across it.
-pub fn tcp_dissect_pdus(c: &Call<'_>, ctx: PduCtx) {
+/// `tcp_dissect_pdus` (desegmenting) with a `fixed_len`-byte fixed part, through the shim: its
+/// callbacks are the shim's trampolines, which run [`Callbacks::pdu_len`] and
+/// [`Callbacks::dissect_tcp_pdu`]. `Err` when epan threw (e.g. a bounds error on a bad length
+/// that `tcp_dissect_pdus` itself does not catch): stop and return.
+pub fn tcp_dissect_pdus(c: &Call<'_>, fixed_len: usize, ctx: PduCtx) -> Result<(), Thrown> {
     let data = c.pinfo.pool().slice(&[ctx]).as_ptr() as *mut c_void;
     let tree = c.tree.map_or(core::ptr::null_mut(), |t| t.raw.as_ptr());
     // SAFETY: live tvb/pinfo/tree; ctx lives in the packet pool for the whole call.
-    unsafe {
-        sys::tcp_dissect_pdus(
+    shim(unsafe {
+        sys::kasa_shim_tcp_dissect_pdus(
             c.tvb.raw.as_ptr(),
             c.pinfo.raw.as_ptr(),
             tree,
-            c_bool(true),
-            crate::xor::FIXED_LEN as c_uint,
-            Some(get_pdu_len),
-            Some(dissect_pdu),
+            fixed_len as c_uint,
             data,
         )
-    }
+    })
 }
 
 unsafe extern "C" fn get_pdu_len(
@@ -305,13 +368,15 @@ unsafe extern "C" fn get_pdu_len(
     offset: c_int,
     _data: *mut c_void,
 ) -> c_uint {
-    let (Some(tvb), Some(pinfo)) = (Tvb::from_raw(tvb), Pinfo::from_raw(pinfo)) else {
+    let (Some(tvb), Some(pinfo), Some(cb)) =
+        (Tvb::from_raw(tvb), Pinfo::from_raw(pinfo), callbacks())
+    else {
         return 0;
     };
     let offset = offset.max(0) as usize;
     // On a panic, claim the rest of the segment: it is then reported by dissect_pdu.
     let rest = tvb.remaining(offset) as c_uint;
-    guard(rest, || xor::pdu_len(pinfo, tvb, offset) as c_uint)
+    guard(rest, || (cb.pdu_len)(pinfo, tvb, offset) as c_uint)
 }
 
 unsafe extern "C" fn dissect_pdu(
@@ -320,7 +385,7 @@ unsafe extern "C" fn dissect_pdu(
     tree: *mut sys::proto_tree,
     data: *mut c_void,
 ) -> c_int {
-    let Some(c) = call(tvb, pinfo, tree) else {
+    let (Some(c), Some(cb)) = (call(tvb, pinfo, tree), callbacks()) else {
         return 0;
     };
     if data.is_null() {
@@ -330,5 +395,5 @@ unsafe extern "C" fn dissect_pdu(
     let ctx = unsafe { *(data as *const PduCtx) };
     let len = c.tvb.captured_len() as c_int;
     let pinfo = c.pinfo;
-    guard_dissect(pinfo, len, || xor::dissect_tcp_pdu(&c, ctx))
+    guard_dissect(pinfo, len, || (cb.dissect_tcp_pdu)(&c, ctx))
 }

@@ -1,19 +1,51 @@
 //! The only module with `unsafe`: safe, lifetime-bound views over epan's C objects, the
-//! registration helpers and the `extern "C"` entry points.
+//! registration helpers and the `extern "C"` entry points, over the C shim `shim.c`.
 //!
 //! Rules kept here (WIRESHARK.md §4–§7):
 //!
-//! * every offset and length is checked against the tvb's captured length before a tvb or tree
-//!   call, so none of the wrappers below makes epan throw;
-//! * strings that epan keeps are `&'static CStr`; per-packet text lives in the packet's wmem pool
-//!   ([`Pool`]), never in a Rust owner that a `longjmp` could skip;
+//! * **Every epan call that can throw goes through the shim; Rust never has a frame between a
+//!   THROW and its CATCH.** A Wireshark exception is a `longjmp`. The throwing calls (tree
+//!   items, subtrees, item text, expert infos, `call_dissector`, `tcp_dissect_pdus`,
+//!   `tvb_memcpy`, new tvbs) are not even in the bindings: Rust reaches them only as
+//!   `sys::kasa_shim_*` wrappers, which run them under `TRY`/`CATCH_ALL` and report a throw as
+//!   [`Thrown`]. The views below return `Result<_, Thrown>` (or `None`/`false` where noted); on
+//!   `Err` the caller stops and returns. epan calls into the plugin only through the shim's C
+//!   trampolines, which rethrow the caught exception once the Rust entry point has returned, so
+//!   epan sees the same exception a C dissector would have thrown ("Malformed Packet",
+//!   `tcp_dissect_pdus` going on with the next PDU). While an exception is pending every
+//!   wrapper refuses to call epan.
+//! * Every offset and length is still checked against the tvb's captured length before a tvb
+//!   or tree call ([`Span`] clamps), so in normal operation nothing throws at all.
+//! * Strings that epan keeps are `&'static CStr`; per-packet text lives in the packet's wmem
+//!   pool ([`Pool`]).
 //! * `'p` is one dissector call: a [`Tvb<'p>`], [`Tree<'p>`] or `&'p [u8]` from the pool cannot
 //!   outlive the packet.
 #![allow(unsafe_code)]
 
 mod exports;
 
-pub use exports::{PduCtx, Via, internal_error_text, set_quiet_panic_hook, tcp_dissect_pdus};
+pub use exports::{
+    Callbacks, PduCtx, Via, internal_error_text, register_plugin, set_quiet_panic_hook,
+    tcp_dissect_pdus,
+};
+
+/// epan threw inside a shim wrapper (or an exception was already pending, and epan was not
+/// called). The exception is pending in the shim; the C trampoline that called the current
+/// entry point rethrows it as soon as that entry point returns. Stop and return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thrown;
+
+/// A tree item, `None` when epan returned none; `Err` when epan threw.
+pub type Added<'p> = Result<Option<Item<'p>>, Thrown>;
+
+/// The status of a `kasa_shim_*` wrapper.
+fn shim(status: c_int) -> Result<(), Thrown> {
+    if status == sys::KASA_OK as c_int {
+        Ok(())
+    } else {
+        Err(Thrown)
+    }
+}
 
 use crate::sys;
 use core::cell::UnsafeCell;
@@ -41,12 +73,6 @@ impl CBool for i32 {
     fn truthy(self) -> bool {
         self != 0
     }
-}
-
-/// A Rust bool as the boolean epan expects (`gboolean` up to 4.2, `bool` from 4.4). A plain
-/// `.into()` would do, but is a `bool`→`bool` no-op on 4.4+ that clippy rejects there.
-pub(crate) fn c_bool<T: From<bool>>(b: bool) -> T {
-    T::from(b)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -408,16 +434,17 @@ pub enum Entry {
 }
 
 pub fn register_dissector(handle: &Handle, name: &'static CStr, entry: Entry) {
+    // The shim's trampolines, which call exports' entry points.
     let f: unsafe extern "C" fn(
         *mut sys::tvbuff_t,
         *mut sys::packet_info,
         *mut sys::proto_tree,
         *mut c_void,
     ) -> c_int = match entry {
-        Entry::TcpPort => exports::dissect_tcp_port,
-        Entry::TcpConv => exports::dissect_tcp_conv,
-        Entry::UdpPort => exports::dissect_udp_port,
-        Entry::UdpConv => exports::dissect_udp_conv,
+        Entry::TcpPort => sys::kasa_tramp_tcp_port,
+        Entry::TcpConv => sys::kasa_tramp_tcp_conv,
+        Entry::UdpPort => sys::kasa_tramp_udp_port,
+        Entry::UdpConv => sys::kasa_tramp_udp_conv,
     };
     // SAFETY: 'static name, valid function.
     let h = unsafe { sys::register_dissector(name.as_ptr(), Some(f), PROTO.get()) };
@@ -439,10 +466,11 @@ pub fn add_heuristic(
     internal: &'static CStr,
     udp: bool,
 ) {
+    // The shim's trampolines, which call exports' entry points.
     let f = if udp {
-        exports::heur_udp
+        sys::kasa_tramp_heur_udp
     } else {
-        exports::heur_tcp
+        sys::kasa_tramp_heur_tcp
     };
     // SAFETY: 'static strings, valid function.
     unsafe {
@@ -559,7 +587,8 @@ impl<'p> Tvb<'p> {
     pub fn remaining(&self, offset: usize) -> usize {
         self.captured_len().saturating_sub(offset)
     }
-    /// Copies `out.len()` bytes at `offset`; `false` (nothing copied) if they are not captured.
+    /// Copies `out.len()` bytes at `offset`; `false` (nothing copied) if they are not captured,
+    /// or if epan threw all the same (then the exception is pending: stop).
     pub fn copy_into(&self, offset: usize, out: &mut [u8]) -> bool {
         if offset
             .checked_add(out.len())
@@ -567,18 +596,19 @@ impl<'p> Tvb<'p> {
         {
             return false;
         }
-        if !out.is_empty() {
-            // SAFETY: bounds checked above, so tvb_memcpy does not throw.
-            unsafe {
-                sys::tvb_memcpy(
-                    self.raw.as_ptr(),
-                    out.as_mut_ptr() as *mut c_void,
-                    offset as c_int,
-                    out.len(),
-                )
-            };
+        if out.is_empty() {
+            return true;
         }
-        true
+        // SAFETY: out is writable for out.len() bytes; the shim catches any throw.
+        shim(unsafe {
+            sys::kasa_shim_tvb_memcpy(
+                self.raw.as_ptr(),
+                out.as_mut_ptr() as *mut c_void,
+                offset as c_int,
+                out.len(),
+            )
+        })
+        .is_ok()
     }
     /// Copies captured bytes `offset..offset+len` into the pool.
     pub fn copy(&self, pool: Pool<'p>, offset: usize, len: usize) -> Option<&'p mut [u8]> {
@@ -586,27 +616,39 @@ impl<'p> Tvb<'p> {
         self.copy_into(offset, buf).then_some(buf)
     }
     /// A child tvb over pool bytes (shown in the packet bytes pane as its own source).
-    pub fn child(&self, data: &'p [u8]) -> Tvb<'p> {
-        // SAFETY: data lives as long as the packet, which outlives the child tvb.
-        let raw = unsafe {
-            sys::tvb_new_child_real_data(
+    pub fn child(&self, data: &'p [u8]) -> Result<Tvb<'p>, Thrown> {
+        let mut raw = ptr::null_mut();
+        // SAFETY: data lives as long as the packet, which outlives the child tvb; the shim
+        // catches any throw.
+        shim(unsafe {
+            sys::kasa_shim_tvb_new_child_real_data(
+                &mut raw,
                 self.raw.as_ptr(),
                 data.as_ptr(),
                 data.len() as _,
                 data.len() as _,
             )
-        };
-        Tvb::from_raw(raw).unwrap_or(*self)
+        })?;
+        Ok(Tvb::from_raw(raw).unwrap_or(*self))
     }
-    /// A subset `offset..offset+len` of captured bytes; `None` if out of range.
+    /// A subset `offset..offset+len` of captured bytes; `None` if out of range, or if epan threw
+    /// all the same (then the exception is pending: stop).
     pub fn subset(&self, offset: usize, len: usize) -> Option<Tvb<'p>> {
         if offset.checked_add(len)? > self.captured_len() {
             return None;
         }
-        // SAFETY: bounds checked.
-        Tvb::from_raw(unsafe {
-            sys::tvb_new_subset_length(self.raw.as_ptr(), offset as c_int, len as c_int)
+        let mut raw = ptr::null_mut();
+        // SAFETY: live tvb; the shim catches any throw.
+        shim(unsafe {
+            sys::kasa_shim_tvb_new_subset_length(
+                &mut raw,
+                self.raw.as_ptr(),
+                offset as c_int,
+                len as c_int,
+            )
         })
+        .ok()?;
+        Tvb::from_raw(raw)
     }
 }
 
@@ -717,10 +759,6 @@ impl<'p> Pinfo<'p> {
             sys::col_set_fence(self.get().cinfo, col.id());
         }
     }
-    pub fn set_columns_writable(&self, writable: bool) {
-        // SAFETY: live cinfo; -1 means all columns.
-        unsafe { sys::col_set_writable(self.get().cinfo, -1, c_bool(writable)) }
-    }
     // Returns void up to 4.4 and a pointer from 4.6: ignored either way.
     #[allow(clippy::let_unit_value)]
     pub fn add_data_source(&self, tvb: Tvb<'p>, name: &'static CStr) {
@@ -729,39 +767,19 @@ impl<'p> Pinfo<'p> {
             unsafe { sys::add_new_data_source(self.raw.as_ptr(), tvb.raw.as_ptr(), name.as_ptr()) };
     }
     /// Adds an expert info with dynamic text to `item` (or to the packet, if `item` is `None`).
-    // Returns void in 4.0 and `proto_item *` from 4.2: ignored either way.
-    #[allow(clippy::let_unit_value)]
-    pub fn expert(&self, item: Option<Item<'p>>, ei: &'static Ei, text: &CStr) {
+    /// It adds a tree item, so it can throw (e.g. a tree over `gui_max_tree_items`).
+    pub fn expert(
+        &self,
+        item: Option<Item<'p>>,
+        ei: &'static Ei,
+        text: &CStr,
+    ) -> Result<(), Thrown> {
         let item = item.map_or(ptr::null_mut(), |i| i.raw.as_ptr());
-        // SAFETY: the format is "%s" with one NUL-terminated argument; the text is copied.
-        let _ = unsafe {
-            sys::expert_add_info_format(
-                self.raw.as_ptr(),
-                item,
-                ei.ptr(),
-                c"%s".as_ptr(),
-                text.as_ptr(),
-            )
-        };
-    }
-    /// A per-packet counter (starts at 0) that survives across PDUs of this dissection.
-    pub fn next_message_index(&self) -> u32 {
-        let pool = self.get().pool;
-        let proto = PROTO.get();
-        // SAFETY: packet-scope proto data, allocated in the packet pool.
-        unsafe {
-            let p = sys::p_get_proto_data(pool, self.raw.as_ptr(), proto, 0) as *mut u32;
-            if p.is_null() {
-                let p = sys::wmem_alloc(pool, 4) as *mut u32;
-                p.write(1);
-                sys::p_add_proto_data(pool, self.raw.as_ptr(), proto, 0, p as *mut c_void);
-                0
-            } else {
-                let n = p.read();
-                p.write(n + 1);
-                n
-            }
-        }
+        // SAFETY: live pinfo, registered ei; the shim formats "%s" with the text (copied) and
+        // catches any throw.
+        shim(unsafe {
+            sys::kasa_shim_expert_add_info(self.raw.as_ptr(), item, ei.ptr(), text.as_ptr())
+        })
     }
     /// Sets the Protocol column to `protocol` and, the first time in this packet, clears the
     /// Info column (what a lower layer wrote there); later calls keep the messages appended.
@@ -802,18 +820,48 @@ impl<'p> Pinfo<'p> {
             }
         }
     }
-    /// Calls `handle` (e.g. `json`) on `tvb`, with the columns write-protected.
-    ///
-    /// The callee may throw; callers keep no Rust owner alive across this call.
-    pub fn call_protected(&self, handle: &Handle, tvb: Tvb<'p>, tree: Option<Tree<'p>>) {
+    /// A per-packet counter (starts at 0) that survives across PDUs of this dissection.
+    pub fn next_message_index(&self) -> u32 {
+        let pool = self.get().pool;
+        let proto = PROTO.get();
+        // SAFETY: packet-scope proto data, allocated in the packet pool.
+        unsafe {
+            let p = sys::p_get_proto_data(pool, self.raw.as_ptr(), proto, 0) as *mut u32;
+            if p.is_null() {
+                let p = sys::wmem_alloc(pool, 4) as *mut u32;
+                p.write(1);
+                sys::p_add_proto_data(pool, self.raw.as_ptr(), proto, 0, p as *mut c_void);
+                0
+            } else {
+                let n = p.read();
+                p.write(n + 1);
+                n
+            }
+        }
+    }
+    /// Calls `handle` (e.g. `json`) on `tvb`, with the columns write-protected (the shim makes
+    /// them writable again on every path, a throw in the callee included).
+    pub fn call_protected(
+        &self,
+        handle: &Handle,
+        tvb: Tvb<'p>,
+        tree: Option<Tree<'p>>,
+    ) -> Result<(), Thrown> {
         if !handle.is_set() {
-            return;
+            return Ok(());
         }
         let tree = tree.map_or(ptr::null_mut(), |t| t.raw.as_ptr());
-        self.set_columns_writable(false);
-        // SAFETY: registered handle, live tvb/pinfo/tree.
-        unsafe { sys::call_dissector(handle.get(), tvb.raw.as_ptr(), self.raw.as_ptr(), tree) };
-        self.set_columns_writable(true);
+        let mut consumed: c_int = 0;
+        // SAFETY: registered handle, live tvb/pinfo/tree; the shim catches any throw.
+        shim(unsafe {
+            sys::kasa_shim_call_dissector(
+                &mut consumed,
+                handle.get(),
+                tvb.raw.as_ptr(),
+                self.raw.as_ptr(),
+                tree,
+            )
+        })
     }
 }
 
@@ -882,84 +930,120 @@ impl<'p> Tree<'p> {
             _p: PhantomData,
         })
     }
+    /// Runs one `kasa_shim_tree_add_*` wrapper, which writes the item through its first argument.
+    fn add(&self, f: impl FnOnce(*mut *mut sys::proto_item) -> c_int) -> Added<'p> {
+        let mut out = ptr::null_mut();
+        shim(f(&mut out))?;
+        Ok(item(out))
+    }
     /// The protocol item over `span`.
-    pub fn protocol(&self, span: Span<'p>) -> Option<Item<'p>> {
+    pub fn protocol(&self, span: Span<'p>) -> Added<'p> {
         let (t, o, l) = span.checked();
-        // SAFETY: checked span.
-        item(unsafe {
-            sys::proto_tree_add_item(self.raw.as_ptr(), PROTO.get(), t, o, l, sys::ENC_NA)
+        // SAFETY: live tree; checked span; the shim catches any throw.
+        self.add(|out| unsafe {
+            sys::kasa_shim_tree_add_item(out, self.raw.as_ptr(), PROTO.get(), t, o, l, sys::ENC_NA)
         })
     }
     /// A string field read from the tvb as UTF-8 (invalid sequences shown as U+FFFD).
-    pub fn utf8_item(&self, hf: &Hf, span: Span<'p>) -> Option<Item<'p>> {
+    pub fn utf8_item(&self, hf: &Hf, span: Span<'p>) -> Added<'p> {
         let (t, o, l) = span.checked();
-        // SAFETY: checked span.
-        item(unsafe {
-            sys::proto_tree_add_item(self.raw.as_ptr(), hf.get(), t, o, l, sys::ENC_UTF_8)
+        // SAFETY: live tree; checked span; the shim catches any throw.
+        self.add(|out| unsafe {
+            sys::kasa_shim_tree_add_item(out, self.raw.as_ptr(), hf.get(), t, o, l, sys::ENC_UTF_8)
         })
     }
-    pub fn string(&self, hf: &Hf, span: Span<'p>, value: &CStr) -> Option<Item<'p>> {
-        let (t, o, l) = span.checked();
-        // SAFETY: checked span; the value is copied.
-        item(unsafe {
-            sys::proto_tree_add_string(self.raw.as_ptr(), hf.get(), t, o, l, value.as_ptr())
+    /// Test only (`KASA_TEST_THROW`): a UTF-8 item over `offset..offset+len` of `tvb` exactly as
+    /// given, *not* clamped to the captured bytes, so that epan throws a bounds error inside
+    /// the shim. Safe all the same: epan checks the range and throws; the shim catches.
+    #[doc(hidden)]
+    pub fn unchecked_item(&self, hf: &Hf, tvb: Tvb<'p>, offset: usize, len: usize) -> Added<'p> {
+        let (o, l) = (offset as c_int, len as c_int);
+        // SAFETY: live tree and tvb; the shim catches the throw.
+        self.add(|out| unsafe {
+            sys::kasa_shim_tree_add_item(
+                out,
+                self.raw.as_ptr(),
+                hf.get(),
+                tvb.raw.as_ptr(),
+                o,
+                l,
+                sys::ENC_UTF_8,
+            )
         })
     }
-    pub fn uint(&self, hf: &Hf, span: Span<'p>, value: u32) -> Option<Item<'p>> {
+    pub fn string(&self, hf: &Hf, span: Span<'p>, value: &CStr) -> Added<'p> {
         let (t, o, l) = span.checked();
-        // SAFETY: checked span.
-        item(unsafe { sys::proto_tree_add_uint(self.raw.as_ptr(), hf.get(), t, o, l, value) })
-    }
-    pub fn int(&self, hf: &Hf, span: Span<'p>, value: i32) -> Option<Item<'p>> {
-        let (t, o, l) = span.checked();
-        // SAFETY: checked span.
-        item(unsafe { sys::proto_tree_add_int(self.raw.as_ptr(), hf.get(), t, o, l, value) })
-    }
-    // The value is `guint32` up to 4.2 and `uint64_t` from 4.4.
-    #[allow(clippy::useless_conversion)]
-    pub fn boolean(&self, hf: &Hf, span: Span<'p>, value: bool) -> Option<Item<'p>> {
-        let (t, o, l) = span.checked();
-        // SAFETY: checked span.
-        item(unsafe {
-            sys::proto_tree_add_boolean(
+        // SAFETY: live tree; checked span; the value is copied; the shim catches any throw.
+        self.add(|out| unsafe {
+            sys::kasa_shim_tree_add_string(
+                out,
                 self.raw.as_ptr(),
                 hf.get(),
                 t,
                 o,
                 l,
-                u32::from(value).into(),
+                value.as_ptr(),
             )
         })
     }
-    pub fn time(&self, hf: &Hf, span: Span<'p>, value: Duration) -> Option<Item<'p>> {
+    pub fn uint(&self, hf: &Hf, span: Span<'p>, value: u32) -> Added<'p> {
+        let (t, o, l) = span.checked();
+        // SAFETY: live tree; checked span; the shim catches any throw.
+        self.add(|out| unsafe {
+            sys::kasa_shim_tree_add_uint(out, self.raw.as_ptr(), hf.get(), t, o, l, value)
+        })
+    }
+    pub fn int(&self, hf: &Hf, span: Span<'p>, value: i32) -> Added<'p> {
+        let (t, o, l) = span.checked();
+        // SAFETY: live tree; checked span; the shim catches any throw.
+        self.add(|out| unsafe {
+            sys::kasa_shim_tree_add_int(out, self.raw.as_ptr(), hf.get(), t, o, l, value)
+        })
+    }
+    pub fn boolean(&self, hf: &Hf, span: Span<'p>, value: bool) -> Added<'p> {
+        let (t, o, l) = span.checked();
+        // SAFETY: live tree; checked span; the shim catches any throw.
+        self.add(|out| unsafe {
+            sys::kasa_shim_tree_add_boolean(
+                out,
+                self.raw.as_ptr(),
+                hf.get(),
+                t,
+                o,
+                l,
+                c_int::from(value),
+            )
+        })
+    }
+    pub fn time(&self, hf: &Hf, span: Span<'p>, value: Duration) -> Added<'p> {
         let (t, o, l) = span.checked();
         let ns = sys::nstime_t {
             secs: value.as_secs() as _,
             nsecs: value.subsec_nanos() as c_int,
         };
-        // SAFETY: checked span; the time is copied.
-        item(unsafe { sys::proto_tree_add_time(self.raw.as_ptr(), hf.get(), t, o, l, &ns) })
+        // SAFETY: live tree; checked span; the time is copied; the shim catches any throw.
+        self.add(|out| unsafe {
+            sys::kasa_shim_tree_add_time(out, self.raw.as_ptr(), hf.get(), t, o, l, &ns)
+        })
     }
 }
 
 impl<'p> Item<'p> {
-    pub fn subtree(&self, ett: &Ett) -> Option<Tree<'p>> {
-        // SAFETY: live item; the ett is registered.
-        Tree::from_raw(unsafe { sys::proto_item_add_subtree(self.raw.as_ptr(), ett.get()) })
+    pub fn subtree(&self, ett: &Ett) -> Result<Option<Tree<'p>>, Thrown> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live item; the ett is registered; the shim catches any throw.
+        shim(unsafe { sys::kasa_shim_item_add_subtree(&mut out, self.raw.as_ptr(), ett.get()) })?;
+        Ok(Tree::from_raw(out))
     }
-    /// Marks the item as generated (`[…]`): the `static inline` helper of `proto.h`.
+    /// Marks the item as generated (`[…]`), with proto.h's own `static inline` helper (compiled
+    /// into the shim). Never throws.
     pub fn set_generated(&self) {
-        // SAFETY: live item; finfo may be null for faked items.
-        unsafe {
-            let finfo = (*self.raw.as_ptr()).finfo;
-            if !finfo.is_null() {
-                (*finfo).flags |= sys::FI_GENERATED;
-            }
-        }
+        // SAFETY: live item (proto_item_set_generated also accepts faked items).
+        unsafe { sys::kasa_shim_item_set_generated(self.raw.as_ptr()) }
     }
-    pub fn append_text(&self, text: &CStr) {
-        // SAFETY: "%s" with one NUL-terminated argument; copied.
-        unsafe { sys::proto_item_append_text(self.raw.as_ptr(), c"%s".as_ptr(), text.as_ptr()) }
+    pub fn append_text(&self, text: &CStr) -> Result<(), Thrown> {
+        // SAFETY: live item; the shim formats "%s" with the text (copied) and catches any throw.
+        shim(unsafe { sys::kasa_shim_item_append_text(self.raw.as_ptr(), text.as_ptr()) })
     }
 }
 

@@ -1,0 +1,260 @@
+/*
+ * The C shell between epan and the Rust plugin: see shim.h for the rule it keeps.
+ *
+ * Wireshark's exceptions (epan/exceptions.h, epan/except.h, 4.0 to 4.6):
+ *
+ *  - TRY pushes a catcher and setjmp()s; THROW (except_throw) longjmp()s to the innermost
+ *    catcher. CATCH_ALL marks the exception caught, so ENDTRY does not rethrow it; ENDTRY
+ *    then pops the catcher and except_free()s the exception's except_dyndata.
+ *  - THROW_FORMATTED/except_throwf put the formatted message in except_dyndata, so GET_MESSAGE
+ *    (except_message(exc)) points at memory that ENDTRY frees. The message is therefore copied
+ *    inside CATCH_ALL, before ENDTRY.
+ *  - THROW_MESSAGE(code, msg) throws with except_dyndata NULL: the thrower owns msg and must keep
+ *    it alive until the catcher is done with it. The copy lives in the packet's pinfo->pool
+ *    (freed with the packet, long after any catcher), or, outside a dissection, in a static
+ *    buffer. A NULL message (a plain THROW, e.g. every tvb bounds error) stays NULL.
+ */
+#include "shim.h"
+
+#include <stdbool.h>
+#include <string.h>
+#include <epan/exceptions.h>
+#include <epan/column-utils.h>
+
+static struct kasa_rust_entries entries;
+
+void kasa_shim_set_entries(const struct kasa_rust_entries *e)
+{
+    entries = *e;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The pending exception: first one wins until a trampoline takes it. */
+
+static _Thread_local struct {
+    bool set;
+    unsigned long code;
+    const char *message;
+} pending;
+
+/* The packet being dissected by the innermost trampoline (NULL outside a dissection). */
+static _Thread_local packet_info *current_pinfo;
+
+static char static_message[512];
+
+static void record(unsigned long code, const char *message)
+{
+    if (pending.set)
+        return;
+    pending.set = true;
+    pending.code = code;
+    if (message == NULL) {
+        pending.message = NULL;
+    } else if (current_pinfo != NULL && current_pinfo->pool != NULL) {
+        pending.message = wmem_strdup(current_pinfo->pool, message);
+    } else {
+        if (message != static_message)
+            g_strlcpy(static_message, message, sizeof static_message);
+        pending.message = static_message;
+    }
+}
+
+int kasa_shim_pending(void)
+{
+    return pending.set;
+}
+
+/* Clears the slot and rethrows its exception, from C. Called by trampolines only, after the
+ * Rust entry point returned: the catcher it reaches is in epan, above the trampoline. */
+static void rethrow_pending(void)
+{
+    if (!pending.set)
+        return;
+    unsigned long code = pending.code;
+    const char *message = pending.message;
+    pending.set = false;
+    pending.message = NULL;
+    THROW_MESSAGE(code, message);
+}
+
+/* Runs `call` (a statement) under TRY; on any exception, records it and sets `status`. Never
+ * `return` from inside: that would leave the catcher pushed. */
+#define GUARD(status, call)                                                                    \
+    TRY                                                                                        \
+    {                                                                                          \
+        call;                                                                                  \
+    }                                                                                          \
+    CATCH_ALL                                                                                  \
+    {                                                                                          \
+        record(EXCEPT_CODE, GET_MESSAGE);                                                      \
+        (status) = KASA_THROWN;                                                                \
+    }                                                                                          \
+    ENDTRY
+
+/* The body of a wrapper that has nothing to do after the call. */
+#define WRAP(call)                                                                             \
+    do {                                                                                       \
+        if (pending.set)                                                                       \
+            return KASA_THROWN;                                                                \
+        volatile int status = KASA_OK;                                                         \
+        GUARD(status, call);                                                                   \
+        return status;                                                                         \
+    } while (0)
+
+/* ------------------------------------------------------------------------------------------ */
+/* Trampolines. */
+
+static int run(kasa_rust_dissector f, tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+               void *data)
+{
+    packet_info *outer = current_pinfo;
+    current_pinfo = pinfo;
+    int r = f != NULL ? f(tvb, pinfo, tree, data) : 0;
+    current_pinfo = outer;
+    rethrow_pending();
+    return r;
+}
+
+int kasa_tramp_tcp_port(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.tcp_port, tvb, pinfo, tree, data);
+}
+
+int kasa_tramp_tcp_conv(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.tcp_conv, tvb, pinfo, tree, data);
+}
+
+int kasa_tramp_udp_port(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.udp_port, tvb, pinfo, tree, data);
+}
+
+int kasa_tramp_udp_conv(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.udp_conv, tvb, pinfo, tree, data);
+}
+
+kasa_heur_ret kasa_tramp_heur_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.heur_tcp, tvb, pinfo, tree, data) != 0;
+}
+
+kasa_heur_ret kasa_tramp_heur_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.heur_udp, tvb, pinfo, tree, data) != 0;
+}
+
+static unsigned tramp_pdu_len(packet_info *pinfo, tvbuff_t *tvb, int offset, void *data)
+{
+    packet_info *outer = current_pinfo;
+    current_pinfo = pinfo;
+    unsigned r = entries.pdu_len != NULL ? entries.pdu_len(pinfo, tvb, offset, data) : 0;
+    current_pinfo = outer;
+    rethrow_pending();
+    return r;
+}
+
+static int tramp_pdu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.pdu, tvb, pinfo, tree, data);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Wrappers. */
+
+int kasa_shim_tree_add_item(proto_item **out, proto_tree *tree, int hf, tvbuff_t *tvb, int start,
+                            int length, unsigned encoding)
+{
+    WRAP(*out = proto_tree_add_item(tree, hf, tvb, start, length, encoding));
+}
+
+int kasa_shim_tree_add_string(proto_item **out, proto_tree *tree, int hf, tvbuff_t *tvb,
+                              int start, int length, const char *value)
+{
+    WRAP(*out = proto_tree_add_string(tree, hf, tvb, start, length, value));
+}
+
+int kasa_shim_tree_add_uint(proto_item **out, proto_tree *tree, int hf, tvbuff_t *tvb, int start,
+                            int length, uint32_t value)
+{
+    WRAP(*out = proto_tree_add_uint(tree, hf, tvb, start, length, value));
+}
+
+int kasa_shim_tree_add_int(proto_item **out, proto_tree *tree, int hf, tvbuff_t *tvb, int start,
+                           int length, int32_t value)
+{
+    WRAP(*out = proto_tree_add_int(tree, hf, tvb, start, length, value));
+}
+
+int kasa_shim_tree_add_boolean(proto_item **out, proto_tree *tree, int hf, tvbuff_t *tvb,
+                               int start, int length, int value)
+{
+    /* The value parameter is guint32 up to 4.2 and uint64_t from 4.4: 0/1 converts to either. */
+    WRAP(*out = proto_tree_add_boolean(tree, hf, tvb, start, length, value ? 1 : 0));
+}
+
+int kasa_shim_tree_add_time(proto_item **out, proto_tree *tree, int hf, tvbuff_t *tvb, int start,
+                            int length, const nstime_t *value)
+{
+    WRAP(*out = proto_tree_add_time(tree, hf, tvb, start, length, value));
+}
+
+int kasa_shim_item_add_subtree(proto_tree **out, proto_item *item, int ett)
+{
+    WRAP(*out = proto_item_add_subtree(item, ett));
+}
+
+int kasa_shim_item_append_text(proto_item *item, const char *text)
+{
+    WRAP(proto_item_append_text(item, "%s", text));
+}
+
+void kasa_shim_item_set_generated(proto_item *item)
+{
+    proto_item_set_generated(item);
+}
+
+int kasa_shim_expert_add_info(packet_info *pinfo, proto_item *item, expert_field *ei,
+                              const char *text)
+{
+    /* Returns void in 4.0 and proto_item * from 4.2: discarded either way. */
+    WRAP((void)expert_add_info_format(pinfo, item, ei, "%s", text));
+}
+
+int kasa_shim_call_dissector(int *out, dissector_handle_t handle, tvbuff_t *tvb,
+                             packet_info *pinfo, proto_tree *tree)
+{
+    if (pending.set)
+        return KASA_THROWN;
+    volatile int status = KASA_OK;
+    /* Otherwise JSON appends ", JavaScript Object Notation" to Info and makes the Protocol
+     * column ".../JSON". CATCH_ALL keeps every exception here, so the columns are writable
+     * again below on every path. */
+    col_set_writable(pinfo->cinfo, -1, false);
+    GUARD(status, *out = call_dissector(handle, tvb, pinfo, tree));
+    col_set_writable(pinfo->cinfo, -1, true);
+    return status;
+}
+
+int kasa_shim_tcp_dissect_pdus(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                               unsigned fixed_len, void *data)
+{
+    WRAP(tcp_dissect_pdus(tvb, pinfo, tree, true, fixed_len, tramp_pdu_len, tramp_pdu, data));
+}
+
+int kasa_shim_tvb_new_child_real_data(tvbuff_t **out, tvbuff_t *parent, const uint8_t *data,
+                                      unsigned length, int reported_length)
+{
+    WRAP(*out = tvb_new_child_real_data(parent, data, length, reported_length));
+}
+
+int kasa_shim_tvb_new_subset_length(tvbuff_t **out, tvbuff_t *tvb, int offset, int length)
+{
+    WRAP(*out = tvb_new_subset_length(tvb, offset, length));
+}
+
+int kasa_shim_tvb_memcpy(tvbuff_t *tvb, void *target, int offset, size_t length)
+{
+    WRAP((void)tvb_memcpy(tvb, target, offset, length));
+}

@@ -1,0 +1,107 @@
+/*
+ * The C shell between epan and the Rust plugin (compiled by ../../build.rs with the cc crate;
+ * bindgen reads this header through ../../wrapper.h, so the Rust declarations cannot drift).
+ *
+ * The rule: every epan call that can THROW (a longjmp) goes through a kasa_shim_* wrapper that
+ * runs it inside TRY/CATCH_ALL/ENDTRY, and every function epan calls into the plugin during
+ * dissection is a kasa_tramp_* trampoline here. So no Rust frame ever lies between a THROW
+ * and its CATCH:
+ *
+ *   epan -> kasa_tramp_X -> Rust (never unwinds: catch_unwind) -> kasa_shim_Y -> TRY { epan }
+ *
+ * A wrapper that catches records the exception in the pending slot and returns KASA_THROWN;
+ * while one is pending every wrapper returns KASA_THROWN without calling epan. Rust stops and
+ * returns; the trampoline then clears the slot and rethrows the exception with THROW_MESSAGE,
+ * from C, so epan sees exactly the throw it would have seen from a C dissector (a bounds error
+ * is still "Malformed Packet", tcp_dissect_pdus still goes on with the next PDU).
+ *
+ * Only the headers' own types are used, so the same source builds against 4.0 (gboolean,
+ * guint32 booleans) and 4.4/4.6 (bool, uint64_t).
+ */
+#ifndef KASA_SHIM_H
+#define KASA_SHIM_H
+
+#include <epan/packet.h>
+#include <epan/proto.h>
+#include <epan/expert.h>
+#include <epan/dissectors/packet-tcp.h>
+
+/* Status of every kasa_shim_* wrapper. */
+#define KASA_OK 0
+/* epan threw (the exception is now pending), or one was already pending and epan was not
+ * called. The caller must stop and return to its trampoline. */
+#define KASA_THROWN 1
+
+/* What a heuristic returns (gboolean up to 4.2, bool from 4.4), taken from the header's own
+ * heur_dissector_t. The call inside __typeof__ is never evaluated. */
+typedef __typeof__(((heur_dissector_t)0)(NULL, NULL, NULL, NULL)) kasa_heur_ret;
+
+/*
+ * The Rust entry points the trampolines call. Each is an extern "C" Rust function that never
+ * unwinds (its body runs under catch_unwind) and never throws (it calls epan only through the
+ * wrappers below). Registered once with kasa_shim_set_entries before anything is registered
+ * with epan. Heuristics return 0 or 1.
+ */
+typedef int (*kasa_rust_dissector)(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                                   void *data);
+typedef unsigned (*kasa_rust_pdu_len)(packet_info *pinfo, tvbuff_t *tvb, int offset, void *data);
+
+struct kasa_rust_entries {
+    kasa_rust_dissector tcp_port;
+    kasa_rust_dissector tcp_conv;
+    kasa_rust_dissector udp_port;
+    kasa_rust_dissector udp_conv;
+    kasa_rust_dissector heur_tcp;
+    kasa_rust_dissector heur_udp;
+    kasa_rust_pdu_len pdu_len;
+    kasa_rust_dissector pdu;
+};
+
+/* Copies the table (called from plugin_register). */
+void kasa_shim_set_entries(const struct kasa_rust_entries *entries);
+
+/* The trampolines epan is given (register_dissector, heur_dissector_add); the tcp_dissect_pdus
+ * callbacks stay inside shim.c. */
+int kasa_tramp_tcp_port(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+int kasa_tramp_tcp_conv(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+int kasa_tramp_udp_port(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+int kasa_tramp_udp_conv(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+kasa_heur_ret kasa_tramp_heur_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+kasa_heur_ret kasa_tramp_heur_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+
+/* Whether an exception is pending (for tests and assertions; the wrappers check it anyway). */
+int kasa_shim_pending(void);
+
+/* The wrappers. Results come back through `out` (untouched unless KASA_OK). */
+int kasa_shim_tree_add_item(proto_item **out, proto_tree *tree, int hf, tvbuff_t *tvb, int start,
+                            int length, unsigned encoding);
+int kasa_shim_tree_add_string(proto_item **out, proto_tree *tree, int hf, tvbuff_t *tvb,
+                              int start, int length, const char *value);
+int kasa_shim_tree_add_uint(proto_item **out, proto_tree *tree, int hf, tvbuff_t *tvb, int start,
+                            int length, uint32_t value);
+int kasa_shim_tree_add_int(proto_item **out, proto_tree *tree, int hf, tvbuff_t *tvb, int start,
+                           int length, int32_t value);
+int kasa_shim_tree_add_boolean(proto_item **out, proto_tree *tree, int hf, tvbuff_t *tvb,
+                               int start, int length, int value);
+int kasa_shim_tree_add_time(proto_item **out, proto_tree *tree, int hf, tvbuff_t *tvb, int start,
+                            int length, const nstime_t *value);
+int kasa_shim_item_add_subtree(proto_tree **out, proto_item *item, int ett);
+int kasa_shim_item_append_text(proto_item *item, const char *text);
+/* proto_item_set_generated is static inline in proto.h: this is its one symbol. Never throws. */
+void kasa_shim_item_set_generated(proto_item *item);
+int kasa_shim_expert_add_info(packet_info *pinfo, proto_item *item, expert_field *ei,
+                              const char *text);
+/* call_dissector with all columns write-protected; they are writable again on every path,
+ * a throw included. */
+int kasa_shim_call_dissector(int *out, dissector_handle_t handle, tvbuff_t *tvb,
+                             packet_info *pinfo, proto_tree *tree);
+/* tcp_dissect_pdus(desegment = true) with the shim's own get_pdu_len and dissect_pdu
+ * trampolines, which call the Rust pdu_len and pdu entries. */
+int kasa_shim_tcp_dissect_pdus(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                               unsigned fixed_len, void *data);
+int kasa_shim_tvb_new_child_real_data(tvbuff_t **out, tvbuff_t *parent, const uint8_t *data,
+                                      unsigned length, int reported_length);
+int kasa_shim_tvb_new_subset_length(tvbuff_t **out, tvbuff_t *tvb, int offset, int length);
+int kasa_shim_tvb_memcpy(tvbuff_t *tvb, void *target, int offset, size_t length);
+
+#endif
