@@ -2,10 +2,11 @@
 //!
 //! * TCP: in order per connection: a response answers the oldest unanswered request.
 //! * UDP: like Modbus's walk-back: the latest earlier request from the same client endpoint to
-//!   the same device (or to a broadcast address) whose methods the response answers. A broadcast
-//!   request stays open for every device that answers it; a unicast one is answered once.
+//!   the same device (or to a broadcast address) whose methods the response answers
+//!   ([`msg::answers_all`]). A broadcast request stays open for every device that answers it; a
+//!   unicast one is answered once.
 
-use crate::msg::Method;
+use crate::msg::{self, Method};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -34,7 +35,7 @@ struct Open {
 struct UdpOpen {
     client: SocketAddr,
     device: SocketAddr,
-    methods: Vec<(String, Option<String>)>,
+    methods: Vec<Method>,
     tag: usize,
     frame: u64,
     time: Duration,
@@ -89,14 +90,10 @@ impl Pairer {
         if self.udp.len() == UDP_WINDOW {
             self.udp.pop_front();
         }
-        let methods = methods
-            .iter()
-            .map(|m| (m.module.clone(), m.method.clone()))
-            .collect();
         self.udp.push_back(UdpOpen {
             client,
             device,
-            methods,
+            methods: methods.to_vec(),
             tag,
             frame,
             time,
@@ -118,7 +115,7 @@ impl Pairer {
                 && r.device.port() == device.port()
                 && (broadcast || r.device.ip() == device.ip())
                 && (broadcast || !r.answered)
-                && answers(&r.methods, methods)
+                && msg::answers_all(methods, &r.methods)
         })?;
         open.answered = true;
         Some(Matched {
@@ -137,28 +134,12 @@ pub fn is_broadcast(ip: IpAddr) -> bool {
     }
 }
 
-/// Whether a response's methods answer a request's: same count, each response method names a
-/// requested module (and the same method, unless the module answered as a whole).
-fn answers(request: &[(String, Option<String>)], response: &[Method]) -> bool {
-    request.len() == response.len()
-        && response.iter().all(|m| {
-            request.iter().any(|(module, method)| {
-                *module == m.module && (m.method.is_none() || *method == m.method)
-            })
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn m(module: &str, method: Option<&str>) -> Method {
-        Method {
-            module: module.into(),
-            method: method.map(Into::into),
-            err_code: None,
-            err_msg: None,
-        }
+        Method::iot(module, method)
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! The message model: what one decrypted message says, independent of how it travelled.
 //!
-//! [`Body::analyse`] turns a plaintext into methods, error codes, context and device identity;
+//! [`Body::analyse`] turns a plaintext into methods, error codes, context and device identity,
+//! for both JSON dialects ([`Dialect`]: IOT `{"module":{"method":..}}`, SMART JSON-RPC);
 //! [`Message`] adds where and when it was seen, its problems and its pairing. One [`Display`]
-//! (`Request system.get_sysinfo`, `Response system.get_sysinfo err_code=0 HS110(EU) "Kitchen"`)
+//! (`Request system.get_sysinfo`, `Response system.get_sysinfo err_code=0 HS110(EU) "Kitchen"`,
+//! `Request get_device_info, get_energy_usage`, `Response error_code=0 P110(EU) "Living room"`)
 //! feeds both the CLI line and the plugin's Info column.
 
 mod body;
 mod problem;
+mod smart;
 
-pub use body::{Body, Context, Device, Method};
+pub use body::{Body, Call, Context, Device, Dialect, Method, answers_all};
 pub use problem::{Problem, Severity};
 
 use core::fmt;
@@ -140,20 +143,39 @@ impl fmt::Display for Message {
     }
 }
 
-/// Writes the one-line summary of a message body.
+/// Writes the one-line summary of a message body: the direction, then the methods (each with
+/// its code in a response: `err_code=` in IOT, `error_code=` in SMART), then the device's model
+/// and quoted alias. A SMART response that names no method shows its top-level code instead
+/// (`Response error_code=0 P110(EU) "Living room"`), as does a batch answer whose top-level
+/// code is not zero (`Response error_code=-1, get_device_info error_code=0`). With neither a
+/// method nor a code: `(no method)`.
 pub fn summary(f: &mut impl fmt::Write, direction: Direction, body: &Body) -> fmt::Result {
     f.write_str(match direction {
         Direction::Request => "Request",
         Direction::Response => "Response",
     })?;
-    for (i, m) in body.methods.iter().enumerate() {
-        f.write_str(if i == 0 { " " } else { ", " })?;
+    let smart = body.dialect == Some(Dialect::Smart);
+    let label = if smart { "error_code" } else { "err_code" };
+    let mut items = 0usize;
+    let mut sep = |f: &mut dyn fmt::Write| {
+        items += 1;
+        f.write_str(if items == 1 { " " } else { ", " })
+    };
+    if let Some(code) = body
+        .error_code
+        .filter(|&c| smart && (body.methods.is_empty() || (body.batch && c != 0)))
+    {
+        sep(f)?;
+        write!(f, "error_code={code}")?;
+    }
+    for m in &body.methods {
+        sep(f)?;
         write!(f, "{}", m.name())?;
         if let Some(code) = m.err_code {
-            write!(f, " err_code={code}")?;
+            write!(f, " {label}={code}")?;
         }
     }
-    if body.methods.is_empty() {
+    if items == 0 {
         f.write_str(" (no method)")?;
     }
     if let Some(dev) = &body.device {
