@@ -205,4 +205,29 @@ mod tests {
                 .is_none()
         );
     }
+
+    #[test]
+    fn udp_smart_by_method_name() {
+        let mut p = Pairer::new();
+        let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let dev: SocketAddr = "127.0.0.2:20002".parse().unwrap();
+        let batch = [
+            Method::smart("get_device_info"),
+            Method::smart("get_energy_usage"),
+        ];
+        p.udp_request(client, dev, &batch, 0, 1, Duration::ZERO);
+        // An IOT method of the same name does not answer it, nor does a response naming none.
+        let iot = [m("get_device_info", None), m("get_energy_usage", None)];
+        assert!(p.udp_response(client, dev, &iot, Duration::ZERO).is_none());
+        assert!(p.udp_response(client, dev, &[], Duration::ZERO).is_none());
+        let answer = [
+            Method::smart("get_energy_usage"),
+            Method::smart("get_device_info"),
+        ];
+        assert_eq!(
+            p.udp_response(client, dev, &answer, Duration::ZERO)
+                .map(|m| m.request_frame),
+            Some(1)
+        );
+    }
 }

@@ -209,10 +209,77 @@ pub fn write_quoted(f: &mut impl fmt::Write, text: &str) -> fmt::Result {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn line(direction: Direction, text: &str) -> String {
+        let body = Body::analyse(text.as_bytes(), &mut Vec::new());
+        let mut s = String::new();
+        summary(&mut s, direction, &body).unwrap();
+        s
+    }
+
+    /// One summary rule for both dialects; the IOT lines are those the fixtures expect.
+    #[test]
+    fn summary_both_dialects() {
+        use Direction::{Request, Response};
+        let cases = [
+            (
+                Request,
+                r#"{"system":{"get_sysinfo":{}},"emeter":{"get_realtime":{}}}"#,
+                "Request system.get_sysinfo, emeter.get_realtime",
+            ),
+            (
+                Response,
+                r#"{"system":{"get_sysinfo":{"err_code":0,"model":"HS110(EU)","alias":"Kitchen"}}}"#,
+                "Response system.get_sysinfo err_code=0 HS110(EU) \"Kitchen\"",
+            ),
+            (
+                Response,
+                r#"{"emeter":{"err_code":-1,"err_msg":"module not support"}}"#,
+                "Response emeter err_code=-1",
+            ),
+            (Request, "{}", "Request (no method)"),
+            (
+                Request,
+                r#"{"method":"get_device_info","params":null}"#,
+                "Request get_device_info",
+            ),
+            (
+                Request,
+                r#"{"method":"multipleRequest","params":{"requests":[{"method":"get_device_info"},{"method":"get_energy_usage"}]}}"#,
+                "Request get_device_info, get_energy_usage",
+            ),
+            (
+                Response,
+                r#"{"error_code":0,"result":{"model":"P110(EU)","device_id":"D","nickname":"TGl2aW5nIHJvb20="}}"#,
+                "Response error_code=0 P110(EU) \"Living room\"",
+            ),
+            (
+                Response,
+                r#"{"method":"get_device_info","error_code":0,"result":{"model":"P110(EU)"}}"#,
+                "Response get_device_info error_code=0 P110(EU)",
+            ),
+            (
+                Response,
+                r#"{"error_code":0,"result":{"responses":[{"method":"get_device_info","error_code":0},{"method":"get_energy_usage","error_code":-1}]}}"#,
+                "Response get_device_info error_code=0, get_energy_usage error_code=-1",
+            ),
+            (
+                Response,
+                r#"{"error_code":-1008}"#,
+                "Response error_code=-1008",
+            ),
+            (Response, r#"{"result":{}}"#, "Response (no method)"),
+        ];
+        for (direction, text, want) in cases {
+            assert_eq!(line(direction, text), want, "{text}");
+        }
+    }
+
     #[test]
     fn quoted_keeps_unicode() {
         let mut s = String::new();
-        super::write_quoted(&mut s, "Büro 🛋\u{fe0f} \"x\"\n").unwrap();
+        write_quoted(&mut s, "Büro 🛋\u{fe0f} \"x\"\n").unwrap();
         assert_eq!(s, "\"Büro 🛋\u{fe0f} \\\"x\\\"\\u{a}\"");
     }
 }
