@@ -1,8 +1,9 @@
 //! What the JSON of one message says: methods, error codes, context, device identity.
 //!
 //! Two JSON dialects share the model ([`Dialect`]): the IOT shape of the XOR protocol
-//! (`{"module":{"method":{...}}}`, results with `err_code`) and the SMART JSON-RPC shape carried
-//! by KLAP v2, AES passthrough and TDP (`{"method":..,"params":..}`, `{"error_code":0,"result":..}`).
+//! (`{"module":{"method":{...}}}`, results with `err_code`) and the SMART JSON-RPC shape
+//! carried by KLAP v2, AES passthrough and TDP (`{"method":..,"params":..}`,
+//! `{"error_code":0,"result":..}`).
 //! The SMART visitors are in `smart.rs`; this file holds the model, the top level (where the
 //! dialect is decided) and the IOT visitors.
 

@@ -2,10 +2,10 @@
 //!
 //! [`Body::analyse`] turns a plaintext into methods, error codes, context and device identity,
 //! for both JSON dialects ([`Dialect`]: IOT `{"module":{"method":..}}`, SMART JSON-RPC);
-//! [`Message`] adds where and when it was seen, its problems and its pairing. One [`Display`]
-//! (`Request system.get_sysinfo`, `Response system.get_sysinfo err_code=0 HS110(EU) "Kitchen"`,
-//! `Request get_device_info, get_energy_usage`, `Response error_code=0 P110(EU) "Living room"`)
-//! feeds both the CLI line and the plugin's Info column.
+//! [`Message`] adds where and when it was seen, its problems and its pairing. One
+//! [`Display`](fmt::Display) feeds both the CLI line and the plugin's Info column:
+//! `Request system.get_sysinfo`, `Response system.get_sysinfo err_code=0 HS110(EU) "Kitchen"`,
+//! `Request get_device_info, get_energy_usage`, `Response error_code=0 P110(EU) "Living room"`.
 
 mod body;
 mod problem;
@@ -61,8 +61,9 @@ impl Direction {
 
 /// Which way a message goes, by one rule for every front end: an endpoint already known to be
 /// the device decides; otherwise the one side on a device port (`on_device_port` = (src, dst))
-/// is the device; otherwise the JSON does (responses carry `err_code`). Returns the direction and
-/// the device endpoint, for the caller to remember for the rest of the conversation.
+/// is the device; otherwise the JSON does ([`Body::looks_like_response`]: IOT responses carry
+/// `err_code`, SMART ones `error_code` or `result`). Returns the direction and the device
+/// endpoint, for the caller to remember for the rest of the conversation.
 pub fn direction(
     known_device: Option<SocketAddr>,
     src: SocketAddr,

@@ -1,10 +1,12 @@
 //! The SMART JSON-RPC dialect (KLAP v2, AES passthrough, TDP): the top-level envelope keys
 //! and what is kept of their values.
 //!
-//! * request: `{"method":"get_device_info","params":{...},"request_time_milis":..,"terminal_uuid":..}`;
-//! * batch: `{"method":"multipleRequest","params":{"requests":[{"method":..,"params":..},...]}}`;
-//! * response: `{"error_code":0,"result":{...}}` (a non-zero code may come with `msg`);
-//! * batch answer: `{"error_code":0,"result":{"responses":[{"method":..,"result":..,"error_code":..},...]}}`.
+//! ```text
+//! request   {"method":"get_device_info","params":{..},"request_time_milis":..,"terminal_uuid":..}
+//! batch     {"method":"multipleRequest","params":{"requests":[{"method":..,"params":..},..]}}
+//! response  {"error_code":0,"result":{..}}        (a non-zero code may come with "msg")
+//! answer    {"error_code":0,"result":{"responses":[{"method":..,"result":..,"error_code":..},..]}}
+//! ```
 //!
 //! Like the IOT visitors in `body.rs`, these read the value once, keep only method names,
 //! codes, messages and identity fields, and skip everything else through `Skip`, which holds
