@@ -57,7 +57,7 @@ pub fn print(
             m.body
                 .methods
                 .iter()
-                .any(|x| x.name() == want || x.method.as_deref() == Some(want))
+                .any(|x| x.name() == want || x.method() == Some(want))
         })
     };
     // Merge messages and orphan problems by frame.

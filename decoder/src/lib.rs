@@ -3,7 +3,8 @@
 //! Data flows one way, and the modules follow it:
 //!
 //! * [`wire`]: checked views and representations of the bytes (the XOR cipher and its framing);
-//! * [`msg`]: the transport-neutral message model (methods, error codes, device, problems);
+//! * [`msg`]: the transport-neutral message model (methods, error codes, device, problems) for
+//!   both JSON dialects, IOT (`{"module":{"method":..}}`) and SMART JSON-RPC ([`msg::Dialect`]);
 //! * [`conv`]: conversations: TCP reassembly, message framing in a stream, request/response
 //!   pairing;
 //! * [`capture`]: pcap/pcapng replay down to TCP and UDP payloads, and the [`capture::Decoder`]

@@ -2,11 +2,12 @@
 //!
 //! * TCP: in order per connection: a response answers the oldest unanswered request.
 //! * UDP: like Modbus's walk-back: the latest earlier request from the same client endpoint to
-//!   the same device (or to a broadcast address) whose methods the response answers. A broadcast
-//!   request stays open for every device that answers it; a unicast one is answered once.
+//!   the same device (or to a broadcast address) whose methods the response answers
+//!   ([`msg::answers_all`]). A broadcast request stays open for every device that answers it; a
+//!   unicast one is answered once.
 
 use super::session::{Link, MessageId};
-use crate::msg::Method;
+use crate::msg::{self, Method};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -24,7 +25,7 @@ struct Open {
 struct UdpOpen {
     client: SocketAddr,
     device: SocketAddr,
-    methods: Vec<(String, Option<String>)>,
+    methods: Vec<Method>,
     id: MessageId,
     time: Duration,
     answered: bool,
@@ -77,14 +78,10 @@ impl Pairer {
         if self.udp.len() == UDP_WINDOW {
             self.udp.pop_front();
         }
-        let methods = methods
-            .iter()
-            .map(|m| (m.module.clone(), m.method.clone()))
-            .collect();
         self.udp.push_back(UdpOpen {
             client,
             device,
-            methods,
+            methods: methods.to_vec(),
             id,
             time,
             answered: false,
@@ -105,7 +102,7 @@ impl Pairer {
                 && r.device.port() == device.port()
                 && (broadcast || r.device.ip() == device.ip())
                 && (broadcast || !r.answered)
-                && answers(&r.methods, methods)
+                && msg::answers_all(methods, &r.methods)
         })?;
         open.answered = true;
         Some(Link {
@@ -123,17 +120,6 @@ pub fn is_broadcast(ip: IpAddr) -> bool {
     }
 }
 
-/// Whether a response's methods answer a request's: same count, each response method names a
-/// requested module (and the same method, unless the module answered as a whole).
-fn answers(request: &[(String, Option<String>)], response: &[Method]) -> bool {
-    request.len() == response.len()
-        && response.iter().all(|m| {
-            request.iter().any(|(module, method)| {
-                *module == m.module && (m.method.is_none() || *method == m.method)
-            })
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,12 +129,7 @@ mod tests {
     }
 
     fn m(module: &str, method: Option<&str>) -> Method {
-        Method {
-            module: module.into(),
-            method: method.map(Into::into),
-            err_code: None,
-            err_msg: None,
-        }
+        Method::iot(module, method)
     }
 
     #[test]
@@ -212,6 +193,31 @@ mod tests {
         assert!(
             p.udp_response(client, dev, &[m("system", None)], Duration::ZERO)
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn udp_smart_by_method_name() {
+        let mut p = Pairer::new();
+        let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let dev: SocketAddr = "127.0.0.2:20002".parse().unwrap();
+        let batch = [
+            Method::smart("get_device_info"),
+            Method::smart("get_energy_usage"),
+        ];
+        p.udp_request(client, dev, &batch, id(1), Duration::ZERO);
+        // An IOT method of the same name does not answer it, nor does a response naming none.
+        let iot = [m("get_device_info", None), m("get_energy_usage", None)];
+        assert!(p.udp_response(client, dev, &iot, Duration::ZERO).is_none());
+        assert!(p.udp_response(client, dev, &[], Duration::ZERO).is_none());
+        let answer = [
+            Method::smart("get_energy_usage"),
+            Method::smart("get_device_info"),
+        ];
+        assert_eq!(
+            p.udp_response(client, dev, &answer, Duration::ZERO)
+                .map(|m| m.request.frame),
+            Some(1)
         );
     }
 }

@@ -338,8 +338,9 @@ impl Session {
 }
 
 /// Which way a message goes, by one rule: an endpoint already known to be the device decides;
-/// otherwise the one side on a device port is the device; otherwise the JSON does (responses
-/// carry `err_code`). Returns the direction and the device endpoint.
+/// otherwise the one side on a device port is the device; otherwise the JSON does
+/// ([`Body::looks_like_response`]: IOT responses carry `err_code`, SMART ones `error_code` or
+/// `result`). Returns the direction and the device endpoint.
 fn direction(
     known_device: Option<SocketAddr>,
     seen: &Seen,

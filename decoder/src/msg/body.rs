@@ -1,29 +1,159 @@
-//! What the JSON of one message says: `module.method` pairs, error codes, context, device.
+//! What the JSON of one message says: methods, error codes, context, device identity.
+//!
+//! Two JSON dialects share the model ([`Dialect`]): the IOT shape of the XOR protocol
+//! (`{"module":{"method":{...}}}`, results with `err_code`) and the SMART JSON-RPC shape
+//! carried by KLAP v2, AES passthrough and TDP (`{"method":..,"params":..}`,
+//! `{"error_code":0,"result":..}`).
+//! The SMART visitors are in `smart.rs`; this file holds the model, the top level (where the
+//! dialect is decided) and the IOT visitors.
 
 use super::Problem;
+use super::smart::SmartTop;
 use core::fmt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 
-/// One `module.method` of a message, with its result code in a response.
+/// The JSON shape of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// `{"module":{"method":{...}}}`, results with `err_code`/`err_msg` (XOR, KLAP v1).
+    Iot,
+    /// JSON-RPC: `{"method":..,"params":..}`, `{"error_code":..,"result":..}` (KLAP v2, AES, TDP).
+    Smart,
+}
+
+impl Dialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Iot => "iot",
+            Dialect::Smart => "smart",
+        }
+    }
+}
+
+/// What a method is called, in its dialect.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Call {
+    /// An IOT `module.method`. `method` is `None` when the module itself carries the result
+    /// (`{"x":{"err_code":-1,...}}`) or its value is not an object.
+    Iot {
+        module: String,
+        method: Option<String>,
+    },
+    /// A SMART JSON-RPC method, e.g. `get_device_info`.
+    Smart { method: String },
+}
+
+/// One method of a message, with its result code in a response.
+///
+/// IOT: one per `module.method` (or per module that answered as a whole). SMART: the request's
+/// or response's `method`; for a `multipleRequest` batch, one per inner request (or inner
+/// response of the answer), and the `multipleRequest` wrapper itself is **not** listed (unless
+/// it carries no inner request, then it stands for itself). A SMART single response
+/// (`{"error_code":0,"result":{...}}`) names no method and has none here: its code is
+/// [`Body::error_code`]; the session layer names it from the request it answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Method {
-    pub module: String,
-    /// `None` when the module itself carries the result (`{"x":{"err_code":-1,...}}`).
-    pub method: Option<String>,
+    pub call: Call,
+    /// IOT `err_code`, SMART `error_code` (`None` when absent or not an `i64`).
     pub err_code: Option<i64>,
+    /// IOT `err_msg`, SMART `msg`.
     pub err_msg: Option<String>,
 }
 
 impl Method {
-    /// `module.method`, or `module` alone.
-    pub fn name(&self) -> String {
-        match &self.method {
-            Some(m) => format!("{}.{}", self.module, m),
-            None => self.module.clone(),
+    /// An IOT method (or module, with `method` `None`) without a result code.
+    pub fn iot(module: &str, method: Option<&str>) -> Method {
+        Method::from(Call::Iot {
+            module: module.to_owned(),
+            method: method.map(str::to_owned),
+        })
+    }
+
+    /// A SMART method without a result code.
+    pub fn smart(method: &str) -> Method {
+        Method::from(Call::Smart {
+            method: method.to_owned(),
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.call {
+            Call::Iot { .. } => Dialect::Iot,
+            Call::Smart { .. } => Dialect::Smart,
         }
     }
+
+    /// IOT `module.method` or `module` alone; SMART the method name.
+    pub fn name(&self) -> String {
+        match &self.call {
+            Call::Iot {
+                module,
+                method: Some(m),
+            } => format!("{module}.{m}"),
+            Call::Iot {
+                module,
+                method: None,
+            } => module.clone(),
+            Call::Smart { method } => method.clone(),
+        }
+    }
+
+    /// The IOT module; `None` in SMART.
+    pub fn module(&self) -> Option<&str> {
+        match &self.call {
+            Call::Iot { module, .. } => Some(module),
+            Call::Smart { .. } => None,
+        }
+    }
+
+    /// The method alone: IOT the method within its module (`None` for a whole module), SMART
+    /// the method name.
+    pub fn method(&self) -> Option<&str> {
+        match &self.call {
+            Call::Iot { method, .. } => method.as_deref(),
+            Call::Smart { method } => Some(method),
+        }
+    }
+
+    /// Whether this (a response's method) answers `request`: IOT the same module, and the same
+    /// method unless the module answered as a whole; SMART the same method name. Never across
+    /// dialects.
+    pub fn answers(&self, request: &Method) -> bool {
+        match (&self.call, &request.call) {
+            (
+                Call::Iot { module, method },
+                Call::Iot {
+                    module: req_module,
+                    method: req_method,
+                },
+            ) => module == req_module && (method.is_none() || method == req_method),
+            (Call::Smart { method }, Call::Smart { method: req }) => method == req,
+            _ => false,
+        }
+    }
+}
+
+impl From<Call> for Method {
+    fn from(call: Call) -> Method {
+        Method {
+            call,
+            err_code: None,
+            err_msg: None,
+        }
+    }
+}
+
+/// Whether a response's methods answer a request's: the same count, and each response method
+/// answers one of the requested ones ([`Method::answers`]). A SMART single response names no
+/// method, so it answers only a request without methods: pair it by transport (TCP order, the
+/// TDP serial, the HTTP exchange), not by this.
+pub fn answers_all(response: &[Method], request: &[Method]) -> bool {
+    request.len() == response.len()
+        && response
+            .iter()
+            .all(|m| request.iter().any(|r| m.answers(r)))
 }
 
 /// The optional top-level `context` object.
@@ -39,7 +169,18 @@ impl Context {
     }
 }
 
-/// Device identity from a `get_sysinfo` answer.
+/// Device identity from an IOT `get_sysinfo` answer, or a SMART `get_device_info` answer or TDP
+/// discovery reply.
+///
+/// | Field | IOT `get_sysinfo` | SMART `get_device_info` / TDP reply |
+/// |---|---|---|
+/// | `model` | `model` | `model` / `device_model` |
+/// | `alias` | `alias` | `nickname`, base64-decoded when it is base64 of UTF-8, else as it is |
+/// | `mac` | `mac`, `mic_mac`, `ethernet_mac` | `mac` |
+/// | `device_id` | `deviceId` | `device_id` |
+/// | `sw_ver` | `sw_ver` | `fw_ver` / `firmware_version` |
+/// | `hw_ver` | `hw_ver` | `hw_ver` / `hardware_version` |
+/// | `kind` | `type`, `mic_type` | `type` / `device_type` |
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Device {
     pub model: Option<String>,
@@ -56,11 +197,25 @@ pub struct Device {
 pub struct Body {
     /// Whether the plaintext parsed as a JSON object.
     pub json_ok: bool,
+    /// The JSON shape; `None` when the plaintext is not a JSON object.
+    pub dialect: Option<Dialect>,
     pub methods: Vec<Method>,
     pub context: Context,
     pub device: Option<Device>,
-    /// Whether any method or module carries `err_code`: the mark of a response.
+    /// Whether any result carries an error code: IOT `err_code` on a method or module; SMART
+    /// `error_code` at the top level or in a batch answer's response. The mark of a response.
     pub has_err_code: bool,
+    /// SMART: the top level carries `result` (also the mark of a response).
+    pub has_result: bool,
+    /// SMART: the top-level `error_code` (`None` when absent or not an `i64`). For a single
+    /// response that names no method this is its only code; with a named method the method
+    /// carries it too.
+    pub error_code: Option<i64>,
+    /// SMART: the top-level `msg`.
+    pub error_msg: Option<String>,
+    /// SMART: the message is a `multipleRequest` batch or its answer, and `methods` are the
+    /// inner requests or responses (the top-level `error_code` then belongs to the batch).
+    pub batch: bool,
 }
 
 impl Body {
@@ -70,9 +225,18 @@ impl Body {
     /// methods of a message with one bad byte in an alias are not lost.
     ///
     /// The JSON is read in one streaming pass that keeps only what the model needs (method
-    /// names, result codes, context, the identity fields of `get_sysinfo`) and skips every other
-    /// value without building it. Nesting deeper than serde_json's recursion limit (128) is an
-    /// error, never a stack overflow.
+    /// names, result codes, context, the identity fields of `get_sysinfo` and `get_device_info`)
+    /// and skips every other value without building it. Nesting deeper than serde_json's
+    /// recursion limit (128) is an error, never a stack overflow.
+    ///
+    /// The dialect is decided in the same pass: a top-level `method` whose value is a string,
+    /// or a top-level `error_code`, `result` or `params` key (whatever its value) makes the
+    /// message SMART; every other JSON object is IOT (so `{}` is IOT with no method). In a SMART
+    /// message the other top-level keys (`request_time_milis`, `terminal_uuid`, a stray
+    /// `"system":{...}`) are envelope fields, not modules: a document mixing both shapes is read
+    /// as SMART and its IOT-looking keys are ignored. Where a key repeats, the last value wins
+    /// for SMART's single-valued keys (as in `serde_json::Value`); IOT modules are listed
+    /// every time they occur.
     pub fn analyse(plaintext: &[u8], problems: &mut Vec<Problem>) -> Body {
         let lossy;
         let text = match core::str::from_utf8(plaintext) {
@@ -85,19 +249,23 @@ impl Body {
                 &lossy
             }
         };
-        let mut body = Body::default();
-        let mut codes = Vec::new();
         let mut de = serde_json::Deserializer::from_str(text);
-        let parsed = de
-            .deserialize_any(TopVisitor {
-                body: &mut body,
-                codes: &mut codes,
-            })
-            .and_then(|()| de.end());
+        let parsed = de.deserialize_any(TopVisitor).and_then(|top| {
+            de.end()?;
+            Ok(top)
+        });
         match parsed {
-            Ok(()) => {
-                body.json_ok = true;
-                problems.extend(codes);
+            Ok(top) => {
+                let mut body = Body {
+                    json_ok: true,
+                    context: top.context,
+                    ..Body::default()
+                };
+                if top.smart.is_marked() {
+                    top.smart.finish(&mut body, problems);
+                } else {
+                    top.iot.finish(&mut body, problems);
+                }
                 body
             }
             Err(e) => {
@@ -115,54 +283,153 @@ impl Body {
         }
     }
 
-    /// Whether the JSON says this is a response (some result carries `err_code`).
+    /// Whether the JSON says this is a response: some result carries an error code (IOT
+    /// `err_code`, SMART `error_code`), or a SMART message carries `result`.
     pub fn looks_like_response(&self) -> bool {
-        self.has_err_code
+        self.has_err_code || self.has_result
     }
+}
 
-    fn push(&mut self, m: Method, codes: &mut Vec<Problem>) {
-        if let Some(code) = m.err_code.filter(|&c| c != 0) {
-            codes.push(Problem::ErrCode {
-                method: m.name(),
-                code,
-                msg: m.err_msg.clone(),
-            });
+/// A method's non-zero code as the problem the expert info shows (`kasa.err_code.nonzero`).
+pub(super) fn push_code(m: &Method, problems: &mut Vec<Problem>) {
+    if let Some(code) = m.err_code.filter(|&c| c != 0) {
+        problems.push(Problem::ErrCode {
+            method: m.name(),
+            code,
+            msg: m.err_msg.clone(),
+        });
+    }
+}
+
+/// Everything the top level said, read in one pass, before the dialect is known: the IOT
+/// reading (modules) and the SMART reading (envelope keys) side by side; `finish` keeps one.
+struct Top {
+    context: Context,
+    iot: IotTop,
+    smart: SmartTop,
+}
+
+/// The IOT reading of the top level.
+#[derive(Default)]
+struct IotTop {
+    methods: Vec<Method>,
+    device: Option<Device>,
+    has_err_code: bool,
+}
+
+impl IotTop {
+    fn add(&mut self, module: Module) {
+        self.has_err_code |= module.has_err_code;
+        if module.device.is_some() {
+            self.device = module.device;
         }
-        self.methods.push(m);
+        self.methods.extend(module.methods);
+    }
+
+    fn finish(self, body: &mut Body, problems: &mut Vec<Problem>) {
+        body.dialect = Some(Dialect::Iot);
+        body.has_err_code = self.has_err_code;
+        body.device = self.device;
+        for m in &self.methods {
+            push_code(m, problems);
+        }
+        body.methods = self.methods;
     }
 }
 
-/// The top level: an object of modules, and `context`.
-struct TopVisitor<'a> {
-    body: &'a mut Body,
-    codes: &'a mut Vec<Problem>,
-}
+/// The top level: an object of IOT modules, or a SMART envelope, and `context`.
+struct TopVisitor;
 
-impl<'de> Visitor<'de> for TopVisitor<'_> {
-    type Value = ();
+impl<'de> Visitor<'de> for TopVisitor {
+    type Value = Top;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        let mut top = Top {
+            context: Context::default(),
+            iot: IotTop::default(),
+            smart: SmartTop::default(),
+        };
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == "context" {
-                self.body.context = map.next_value::<ContextValue>()?.0;
-                continue;
-            }
-            let module = map.next_value_seed(ModuleSeed { module: &key })?;
-            if module.has_err_code {
-                self.body.has_err_code = true;
-            }
-            if module.device.is_some() {
-                self.body.device = module.device;
-            }
-            for m in module.methods {
-                self.body.push(m, self.codes);
+            match &*key {
+                "context" => top.context = map.next_value::<ContextValue>()?.0,
+                // A string is SMART's; anything else (and, for IOT, a string too) is a module.
+                "method" | "msg" => {
+                    let (text, module) = map.next_value_seed(TextOrModule { module: &key })?;
+                    if key == "method" {
+                        top.smart.method = text;
+                    } else {
+                        top.smart.msg = text;
+                    }
+                    top.iot.add(module);
+                }
+                "params" => top.smart.params = Some(map.next_value()?),
+                "result" => top.smart.result = Some(map.next_value()?),
+                "error_code" => top.smart.error_code = Some(map.next_value::<Code>()?.0),
+                _ => top
+                    .iot
+                    .add(map.next_value_seed(ModuleSeed { module: &key })?),
             }
         }
-        Ok(())
+        Ok(top)
+    }
+}
+
+/// A top-level value that is a SMART string (`method`, `msg`) or else an IOT module: the
+/// string if it is one, and the module reading in every case.
+struct TextOrModule<'k> {
+    module: &'k str,
+}
+
+impl<'de> DeserializeSeed<'de> for TextOrModule<'_> {
+    type Value = (Option<String>, Module);
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TextOrModule<'_> {
+    type Value = (Option<String>, Module);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a method name or a module")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok((Some(v.to_owned()), self.seed().bare()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Ok((None, self.seed().visit_map(map)?))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Ok((None, self.seed().visit_seq(seq)?))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        self.visit_unit()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        self.visit_unit()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        self.visit_unit()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        self.visit_unit()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok((None, self.seed().bare()))
+    }
+}
+
+impl TextOrModule<'_> {
+    fn seed(&self) -> ModuleSeed<'_> {
+        ModuleSeed {
+            module: self.module,
+        }
     }
 }
 
@@ -201,8 +468,10 @@ impl ModuleSeed<'_> {
         err_msg: Option<String>,
     ) -> Method {
         Method {
-            module: self.module.to_owned(),
-            method,
+            call: Call::Iot {
+                module: self.module.to_owned(),
+                method,
+            },
             err_code,
             err_msg,
         }
@@ -394,7 +663,7 @@ impl<'de> Visitor<'de> for ResultSeed {
 /// arrays, `"\ud800"`, `1e400`) would pass wherever the model skips it. Through
 /// `deserialize_any` a skipped value obeys the rules of a kept one (and of `serde_json::Value`):
 /// recursion limit 128, valid escapes, finite numbers.
-struct Skip;
+pub(super) struct Skip;
 
 impl<'de> Deserialize<'de> for Skip {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -437,7 +706,7 @@ impl<'de> Visitor<'de> for Skip {
 }
 
 /// Any JSON value, kept when it is a string, else `None`.
-struct Text(Option<String>);
+pub(super) struct Text(pub(super) Option<String>);
 
 impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -482,7 +751,7 @@ impl<'de> Deserialize<'de> for Text {
 }
 
 /// Any JSON value, kept when it is an integer that fits an `i64`, else `None`.
-struct Code(Option<i64>);
+pub(super) struct Code(pub(super) Option<i64>);
 
 impl<'de> Deserialize<'de> for Code {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

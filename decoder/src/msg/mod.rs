@@ -1,14 +1,17 @@
 //! The message model: what one decrypted message says, independent of how it travelled.
 //!
-//! [`Body::analyse`] turns a plaintext into methods, error codes, context and device identity;
-//! [`Message`] adds where and when it was seen, its problems and its pairing. One [`Display`]
-//! (`Request system.get_sysinfo`, `Response system.get_sysinfo err_code=0 HS110(EU) "Kitchen"`)
-//! feeds both the CLI line and the plugin's Info column.
+//! [`Body::analyse`] turns a plaintext into methods, error codes, context and device identity,
+//! for both JSON dialects ([`Dialect`]: IOT `{"module":{"method":..}}`, SMART JSON-RPC);
+//! [`Message`] adds where and when it was seen, its problems and its pairing. One
+//! [`Display`](fmt::Display) feeds both the CLI line and the plugin's Info column:
+//! `Request system.get_sysinfo`, `Response system.get_sysinfo err_code=0 HS110(EU) "Kitchen"`,
+//! `Request get_device_info, get_energy_usage`, `Response error_code=0 P110(EU) "Living room"`.
 
 mod body;
 mod problem;
+mod smart;
 
-pub use body::{Body, Context, Device, Method};
+pub use body::{Body, Call, Context, Device, Dialect, Method, answers_all};
 pub use problem::{Problem, Severity};
 
 use core::fmt;
@@ -159,20 +162,39 @@ impl fmt::Display for Message {
     }
 }
 
-/// Writes the one-line summary of a message body.
+/// Writes the one-line summary of a message body: the direction, then the methods (each with
+/// its code in a response: `err_code=` in IOT, `error_code=` in SMART), then the device's model
+/// and quoted alias. A SMART response that names no method shows its top-level code instead
+/// (`Response error_code=0 P110(EU) "Living room"`), as does a batch answer whose top-level
+/// code is not zero (`Response error_code=-1, get_device_info error_code=0`). With neither a
+/// method nor a code: `(no method)`.
 pub fn summary(f: &mut impl fmt::Write, direction: Direction, body: &Body) -> fmt::Result {
     f.write_str(match direction {
         Direction::Request => "Request",
         Direction::Response => "Response",
     })?;
-    for (i, m) in body.methods.iter().enumerate() {
-        f.write_str(if i == 0 { " " } else { ", " })?;
+    let smart = body.dialect == Some(Dialect::Smart);
+    let label = if smart { "error_code" } else { "err_code" };
+    let mut items = 0usize;
+    let mut sep = |f: &mut dyn fmt::Write| {
+        items += 1;
+        f.write_str(if items == 1 { " " } else { ", " })
+    };
+    if let Some(code) = body
+        .error_code
+        .filter(|&c| smart && (body.methods.is_empty() || (body.batch && c != 0)))
+    {
+        sep(f)?;
+        write!(f, "error_code={code}")?;
+    }
+    for m in &body.methods {
+        sep(f)?;
         write!(f, "{}", m.name())?;
         if let Some(code) = m.err_code {
-            write!(f, " err_code={code}")?;
+            write!(f, " {label}={code}")?;
         }
     }
-    if body.methods.is_empty() {
+    if items == 0 {
         f.write_str(" (no method)")?;
     }
     if let Some(dev) = &body.device {
@@ -218,6 +240,73 @@ pub fn write_quoted(f: &mut impl fmt::Write, text: &str) -> fmt::Result {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn line(direction: Direction, text: &str) -> String {
+        let body = Body::analyse(text.as_bytes(), &mut Vec::new());
+        let mut s = String::new();
+        summary(&mut s, direction, &body).unwrap();
+        s
+    }
+
+    /// One summary rule for both dialects; the IOT lines are those the fixtures expect.
+    #[test]
+    fn summary_both_dialects() {
+        use Direction::{Request, Response};
+        let cases = [
+            (
+                Request,
+                r#"{"system":{"get_sysinfo":{}},"emeter":{"get_realtime":{}}}"#,
+                "Request system.get_sysinfo, emeter.get_realtime",
+            ),
+            (
+                Response,
+                r#"{"system":{"get_sysinfo":{"err_code":0,"model":"HS110(EU)","alias":"Kitchen"}}}"#,
+                "Response system.get_sysinfo err_code=0 HS110(EU) \"Kitchen\"",
+            ),
+            (
+                Response,
+                r#"{"emeter":{"err_code":-1,"err_msg":"module not support"}}"#,
+                "Response emeter err_code=-1",
+            ),
+            (Request, "{}", "Request (no method)"),
+            (
+                Request,
+                r#"{"method":"get_device_info","params":null}"#,
+                "Request get_device_info",
+            ),
+            (
+                Request,
+                r#"{"method":"multipleRequest","params":{"requests":[{"method":"get_device_info"},{"method":"get_energy_usage"}]}}"#,
+                "Request get_device_info, get_energy_usage",
+            ),
+            (
+                Response,
+                r#"{"error_code":0,"result":{"model":"P110(EU)","device_id":"D","nickname":"TGl2aW5nIHJvb20="}}"#,
+                "Response error_code=0 P110(EU) \"Living room\"",
+            ),
+            (
+                Response,
+                r#"{"method":"get_device_info","error_code":0,"result":{"model":"P110(EU)"}}"#,
+                "Response get_device_info error_code=0 P110(EU)",
+            ),
+            (
+                Response,
+                r#"{"error_code":0,"result":{"responses":[{"method":"get_device_info","error_code":0},{"method":"get_energy_usage","error_code":-1}]}}"#,
+                "Response get_device_info error_code=0, get_energy_usage error_code=-1",
+            ),
+            (
+                Response,
+                r#"{"error_code":-1008}"#,
+                "Response error_code=-1008",
+            ),
+            (Response, r#"{"result":{}}"#, "Response (no method)"),
+        ];
+        for (direction, text, want) in cases {
+            assert_eq!(line(direction, text), want, "{text}");
+        }
+    }
+
     #[test]
     fn display_text_keeps_everything_visible() {
         assert_eq!(super::display_text("Küche ☕".as_bytes()), "Küche ☕");
@@ -227,7 +316,7 @@ mod tests {
     #[test]
     fn quoted_keeps_unicode() {
         let mut s = String::new();
-        super::write_quoted(&mut s, "Büro 🛋\u{fe0f} \"x\"\n").unwrap();
+        write_quoted(&mut s, "Büro 🛋\u{fe0f} \"x\"\n").unwrap();
         assert_eq!(s, "\"Büro 🛋\u{fe0f} \\\"x\\\"\\u{a}\"");
     }
 }

@@ -25,7 +25,8 @@ pub enum Problem {
     Json { detail: String },
     /// The plaintext is not valid UTF-8 from this byte on (kept as it is).
     Utf8 { valid_up_to: usize },
-    /// A method answered with a non-zero `err_code`.
+    /// A method answered with a non-zero `err_code` (IOT) or `error_code` (SMART). `method` is
+    /// empty for a SMART response that names no method.
     ErrCode {
         method: String,
         code: i64,
@@ -101,19 +102,16 @@ impl fmt::Display for Problem {
             Problem::Utf8 { valid_up_to } => {
                 write!(f, "invalid UTF-8 at byte {valid_up_to} (kept as it is)")
             }
-            Problem::ErrCode {
-                method,
-                code,
-                msg: Some(m),
-            } => {
-                write!(f, "{method} returned err_code {code}: {m}")
-            }
-            Problem::ErrCode {
-                method,
-                code,
-                msg: None,
-            } => {
-                write!(f, "{method} returned err_code {code}")
+            Problem::ErrCode { method, code, msg } => {
+                if method.is_empty() {
+                    write!(f, "the response returned error code {code}")?;
+                } else {
+                    write!(f, "{method} returned err_code {code}")?;
+                }
+                match msg {
+                    Some(m) => write!(f, ": {m}"),
+                    None => Ok(()),
+                }
             }
             Problem::Garbage { bytes } => {
                 write!(f, "{bytes} bytes skipped: not a plausible message")
