@@ -10,7 +10,7 @@
 //! them, the frames and the set of problems; then the problems outside messages and the exit
 //! status.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -78,6 +78,57 @@ fn problem_keys(list: &Value) -> BTreeSet<String> {
                 .to_owned(),
         })
         .collect()
+}
+
+/// The keys of the expected file that say what a dissector shows (`info`, `method`, `err_code`,
+/// `err_msg`, `len`, `frame`, `context`, `device`, `time`, `response_in`), where the file has
+/// them, against `kasa-decode --json`: the decoder is judged by the same independent files as
+/// the plugin (tests/tshark.rs).
+fn check_shown(d: &mut dyn FnMut(String), g: &Value, w: &Value, got: &[&Value]) {
+    let absent = Value::Null;
+    let mut same = |key: &str, got_v: &Value, want: &Value| {
+        if got_v != want {
+            d(format!("{key} {got_v} != expected {want}"));
+        }
+    };
+    for key in ["frame", "info", "method", "err_code", "err_msg"] {
+        if let Some(want) = w.get(key) {
+            same(key, &g[key], want);
+        }
+    }
+    if w.get("info").is_none() {
+        return;
+    }
+    // Present in the expected file exactly when the message has one (omitted by the CLI too).
+    same("len", &g["len"], w.get("len").unwrap_or(&absent));
+    same(
+        "context",
+        g.get("context").unwrap_or(&absent),
+        w.get("context").unwrap_or(&absent),
+    );
+    same(
+        "device",
+        g.get("device").unwrap_or(&absent),
+        w.get("device").unwrap_or(&absent),
+    );
+    match (g["time"].as_f64(), w.get("time").and_then(Value::as_f64)) {
+        (None, None) => {}
+        (Some(a), Some(b)) if (a - b).abs() < 1e-6 => {}
+        (a, b) => same("time", &json!(a), &json!(b)),
+    }
+    if let Some(want) = w.get("response_in") {
+        let want: Vec<Value> = want
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|j| {
+                j.as_u64()
+                    .and_then(|j| got.get(j as usize))
+                    .map_or(Value::Null, |r| r["frame"].clone())
+            })
+            .collect();
+        same("response_in", &g["response_in"], &Value::Array(want));
+    }
 }
 
 /// Compares one fixture; returns the differences found.
@@ -193,6 +244,7 @@ fn check(capture: &Path, expected_path: &Path) -> Vec<String> {
         {
             d(format!("frames {} != expected {frames}", g["frames"]));
         }
+        check_shown(&mut d, g, w, &got);
         if let Some(problems) = w.get("problems") {
             let (gp, wp) = (problem_keys(&g["problems"]), problem_keys(problems));
             if gp != wp {

@@ -1,14 +1,18 @@
-//! The plugin inside the real tshark: loading, exported symbols, and every fixture decoded
-//! exactly as the decoder crate decodes it.
+//! The plugin inside the real tshark: loading, exported symbols, and every fixture shown as its
+//! expected file says (the expected files come from the fixtures' own source of truth, never
+//! from the decoder crate, so a bug shared by the decoder and the plugin cannot pass both).
 //!
 //! Needs `tshark` and `setpriv` (util-linux) when run as root; the plugin is built by the first
 //! test that needs it (`cargo build --lib`, once).
 
 mod common;
 
-use common::{Shown, decode, env, fixture_args, fixtures, tshark};
-use kasa_decoder::capture::decode_file;
+use common::{
+    Coverage, compare_experts, compare_info, compare_messages, decode, env, fixture_args, fixtures,
+    tshark, wants,
+};
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::Command;
 
 fn pkg_config_version() -> (u32, u32) {
@@ -125,81 +129,10 @@ fn tshark_knows_the_contract_fields_and_experts() {
     }
 }
 
-/// The decoder's view of a capture, in the shape tshark's is read into.
-fn decoder_view(path: &std::path::Path, args: &[String]) -> (Vec<Shown>, Vec<(u64, String)>) {
-    let d = decode_file(path, &common::config_for(args)).expect("decoder reads the fixture");
-    let msgs = d
-        .messages
-        .iter()
-        .map(|m| Shown {
-            frame: m.frame(),
-            transport: m.transport().as_str().into(),
-            direction: m.direction.as_str().into(),
-            plaintext: String::from_utf8_lossy(&m.plaintext).into_owned(),
-            methods: m.body.methods.iter().map(|x| x.name()).collect(),
-            err_codes: m.body.methods.iter().filter_map(|x| x.err_code).collect(),
-            response_to: m.pairing.response_to,
-            response_in: m.pairing.response_in.clone(),
-            experts: m.problems.iter().map(|p| p.expert().to_owned()).collect(),
-        })
-        .collect();
-    let orphans = d
-        .orphans
-        .iter()
-        .map(|o| (o.frame, o.problem.expert().to_owned()))
-        .collect();
-    (msgs, orphans)
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
-
-/// Differences between tshark's messages and the decoder's, one line each.
-fn compare(shown: &[Shown], want: &[Shown]) -> Vec<String> {
-    let mut diffs = Vec::new();
-    if shown.len() != want.len() {
-        diffs.push(format!(
-            "{} messages in tshark, {} in the decoder",
-            shown.len(),
-            want.len()
-        ));
-    }
-    for (i, (s, w)) in shown.iter().zip(want).enumerate() {
-        let mut d = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
-            let (a, b) = (format!("{a:?}"), format!("{b:?}"));
-            if a != b {
-                diffs.push(format!(
-                    "message {i} (frame {}): {what}: tshark {a} / decoder {b}",
-                    w.frame
-                ));
-            }
-        };
-        d("frame", &s.frame, &w.frame);
-        d("transport", &s.transport, &w.transport);
-        d("direction", &s.direction, &w.direction);
-        // tshark shows invalid UTF-8 as U+FFFD per byte or per sequence; compare valid text only.
-        if !w.plaintext.contains('\u{FFFD}') {
-            d("text", &s.plaintext, &w.plaintext);
-        }
-        d("methods", &s.methods, &w.methods);
-        d("err_codes", &s.err_codes, &w.err_codes);
-        d("response_to", &s.response_to, &w.response_to);
-        d("response_in", &s.response_in, &w.response_in);
-        d(
-            "problems",
-            &sorted(s.experts.clone()),
-            &sorted(w.experts.clone()),
-        );
-    }
-    diffs
-}
-
 /// Fixtures where Wireshark's own TCP layer, which `tcp_dissect_pdus` relies on, cannot frame
-/// the stream as the decoder's framer does. Each must still run cleanly in tshark; each must
+/// the stream as the expected file says. Each must still run cleanly in tshark; each must
 /// still differ (when one starts to match, take it off this list).
-const KNOWN_FRAMING_GAPS: &[(&str, &str)] = &[
+pub const KNOWN_FRAMING_GAPS: &[(&str, &str)] = &[
     (
         "tcp_cut_at_end",
         "a message cut by the end of the capture: TCP waits for the rest, no end-of-capture hook shows it",
@@ -214,54 +147,64 @@ const KNOWN_FRAMING_GAPS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Everything the comparison must have looked at, on at least one fixture.
+const MUST_COVER: &[&str] = &[
+    "kasa.transport",
+    "kasa.len",
+    "kasa.plaintext",
+    "kasa.request",
+    "kasa.response",
+    "kasa.method",
+    "kasa.err_code",
+    "kasa.err_msg",
+    "kasa.response_in",
+    "kasa.response_to",
+    "kasa.time",
+    "kasa.device.model",
+    "kasa.device.alias",
+    "kasa.device.mac",
+    "kasa.device.id",
+    "kasa.device.sw_ver",
+    "kasa.device.hw_ver",
+    "kasa.device.type",
+    "kasa.device (generated)",
+    "kasa.context.source",
+    "kasa.context.child_id",
+    "Info column with a tree",
+    "Info column without a tree",
+    "expert infos",
+];
+
+/// The plugin in tshark against the fixtures' expected files (written from the fixtures' own
+/// source of truth: the generator's input, the peers' logs; never from the decoder crate), per
+/// message and per frame: every field of the README's table (two-pass `-T json`), the Info
+/// column with a tree (`-T fields -e _ws.col.Info` with a filter) and without one (a plain
+/// summary run, which passes a NULL tree), and every expert info with its frame.
+///
+/// Each difference is also printed as a `kasa-diff:` line (tests/mutation/run compares them
+/// with an unmutated run).
 #[test]
-fn every_fixture_decodes_in_tshark_as_in_the_decoder() {
+fn every_fixture_shows_in_tshark_what_its_expected_file_says() {
     let all = fixtures();
-    assert!(!all.is_empty(), "no fixtures found");
+    assert!(all.len() >= 28, "fixtures missing: {}", all.len());
+    let results = common::par_map(&all, |(path, expected)| check_fixture(path, expected));
     let mut failures = Vec::new();
-    for (path, expected) in &all {
-        let args = fixture_args(expected);
-        let (out, run) = decode(path, &common::tshark_args_for(&args), &[]);
-        let name = path
-            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
-            .unwrap_or(path)
-            .display()
-            .to_string();
-        if !out.status.success() {
-            failures.push(format!(
-                "{name}: tshark exited {:?}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-            continue;
+    let mut cov = Coverage::default();
+    for (diffs, fixture_cov) in results {
+        failures.extend(diffs);
+        for (k, n) in fixture_cov.0 {
+            *cov.0.entry(k).or_default() += n;
         }
-        let (want, orphans) = decoder_view(path, &args);
-        let diffs = compare(&run.messages, &want);
-        if let Some((_, why)) = KNOWN_FRAMING_GAPS.iter().find(|(k, _)| name.contains(k)) {
-            if diffs.is_empty() {
-                failures.push(format!(
-                    "{name}: now matches the decoder: remove it from KNOWN_FRAMING_GAPS"
-                ));
-            } else {
-                eprintln!(
-                    "{name}: known framing gap ({why}):\n  {}",
-                    diffs.join("\n  ")
-                );
-            }
-            continue;
-        }
-        for d in diffs {
-            failures.push(format!("{name}: {d}"));
-        }
-        // Problems outside messages (skipped bytes, headers above the cap) are flagged too.
-        let shown: BTreeSet<String> = run.experts.iter().map(|(_, e)| e.clone()).collect();
-        for (frame, e) in orphans {
-            if !shown.contains(&e) {
-                failures.push(format!(
-                    "{name}: decoder problem {e} (frame {frame}) not flagged by tshark"
-                ));
-            }
-        }
+    }
+    let missing = cov.missing(MUST_COVER);
+    if !missing.is_empty() {
+        failures.push(format!(
+            "no fixture exercised {missing:?} (coverage {:?})",
+            cov.0
+        ));
+    }
+    for f in &failures {
+        eprintln!("kasa-diff: {f}");
     }
     assert!(
         failures.is_empty(),
@@ -269,68 +212,65 @@ fn every_fixture_decodes_in_tshark_as_in_the_decoder() {
         failures.len(),
         failures.join("\n")
     );
+    eprintln!("coverage: {:?}", cov.0);
 }
 
-#[test]
-fn malformed_fixtures_exit_zero_and_carry_their_experts() {
-    let mut checked = 0;
-    for (path, expected) in fixtures() {
-        let problems: BTreeSet<String> = expected["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|m| m["problems"].as_array().into_iter().flatten())
-            .filter_map(|p| {
-                p.as_str()
-                    .or_else(|| p["expert"].as_str())
-                    .or_else(|| p["kind"].as_str())
-                    .map(str::to_owned)
-            })
-            .map(|p| {
-                if p.starts_with("kasa.") {
-                    p
-                } else {
-                    format!("kasa.{p}")
-                }
-            })
-            .collect();
-        if problems.is_empty() {
-            continue;
+/// One fixture: its differences (a known framing gap gives none, or one if it now matches),
+/// and what was compared (nothing for a known framing gap).
+fn check_fixture(path: &Path, expected: &serde_json::Value) -> (Vec<String>, Coverage) {
+    let name = path
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    let extra = common::tshark_args_for(&fixture_args(expected));
+    let (out, run) = decode(path, &extra, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        let e = format!("{name}: tshark exited {:?}: {stderr}", out.status);
+        return (vec![e], Coverage::default());
+    }
+    let mut failures = Vec::new();
+    for bad in ["Dissector bug", "panicked", "aborting", "assertion"] {
+        if stderr.contains(bad) {
+            failures.push(format!("{name}: stderr has {bad:?}: {stderr}"));
         }
-        let known_gap = KNOWN_FRAMING_GAPS
-            .iter()
-            .any(|(k, _)| path.to_string_lossy().contains(k));
-        let args = common::tshark_args_for(&fixture_args(&expected));
-        let (out, run) = decode(&path, &args, &[]);
-        assert!(
-            out.status.success(),
-            "{}: tshark exited {:?}",
-            path.display(),
-            out.status
-        );
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !stderr.contains("panicked") && !stderr.contains("aborting"),
-            "{stderr}"
-        );
-        let shown: BTreeSet<String> = run.experts.iter().map(|(_, e)| e.clone()).collect();
-        for p in &problems {
-            if known_gap && !shown.contains(p) {
-                eprintln!(
-                    "{}: known framing gap: expert {p} not shown",
-                    path.display()
-                );
-                continue;
-            }
-            assert!(
-                shown.contains(p),
-                "{}: expected expert {p}, tshark shows {shown:?}",
-                path.display()
+    }
+    let (want, orphans) = wants(expected);
+    let mut cov = Coverage::default();
+    let mut diffs = compare_messages(&run.messages, &want, &mut cov);
+    diffs.extend(compare_experts(&run.experts, &want, &orphans, &mut cov));
+    let tree = common::info_with_tree(path, &extra);
+    diffs.extend(compare_info(
+        "Info column with a tree",
+        &tree,
+        &want,
+        &orphans,
+        &mut cov,
+    ));
+    let summary = common::info_without_tree(path, &extra);
+    diffs.extend(compare_info(
+        "Info column without a tree",
+        &summary,
+        &want,
+        &orphans,
+        &mut cov,
+    ));
+    if let Some((_, why)) = KNOWN_FRAMING_GAPS.iter().find(|(k, _)| name.contains(k)) {
+        if diffs.is_empty() {
+            failures.push(format!(
+                "{name}: now matches its expected file: remove it from KNOWN_FRAMING_GAPS"
+            ));
+        } else {
+            eprintln!(
+                "{name}: known framing gap ({why}):\n  {}",
+                diffs.join("\n  ")
             );
         }
-        checked += 1;
+        return (failures, Coverage::default());
     }
-    eprintln!("{checked} malformed fixtures checked");
+    failures.extend(diffs.into_iter().map(|d| format!("{name}: {d}")));
+    (failures, cov)
 }
 
 #[test]

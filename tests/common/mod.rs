@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -206,16 +207,27 @@ pub fn config_for(fixture_args: &[String]) -> kasa_decoder::capture::Config {
 }
 
 /// One message as tshark shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Shown {
     pub frame: u64,
     pub transport: String,
     pub direction: String,
+    /// `kasa.request` and `kasa.response` as shown (exactly one must be).
+    pub request_field: bool,
+    pub response_field: bool,
+    pub len: Option<u64>,
     pub plaintext: String,
     pub methods: Vec<String>,
     pub err_codes: Vec<i64>,
+    pub err_msgs: Vec<String>,
+    pub source: Option<String>,
+    pub child_ids: Vec<String>,
+    /// `kasa.device.<suffix>` values, by suffix (`model`, `alias`, ...).
+    pub device: BTreeMap<String, String>,
     pub response_to: Option<u64>,
     pub response_in: Vec<u64>,
+    /// `kasa.time` in seconds.
+    pub time: Option<f64>,
     pub experts: Vec<String>,
 }
 
@@ -267,16 +279,33 @@ pub fn parse_json(stdout: &[u8]) -> Run {
             } else {
                 "response"
             };
+            let texts =
+                |key: &str| -> Vec<String> { list(k.get(key)).into_iter().map(text).collect() };
+            let device = DEVICE_FIELDS
+                .iter()
+                .filter_map(|f| {
+                    k.get(format!("kasa.device.{f}").as_str())
+                        .map(|v| (f.to_string(), text(v)))
+                })
+                .collect();
             run.messages.push(Shown {
                 frame,
                 transport: text(transport),
                 direction: direction.into(),
+                request_field: k.get("kasa.request").is_some(),
+                response_field: k.get("kasa.response").is_some(),
+                len: k.get("kasa.len").map(|v| text(v).parse().unwrap()),
                 plaintext: k.get("kasa.plaintext").map(text).unwrap_or_default(),
-                methods: list(k.get("kasa.method")).into_iter().map(text).collect(),
+                methods: texts("kasa.method"),
                 err_codes: list(k.get("kasa.err_code"))
                     .into_iter()
                     .map(|v| text(v).parse().unwrap())
                     .collect(),
+                err_msgs: texts("kasa.err_msg"),
+                source: k.get("kasa.context.source").map(text),
+                child_ids: texts("kasa.context.child_id"),
+                device,
+                time: k.get("kasa.time").map(|v| text(v).parse().unwrap()),
                 response_to: k.get("kasa.response_to").map(|v| text(v).parse().unwrap()),
                 response_in: list(k.get("kasa.response_in"))
                     .into_iter()
@@ -368,4 +397,501 @@ pub fn fixture_args(expected: &Value) -> Vec<String> {
         .as_array()
         .map(|a| a.iter().map(text).collect())
         .unwrap_or_default()
+}
+
+/// The `kasa.device.*` fields, by suffix, in the expected files' `device` keys order.
+pub const DEVICE_FIELDS: [&str; 7] = ["model", "alias", "mac", "id", "sw_ver", "hw_ver", "type"];
+
+/// How the plugin shows a text in a string field or a column: epan strings are C strings, so a
+/// NUL is shown as `?` (README, limits table).
+pub fn c_string(s: &str) -> String {
+    s.replace('\0', "?")
+}
+
+/// How `kasa.plaintext` shows a plaintext: the whole text, invalid UTF-8 as U+FFFD by Rust's
+/// `String::from_utf8_lossy` rule, NUL as U+2400 (␀).
+///
+/// NOTE: the plugin does not do this yet (it cuts the text at the first NUL and leaves invalid
+/// UTF-8 to epan's own replacement); another engineer is changing it. Until that lands, the
+/// comparisons of the plaintexts with NUL or invalid UTF-8 fail: `invalid_utf8` and
+/// `garbage_9999` (synthetic), `adv_nul_and_utf8` and `adv_udp_64k` (adversarial).
+pub fn shown_plaintext(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).replace('\0', "\u{2400}")
+}
+
+fn unhex(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex in expected file"))
+        .collect()
+}
+
+/// One message as a correct dissector shows it, from an expected file (never from the decoder).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Want {
+    pub index: usize,
+    pub frame: u64,
+    pub transport: String,
+    pub direction: String,
+    pub bytes: Vec<u8>,
+    pub len: Option<u64>,
+    pub info: String,
+    pub methods: Vec<String>,
+    pub err_codes: Vec<Option<i64>>,
+    pub err_msgs: Vec<Option<String>>,
+    pub source: Option<String>,
+    pub child_ids: Vec<String>,
+    pub device: BTreeMap<String, String>,
+    pub device_generated: bool,
+    pub response_to: Option<u64>,
+    pub response_in: Vec<u64>,
+    pub time: Option<f64>,
+    pub problems: BTreeSet<String>,
+}
+
+/// The messages of an expected file, and the problems outside messages as `(frame, kasa.…)`.
+/// Needs the dissector keys (`frame`, `info`, ...): every committed expected file has them.
+pub fn wants(expected: &Value) -> (Vec<Want>, Vec<(u64, String)>) {
+    let msgs = expected["messages"].as_array().cloned().unwrap_or_default();
+    let frame_of = |j: &Value| -> u64 {
+        let j = j.as_u64().expect("message index") as usize;
+        msgs[j]["frame"].as_u64().expect("frame")
+    };
+    let opt_text = |v: &Value| v.as_str().map(str::to_owned);
+    let out = msgs
+        .iter()
+        .enumerate()
+        .map(|(index, m)| {
+            assert!(
+                m.get("info").is_some(),
+                "expected file without the dissector keys (info, frame, ...): regenerate it"
+            );
+            let bytes = match (m["text"].as_str(), m["hex"].as_str()) {
+                (Some(t), _) => t.as_bytes().to_vec(),
+                (None, Some(h)) => unhex(h),
+                _ => panic!("message {index} has neither text nor hex"),
+            };
+            let device = m
+                .get("device")
+                .map(|d| {
+                    DEVICE_FIELDS
+                        .iter()
+                        .filter_map(|f| d[*f].as_str().map(|v| (f.to_string(), v.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Want {
+                index,
+                frame: m["frame"].as_u64().expect("frame"),
+                transport: m["transport"].as_str().unwrap().to_owned(),
+                direction: m["direction"].as_str().unwrap().to_owned(),
+                bytes,
+                len: m["len"].as_u64(),
+                info: m["info"].as_str().unwrap().to_owned(),
+                methods: list(m.get("method")).into_iter().map(text).collect(),
+                err_codes: list(m.get("err_code"))
+                    .into_iter()
+                    .map(Value::as_i64)
+                    .collect(),
+                err_msgs: list(m.get("err_msg")).into_iter().map(opt_text).collect(),
+                source: m.get("context").and_then(|c| opt_text(&c["source"])),
+                child_ids: m
+                    .get("context")
+                    .map(|c| list(c.get("child_id")).into_iter().map(text).collect())
+                    .unwrap_or_default(),
+                device,
+                device_generated: m["device"]["generated"].as_bool().unwrap_or(false),
+                response_to: m.get("response_to").map(frame_of),
+                response_in: list(m.get("response_in"))
+                    .into_iter()
+                    .map(frame_of)
+                    .collect(),
+                time: m["time"].as_f64(),
+                problems: list(m.get("problems"))
+                    .into_iter()
+                    .filter_map(Value::as_str)
+                    .map(|p| format!("kasa.{}", p.trim_start_matches("kasa.")))
+                    .collect(),
+            }
+        })
+        .collect();
+    let orphans = list(expected.get("orphan_problems"))
+        .into_iter()
+        .map(|o| {
+            (
+                o["frame"].as_u64().unwrap(),
+                format!(
+                    "kasa.{}",
+                    o["problem"].as_str().unwrap().trim_start_matches("kasa.")
+                ),
+            )
+        })
+        .collect();
+    (out, orphans)
+}
+
+/// Which fields a comparison looked at with something to compare (the README's field table,
+/// the Info column with and without a tree, expert infos): every one must be seen on at least
+/// one fixture.
+#[derive(Debug, Default)]
+pub struct Coverage(pub BTreeMap<&'static str, usize>);
+
+impl Coverage {
+    pub fn saw(&mut self, what: &'static str) {
+        *self.0.entry(what).or_default() += 1;
+    }
+    pub fn missing(&self, all: &[&'static str]) -> Vec<&'static str> {
+        all.iter()
+            .copied()
+            .filter(|w| !self.0.contains_key(w))
+            .collect()
+    }
+}
+
+/// Differences between the messages tshark shows and the expected ones, one line each, every
+/// field of the README's table: transport, len, plaintext, request/response, methods,
+/// err_code, err_msg, context, device, response_to, response_in, time, experts per message.
+pub fn compare_messages(shown: &[Shown], want: &[Want], cov: &mut Coverage) -> Vec<String> {
+    let mut diffs = Vec::new();
+    if shown.len() != want.len() {
+        diffs.push(format!(
+            "{} messages in tshark, {} expected (frames shown {:?}, expected {:?})",
+            shown.len(),
+            want.len(),
+            shown.iter().map(|m| m.frame).collect::<Vec<_>>(),
+            want.iter().map(|m| m.frame).collect::<Vec<_>>()
+        ));
+    }
+    for (s, w) in shown.iter().zip(want) {
+        let mut d = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+            let (a, b) = (format!("{a:?}"), format!("{b:?}"));
+            if a != b {
+                let (a, b) = (clip(&a), clip(&b));
+                diffs.push(format!(
+                    "message {} (frame {}): {what}: tshark {a} / expected {b}",
+                    w.index, w.frame
+                ));
+            }
+        };
+        d("frame", &s.frame, &w.frame);
+        d("kasa.transport", &s.transport, &w.transport);
+        cov.saw("kasa.transport");
+        let request = w.direction == "request";
+        d(
+            "kasa.request/kasa.response",
+            &(s.request_field, s.response_field),
+            &(request, !request),
+        );
+        cov.saw(if request {
+            "kasa.request"
+        } else {
+            "kasa.response"
+        });
+        d("kasa.len", &s.len, &w.len);
+        if w.len.is_some() {
+            cov.saw("kasa.len");
+        }
+        let want_text = shown_plaintext(&w.bytes);
+        if s.plaintext != want_text {
+            let at = s
+                .plaintext
+                .chars()
+                .zip(want_text.chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            let what = format!(
+                "kasa.plaintext (first difference at character {at}; tshark {} characters, expected {})",
+                s.plaintext.chars().count(),
+                want_text.chars().count()
+            );
+            d(&what, &s.plaintext, &want_text);
+        }
+        cov.saw("kasa.plaintext");
+        let cs = |v: &[String]| v.iter().map(|x| c_string(x)).collect::<Vec<_>>();
+        d("kasa.method", &s.methods, &cs(&w.methods));
+        if !w.methods.is_empty() {
+            cov.saw("kasa.method");
+        }
+        let codes: Vec<i64> = w
+            .err_codes
+            .iter()
+            .flatten()
+            .map(|c| (*c).clamp(i32::MIN.into(), i32::MAX.into()))
+            .collect();
+        d("kasa.err_code", &s.err_codes, &codes);
+        if !codes.is_empty() {
+            cov.saw("kasa.err_code");
+        }
+        let msgs: Vec<String> = w.err_msgs.iter().flatten().map(|m| c_string(m)).collect();
+        d("kasa.err_msg", &s.err_msgs, &msgs);
+        if !msgs.is_empty() {
+            cov.saw("kasa.err_msg");
+        }
+        d(
+            "kasa.context.source",
+            &s.source,
+            &w.source.as_deref().map(c_string),
+        );
+        if w.source.is_some() {
+            cov.saw("kasa.context.source");
+        }
+        d("kasa.context.child_id", &s.child_ids, &cs(&w.child_ids));
+        if !w.child_ids.is_empty() {
+            cov.saw("kasa.context.child_id");
+        }
+        for f in DEVICE_FIELDS {
+            let what: &'static str = match f {
+                "model" => "kasa.device.model",
+                "alias" => "kasa.device.alias",
+                "mac" => "kasa.device.mac",
+                "id" => "kasa.device.id",
+                "sw_ver" => "kasa.device.sw_ver",
+                "hw_ver" => "kasa.device.hw_ver",
+                _ => "kasa.device.type",
+            };
+            let want_v = w.device.get(f).map(|v| c_string(v));
+            d(what, &s.device.get(f), &want_v.as_ref());
+            if want_v.is_some() {
+                cov.saw(what);
+                if w.device_generated {
+                    cov.saw("kasa.device (generated)");
+                }
+            }
+        }
+        d("kasa.response_to", &s.response_to, &w.response_to);
+        if w.response_to.is_some() {
+            cov.saw("kasa.response_to");
+        }
+        d("kasa.response_in", &s.response_in, &w.response_in);
+        if !w.response_in.is_empty() {
+            cov.saw("kasa.response_in");
+        }
+        match (s.time, w.time) {
+            (None, None) => {}
+            (Some(a), Some(b)) if (a - b).abs() <= 1e-6 => cov.saw("kasa.time"),
+            (a, b) => d("kasa.time", &a, &b),
+        }
+        let experts: BTreeSet<String> = s.experts.iter().cloned().collect();
+        d("experts of the message", &experts, &w.problems);
+    }
+    diffs
+}
+
+/// Expert infos per frame, as sets of names: tshark's against the expected file's (messages'
+/// problems at their frames, problems outside messages at theirs).
+pub fn compare_experts(
+    shown: &[(u64, String)],
+    want: &[Want],
+    orphans: &[(u64, String)],
+    cov: &mut Coverage,
+) -> Vec<String> {
+    let mut got: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+    for (f, e) in shown {
+        got.entry(*f).or_default().insert(e.clone());
+    }
+    let mut exp: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+    for w in want {
+        for p in &w.problems {
+            exp.entry(w.frame).or_default().insert(p.clone());
+        }
+    }
+    for (f, e) in orphans {
+        exp.entry(*f).or_default().insert(e.clone());
+    }
+    if !exp.is_empty() {
+        cov.saw("expert infos");
+    }
+    let frames: BTreeSet<u64> = got.keys().chain(exp.keys()).copied().collect();
+    frames
+        .into_iter()
+        .filter_map(|f| {
+            let (g, e) = (
+                got.remove(&f).unwrap_or_default(),
+                exp.remove(&f).unwrap_or_default(),
+            );
+            (g != e).then(|| format!("frame {f}: expert infos: tshark {g:?} / expected {e:?}"))
+        })
+        .collect()
+}
+
+/// Cuts a long value for a one-line report.
+pub fn clip(s: &str) -> String {
+    if s.chars().count() <= 300 {
+        return s.to_owned();
+    }
+    let head: String = s.chars().take(150).collect();
+    let tail: String = {
+        let v: Vec<char> = s.chars().collect();
+        v[v.len() - 100..].iter().collect()
+    };
+    format!("{head}…[{} chars]…{tail}", s.chars().count())
+}
+
+/// The Info column per frame (`frame`, `protocol`, `info`).
+pub type Columns = BTreeMap<u64, (String, String)>;
+
+/// The Info column as a summary run shows it: plain `tshark -r`, which dissects with a NULL
+/// tree (no filter, no fields, no details), printed with `-T tabs` and only the columns No.,
+/// Protocol and Info.
+pub fn info_without_tree(capture: &Path, extra: &[String]) -> Columns {
+    let staged = stage(capture);
+    let mut args: Vec<&str> = vec![
+        "-r",
+        staged.to_str().unwrap(),
+        "-T",
+        "tabs",
+        "-o",
+        r#"gui.column.format:"No.","%m","Protocol","%p","Info","%i""#,
+    ];
+    args.extend(extra.iter().map(String::as_str));
+    let out = tshark(&args, &[]);
+    parse_columns(&out, '\t', 3)
+}
+
+/// The Info column with a tree: `-T fields -e _ws.col.Info` with a display filter, two-pass.
+pub fn info_with_tree(capture: &Path, extra: &[String]) -> Columns {
+    let staged = stage(capture);
+    let mut args: Vec<&str> = vec![
+        "-r",
+        staged.to_str().unwrap(),
+        "-2",
+        "-Y",
+        "kasa || frame",
+        "-T",
+        "fields",
+        "-E",
+        "separator=/t",
+        "-e",
+        "frame.number",
+        "-e",
+        "_ws.col.Protocol",
+        "-e",
+        "_ws.col.Info",
+    ];
+    args.extend(extra.iter().map(String::as_str));
+    let out = tshark(&args, &[]);
+    parse_columns(&out, '\t', 3)
+}
+
+fn parse_columns(out: &Output, sep: char, n: usize) -> Columns {
+    // A capture cut short (fixtures/adversarial/adv_file_ends_mid_record) exits non-zero after
+    // printing the frames before the cut; the callers check the exit status where it matters.
+    assert!(
+        out.status.success() || !out.stdout.is_empty(),
+        "tshark: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cols = Columns::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let parts: Vec<&str> = line.splitn(n, sep).collect();
+        if parts.len() < n {
+            continue;
+        }
+        if let Ok(f) = parts[0].trim().parse() {
+            cols.insert(f, (parts[1].trim().to_owned(), parts[2].to_owned()));
+        }
+    }
+    cols
+}
+
+/// The Info column without the notes Wireshark's TCP analysis puts before a subdissector's
+/// text (`[TCP Retransmission]  | …` on the segment that fills an out-of-order hole): TCP's, not
+/// the plugin's.
+fn without_tcp_notes(info: &str) -> &str {
+    let mut rest = info;
+    while let Some(after) = rest.strip_prefix("[TCP ") {
+        let Some(end) = after.find(']') else {
+            return info;
+        };
+        rest = after[end + 1..].trim_start();
+    }
+    match rest.strip_prefix("| ") {
+        Some(text) if rest.len() < info.len() => text,
+        _ => info,
+    }
+}
+
+/// Differences between the Info column tshark shows (`cols`) and the expected summaries: per
+/// frame with messages, their `info` texts joined by ` | ` (where the frame also has problems
+/// outside messages, each text must be one of its parts); and no KASA Info on a frame without
+/// expected messages or problems.
+pub fn compare_info(
+    what: &'static str,
+    cols: &Columns,
+    want: &[Want],
+    orphans: &[(u64, String)],
+    cov: &mut Coverage,
+) -> Vec<String> {
+    let mut per_frame: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for w in want {
+        per_frame
+            .entry(w.frame)
+            .or_default()
+            .push(c_string(&w.info));
+    }
+    let orphan_frames: BTreeSet<u64> = orphans.iter().map(|(f, _)| *f).collect();
+    let mut diffs = Vec::new();
+    for (f, infos) in &per_frame {
+        let shown = cols.get(f).map(|(_, i)| i.as_str()).unwrap_or("<no frame>");
+        let shown = without_tcp_notes(shown);
+        cov.saw(what);
+        if orphan_frames.contains(f) {
+            let parts: Vec<&str> = shown.split(" | ").collect();
+            for i in infos {
+                if !parts.contains(&i.as_str()) {
+                    diffs.push(format!(
+                        "frame {f}: {what}: {} not in tshark's {}",
+                        clip(i),
+                        clip(shown)
+                    ));
+                }
+            }
+        } else if shown != infos.join(" | ") {
+            diffs.push(format!(
+                "frame {f}: {what}: tshark {:?} / expected {:?}",
+                clip(shown),
+                clip(&infos.join(" | "))
+            ));
+        }
+    }
+    for (f, (proto, info)) in cols {
+        if proto == "KASA" && !per_frame.contains_key(f) && !orphan_frames.contains(f) {
+            diffs.push(format!(
+                "frame {f}: {what}: KASA {:?} on a frame without an expected message",
+                clip(info)
+            ));
+        }
+    }
+    diffs
+}
+
+/// `f` over `items` on as many threads as there are cores (tshark runs are CPU-bound start-ups),
+/// results in the order of `items`.
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(items.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    results.lock().unwrap()[i] = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every item done"))
+        .collect()
 }
