@@ -27,9 +27,22 @@ use std::time::Duration;
 pub enum Framing {
     Whole,
     ZeroLength,
-    Truncated { expected: Option<usize>, got: usize },
-    AboveCap { len: u32, cap: u32 },
-    Mismatch { header: u32, actual: usize },
+    Truncated {
+        expected: Option<usize>,
+        got: usize,
+    },
+    AboveCap {
+        len: u32,
+        cap: u32,
+    },
+    Mismatch {
+        header: u32,
+        actual: usize,
+    },
+    /// Bytes that start no frame.
+    Garbage {
+        bytes: usize,
+    },
 }
 
 impl Framing {
@@ -42,6 +55,7 @@ impl Framing {
             Framing::Mismatch { header, actual } => {
                 Some(Problem::LengthMismatch { header, actual })
             }
+            Framing::Garbage { bytes } => Some(Problem::Garbage { bytes }),
         }
     }
 }

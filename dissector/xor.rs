@@ -15,19 +15,24 @@ use kasa_decoder::wire::xor::{self, HEADER_LEN, Header};
 /// The fixed part `tcp_dissect_pdus` reads before asking for the PDU length.
 pub const FIXED_LEN: usize = HEADER_LEN;
 
-/// The length callback of `tcp_dissect_pdus`. A header above the cap, or a zero header, claims
-/// the rest of the segment: nothing waits for bytes that will never come, and `dissect_tcp_pdu`
-/// reports it. Where the bytes are at hand, the decoder's cut rule decides where the message
-/// ends (a client that counted characters, not UTF-8 bytes, writes a wrong header); what it
-/// learned (the plaintext, the mismatch) is kept for the dissect call that follows.
+/// The length callback of `tcp_dissect_pdus`. Where the bytes are at hand, the decoder's cut
+/// rule decides where the message ends (a client that counted characters, not UTF-8 bytes,
+/// writes a wrong header); what it learned (the plaintext, the mismatch) is kept for the
+/// dissect call that follows. Bytes that start no frame — a header above the cap, a plausible
+/// length without the first ciphertext byte of a JSON object — run to the next plausible header
+/// in the segment ([`xor::next_header`], as the decoder's framer resynchronises), or to its end:
+/// nothing waits for bytes that will never come. A zero header claims the rest of the segment
+/// (`dissect_tcp` has already asked for everything up to FIN).
 pub fn pdu_len(pinfo: Pinfo<'_>, tvb: Tvb<'_>, offset: usize) -> usize {
-    let mut head = [0u8; HEADER_LEN];
+    let mut head = [0u8; HEADER_LEN + 1];
     let rest = tvb.remaining(offset);
-    if !tvb.copy_into(offset, &mut head) {
+    if !tvb.copy_into(offset, &mut head[..HEADER_LEN]) {
         return rest;
     }
-    match Header::parse(head, max_message()) {
-        Header::Message { len } => {
+    let starts_object = rest <= HEADER_LEN
+        || tvb.copy_into(offset, &mut head) && head[HEADER_LEN] == xor::FIRST_BYTE;
+    match Header::parse([head[0], head[1], head[2], head[3]], max_message()) {
+        Header::Message { len } if starts_object => {
             let announced = HEADER_LEN + len as usize;
             if rest < announced && !may_end_early(tvb, offset, rest) {
                 // Fewer bytes than announced that cannot hold a whole JSON text: wait.
@@ -45,7 +50,15 @@ pub fn pdu_len(pinfo: Pinfo<'_>, tvb: Tvb<'_>, offset: usize) -> usize {
                 None => announced,
             }
         }
-        Header::ZeroLength | Header::AboveCap { .. } => rest.max(HEADER_LEN),
+        Header::Message { .. } | Header::AboveCap { .. } => {
+            // Not a frame: skip to the next one that is plausible.
+            let skip_from = if starts_object { HEADER_LEN } else { 1 };
+            tvb.copy(pinfo.pool(), offset, rest)
+                .and_then(|bytes| xor::next_header(&bytes[skip_from..], max_message()))
+                .map_or(rest, |at| skip_from + at)
+                .max(HEADER_LEN.min(rest))
+        }
+        Header::ZeroLength => rest.max(HEADER_LEN),
     }
 }
 
@@ -100,7 +113,11 @@ pub fn dissect_tcp_pdu(c: &Call<'_>, ctx: PduCtx) -> c_int {
     let header = u32::from_be_bytes(head);
     let have = total - HEADER_LEN;
     let cut = render::recall_cut(c.pinfo, c.tvb, total);
+    let mut first = [0u8; 1];
+    let starts_object = !c.tvb.copy_into(HEADER_LEN, &mut first) || first[0] == xor::FIRST_BYTE;
     let (framing, cipher_len) = match Header::parse(head, max_message()) {
+        // Bytes that start no frame, up to the next plausible header (see pdu_len).
+        Header::Message { .. } if !starts_object => (Framing::Garbage { bytes: total }, 0),
         // pdu_len cut this PDU where the JSON ends, not where the header said.
         Header::Message { len } if have != len as usize && cut.is_some_and(|c| c.mismatch) => (
             Framing::Mismatch {
@@ -126,7 +143,7 @@ pub fn dissect_tcp_pdu(c: &Call<'_>, ctx: PduCtx) -> c_int {
         len: total,
     };
     let meta = Meta::XorTcp { len_header: header };
-    if matches!(framing, Framing::AboveCap { .. }) || cipher_len == 0 {
+    if cipher_len == 0 {
         // On Err (epan threw) the trampoline rethrows once we return.
         let _ = render::problem_only(c, span, ctx.via, meta, framing);
     } else {

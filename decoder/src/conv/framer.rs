@@ -348,8 +348,7 @@ impl Framer {
 
     /// Skips bytes until a plausible header starts the buffer. Returns whether one does.
     fn resync(&mut self, report: bool, ending: bool, out: &mut impl FnMut(Event)) -> bool {
-        let found = (0..self.stream.len())
-            .find(|&i| xor::tcp_heuristic(&self.stream.bytes()[i..], self.cap));
+        let found = xor::next_header(self.stream.bytes(), self.cap);
         let skip = match found {
             Some(i) => i,
             None if ending => self.stream.len(),

@@ -15,6 +15,10 @@
 //!   and remembered;
 //! * **pairing**: by the transport's own rule ([`Pairer`]): TCP in order per conversation, XOR
 //!   over UDP by client, device and methods;
+//! * **problems outside messages**: bytes skipped in one stream direction are reported once per
+//!   stretch: a problem that follows another in the same direction, with no message between,
+//!   belongs to the same stretch and is not shown again (a front end that frames per segment,
+//!   like the plugin, then shows what the decoder's framer, which merges the stretch, shows);
 //! * **device identity**: the last `get_sysinfo` answer of each device address, attached to the
 //!   later messages of that device that do not carry it themselves;
 //! * **memory**: the open requests of one conversation are capped ([`MAX_OPEN_PER_CONVERSATION`]),
@@ -142,6 +146,8 @@ pub struct Session {
     remember: bool,
     records: HashMap<MessageId, Option<Record>>,
     orphans: HashMap<MessageId, bool>,
+    /// Stream directions (conversation, sender) in a stretch of skipped bytes.
+    skipping: HashSet<(ConvId, SocketAddr)>,
     responses: HashMap<MessageId, Vec<u64>>,
 }
 
@@ -208,9 +214,10 @@ impl Session {
     }
 
     /// A problem that belongs to no message (bytes skipped, a header above the cap): whether it
-    /// is shown. On probation it rejects the conversation.
+    /// is shown. On probation it rejects the conversation; one that continues a stretch of
+    /// skipped bytes in the same direction is not shown again.
     pub fn orphan(&mut self, seen: &Seen) -> bool {
-        let shown = match self.convs.get_mut(&seen.conv) {
+        let admitted = match self.convs.get_mut(&seen.conv) {
             Some(c) if c.admission == Admission::Rejected => false,
             Some(c) if c.admission == Admission::Probation => {
                 c.admission = Admission::Rejected;
@@ -219,6 +226,7 @@ impl Session {
             Some(_) => true,
             None => seen.found == Found::Port,
         };
+        let shown = admitted && self.skipping.insert((seen.conv, seen.src));
         if self.remember {
             self.orphans.insert(seen.id, shown);
         }
@@ -239,6 +247,9 @@ impl Session {
 
     fn decide(&mut self, seen: &Seen, meta: &Meta, body: &Body) -> Option<Record> {
         let transport = meta.transport();
+        if !self.skipping.is_empty() {
+            self.skipping.remove(&(seen.conv, seen.src));
+        }
         let c = self.convs.entry(seen.conv).or_insert(Conv {
             admission: Admission::Unknown,
             device: None,
@@ -495,9 +506,18 @@ mod tests {
         s.claim_stream(7, true);
         assert!(!s.orphan(&seen(1, CLIENT, DEVICE, Found::Heuristic, (false, false))));
         assert_eq!(s.admission(7), Admission::Rejected);
-        // On a device port it is shown.
+        // On a device port it is shown, once per stretch of skipped bytes in one direction.
         let mut s = Session::new();
-        assert!(s.orphan(&seen(1, CLIENT, DEVICE, Found::Port, (false, true))));
+        let ports = (false, true);
+        assert!(s.orphan(&seen(1, CLIENT, DEVICE, Found::Port, ports)));
+        assert!(!s.orphan(&seen(2, CLIENT, DEVICE, Found::Port, ports)));
+        assert!(s.orphan(&seen(2, DEVICE, CLIENT, Found::Port, (true, false))));
+        s.message(
+            &seen(3, CLIENT, DEVICE, Found::Port, ports),
+            &TCP,
+            &body(REQ),
+        );
+        assert!(s.orphan(&seen(4, CLIENT, DEVICE, Found::Port, ports)));
     }
 
     #[test]

@@ -241,6 +241,13 @@ pub fn tcp_heuristic(prefix: &[u8], cap: u32) -> bool {
     (len == 0 || (2..=cap).contains(&len)) && first == FIRST_BYTE && plausible_second(first, second)
 }
 
+/// Where the next plausible frame ([`tcp_heuristic`]) starts in `buf`, if anywhere: how a stream
+/// that lost its framing (a header above the cap, bytes that are no frame) finds it again. The
+/// framer and the plugin's PDU-length callback both resynchronise with it.
+pub fn next_header(buf: &[u8], cap: u32) -> Option<usize> {
+    (0..buf.len()).find(|&i| tcp_heuristic(&buf[i..], cap))
+}
+
 /// Cheap first test for a UDP datagram holding one XOR message.
 pub fn udp_heuristic(datagram: &[u8]) -> bool {
     let [first, second, ..] = *datagram else {
