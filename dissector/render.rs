@@ -252,12 +252,17 @@ pub fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire<'p>) -> Result<
     }
 }
 
-/// The session's decision: read back on a frame seen before, made now otherwise.
+/// The session's decision: made on the first pass, read back on a frame seen before (a frame
+/// seen before whose message the session never decided — the same bytes offered again by
+/// another dissector table in the same pass, e.g. the UDP heuristics after the conversation's
+/// dissector declined them — is not shown: deciding it now would change what the first pass
+/// showed).
 fn decide(seen: &Seen, visited: bool, meta: &Meta, body: &Body) -> (Option<Record>, Vec<u32>) {
     state::with(|s| {
-        let record = match s.record(seen.id) {
-            Some(r) if visited => r.cloned(),
-            _ => s.message(seen, meta, body),
+        let record = if visited {
+            s.record(seen.id).flatten().cloned()
+        } else {
+            s.message(seen, meta, body)
         };
         let response_in = match &record {
             Some(r) if r.direction == Direction::Request => {
@@ -493,9 +498,12 @@ pub fn problem_only<'p>(
     let visited = pinfo.visited();
     let texts = catch_unwind(AssertUnwindSafe(|| {
         let p = framing.problem()?;
-        let shown = state::with(|s| match s.orphan_shown(seen.id) {
-            Some(shown) if visited => shown,
-            _ => s.orphan(&seen),
+        let shown = state::with(|s| {
+            if visited {
+                s.orphan_shown(seen.id).unwrap_or(false)
+            } else {
+                s.orphan(&seen)
+            }
         });
         if !shown {
             return None;
