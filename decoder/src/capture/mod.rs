@@ -260,6 +260,7 @@ enum Found1 {
     },
     Orphan {
         at: Place,
+        transport: Transport,
         frame: u64,
         time: Duration,
         problem: Problem,
@@ -471,6 +472,7 @@ impl Decoder {
                 problem,
             } => Found1::Orphan {
                 at,
+                transport: conn.halves[d].decoder.transport(),
                 frame,
                 time,
                 problem,
@@ -602,6 +604,7 @@ impl Decoder {
                 }
                 Found1::Orphan {
                     at,
+                    transport,
                     frame,
                     time,
                     problem,
@@ -610,7 +613,7 @@ impl Decoder {
                         orphans.push(Orphan {
                             frame,
                             time,
-                            transport: Transport::XorTcp,
+                            transport,
                             src: at.src,
                             dst: at.dst,
                             problem,

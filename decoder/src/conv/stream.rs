@@ -47,6 +47,13 @@ impl StreamDecoder {
         }
     }
 
+    /// The transport this decoder reads.
+    pub fn transport(&self) -> Transport {
+        match self {
+            StreamDecoder::Xor(_) => Transport::XorTcp,
+        }
+    }
+
     /// Feeds one chunk of the reassembled stream.
     pub fn push(&mut self, chunk: Chunk<'_>, out: &mut impl FnMut(Event)) {
         match self {
