@@ -15,11 +15,11 @@ pub mod reader;
 pub use link::{L4, LinkType, Segment};
 pub use reader::{Reader, Record};
 
-use crate::conv::stream::End;
+use crate::conv::stream::{End, datagram};
 use crate::conv::{
     Chunk, ConvId, Event, Found, MessageId, RawMessage, Reassembler, Seen, Session, StreamDecoder,
 };
-use crate::msg::{Body, Direction, Message, Meta, Pairing, Problem, Transport};
+use crate::msg::{Body, Direction, Message, Pairing, Problem, Transport};
 use crate::wire::xor;
 use core::fmt;
 use std::collections::HashMap;
@@ -497,13 +497,15 @@ impl Decoder {
         if payload.is_empty() && seg.missing == 0 {
             return;
         }
-        let mut problems = Vec::new();
-        if seg.missing > 0 {
-            problems.push(Problem::Truncated {
-                expected: Some(payload.len() + seg.missing as usize),
-                got: payload.len(),
-            });
-        }
+        let Some(raw) = datagram(
+            Transport::XorUdp,
+            payload,
+            seg.missing as usize,
+            frame,
+            time,
+        ) else {
+            return;
+        };
         let k = key(seg.src, seg.dst);
         let conv = match self.udp_convs.get(&k) {
             Some(&c) => c,
@@ -521,13 +523,7 @@ impl Decoder {
                 dst: seg.dst,
                 on_port,
             },
-            raw: RawMessage {
-                plaintext: xor::decrypt(payload),
-                frames: vec![frame],
-                time,
-                meta: Meta::XorUdp,
-                problems,
-            },
+            raw,
         });
     }
 

@@ -1,10 +1,12 @@
 //! One reassembled byte stream, transport-neutral: which frames carried which bytes
 //! ([`StreamBuf`]), what a transport's stream decoder hands out ([`Event`]), and the stream
-//! decoders of all transports behind one enum ([`StreamDecoder`]).
+//! decoders of all transports behind one enum ([`StreamDecoder`]); and [`datagram`], the same
+//! for one datagram of a datagram transport.
 
 use super::framer::{Framer, RawMessage};
 use super::reassembly::Chunk;
-use crate::msg::{Problem, Transport};
+use crate::msg::{Meta, Problem, Transport};
+use crate::wire::xor;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -67,6 +69,36 @@ impl StreamDecoder {
             StreamDecoder::Xor(f) => f.close(end, out),
         }
     }
+}
+
+/// One datagram of a datagram transport as a message: `payload` is what was captured, `missing`
+/// the bytes of the datagram the capture did not keep (snaplen). `None` for stream transports.
+pub fn datagram(
+    transport: Transport,
+    payload: &[u8],
+    missing: usize,
+    frame: u64,
+    time: Duration,
+) -> Option<RawMessage> {
+    let (plaintext, meta) = match transport {
+        Transport::XorUdp => (xor::decrypt(payload), Meta::XorUdp),
+        Transport::XorTcp => return None,
+    };
+    let problems = if missing > 0 {
+        vec![Problem::Truncated {
+            expected: Some(payload.len() + missing),
+            got: payload.len(),
+        }]
+    } else {
+        Vec::new()
+    };
+    Some(RawMessage {
+        plaintext,
+        frames: vec![frame],
+        time,
+        meta,
+        problems,
+    })
 }
 
 #[derive(Debug, Clone, Copy)]
