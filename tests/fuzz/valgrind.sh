@@ -9,7 +9,7 @@
 #    (libwireshark, glib) are counted and listed but do not fail; known ones are suppressed by
 #    tests/fuzz/valgrind.supp.
 # 2. leaks per packet: two captures read at 1x and 2x length: TCP, the benchmark capture of
-#    examples/gen_bench_capture.rs with 20 and 40 connections of 5 exchanges (200 and 400
+#    `kasa-fixturegen --bench` with 20 and 40 connections of 5 exchanges (200 and 400
 #    messages); UDP, the discovery fixture once and twice (mergecap -a; a TCP capture cannot be
 #    doubled so, tshark takes the copy for retransmissions). The bytes definitely lost through
 #    the plugin must be equal for 1x and 2x (a leak per packet or message would double); tshark's
@@ -32,8 +32,8 @@ cp target/valgrind/release/libkasa_dissector.so "$WORK/plugins/$VER/epan/kasa.so
 if [ $# -gt 0 ]; then FILES=("$@"); else
   mapfile -t FILES < <(find fixtures -name '*.pcap' -o -name '*.pcapng' | grep -v node_modules | sort)
 fi
-cargo run --release --quiet --example gen-bench-capture -- "$WORK/in/1x-bench_tcp.pcap" 20 5 >/dev/null
-cargo run --release --quiet --example gen-bench-capture -- "$WORK/in/2x-bench_tcp.pcap" 40 5 >/dev/null
+cargo run --release --quiet -p kasa-fixturegen -- --bench "$WORK/in/1x-bench_tcp.pcap" 20 5 >/dev/null
+cargo run --release --quiet -p kasa-fixturegen -- --bench "$WORK/in/2x-bench_tcp.pcap" 40 5 >/dev/null
 UDP=fixtures/synthetic/udp_discovery_multi.pcap
 cp "$UDP" "$WORK/in/1x-udp_discovery.pcap"
 mergecap -a -F pcap -w "$WORK/in/2x-udp_discovery.pcap" "$UDP" "$UDP"
