@@ -2,11 +2,14 @@
 //!
 //! Data flows one way, and the modules follow it:
 //!
-//! * [`wire`]: checked views and representations of the bytes (the XOR cipher and its framing);
-//! * [`msg`]: the transport-neutral message model (methods, error codes, device, problems) for
-//!   both JSON dialects, IOT (`{"module":{"method":..}}`) and SMART JSON-RPC ([`msg::Dialect`]);
-//! * [`conv`]: conversations: TCP reassembly, message framing in a stream, request/response
-//!   pairing;
+//! * [`wire`]: checked views and representations of the bytes (the XOR cipher, its framing and
+//!   cut rule; where a JSON text ends);
+//! * [`msg`]: the transport-neutral message model: what the transport said ([`msg::Meta`], one
+//!   variant per transport), methods, error codes, device, problems, for both JSON dialects,
+//!   IOT (`{"module":{"method":..}}`) and SMART JSON-RPC ([`msg::Dialect`]);
+//! * [`conv`]: conversations: TCP reassembly, a stream decoder per transport
+//!   ([`conv::StreamDecoder`]), and the [`conv::Session`] that decides admission, direction,
+//!   pairing and device identity for every front end (the plugin and `kasa-decode` alike);
 //! * [`capture`]: pcap/pcapng replay down to TCP and UDP payloads, and the [`capture::Decoder`]
 //!   that turns a whole capture into messages.
 //!
