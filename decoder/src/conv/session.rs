@@ -11,7 +11,7 @@
 //!   conversation is dropped ([`Admission::Rejected`]); a framing problem before that first
 //!   message rejects it too. A stream (TCP) is judged once; a datagram flow (UDP) that is not
 //!   yet confirmed judges every datagram on its own, and one good datagram confirms the flow.
-//! * **direction**: the device's endpoint, decided once per conversation (see [`direction`])
+//! * **direction**: the device's endpoint, decided once per conversation (one rule: the known device end, else the side on a device port, else the JSON)
 //!   and remembered;
 //! * **pairing**: by the transport's own rule ([`Pairer`]): TCP in order per conversation, XOR
 //!   over UDP by client, device and methods;

@@ -1,7 +1,7 @@
 //! Where an XOR frame really ends: the length header, checked against the JSON after it.
 //!
 //! A client that counted characters instead of UTF-8 bytes writes a header that is too short or
-//! too long. [`judge`] (for the stream framer, [`crate::conv::framer`]) and [`frame_cut`] (for a
+//! too long. `judge` (for the stream framer, [`crate::conv::framer`]) and [`frame_cut`] (for a
 //! PDU-length callback, the plugin's `tcp_dissect_pdus`) decide the real end by one rule: the
 //! JSON's own end ([`json_extent`]), when the bytes after it start a plausible next frame.
 
@@ -90,7 +90,7 @@ pub(crate) fn judge(buf: &[u8], len: usize, cap: u32, ending: bool) -> Verdict {
     }
 }
 
-/// How a frame that starts `buf` (header included) is cut, as [`Framer`] cuts it, decided from
+/// How a frame that starts `buf` (header included) is cut, as [`crate::conv::Framer`] cuts it, decided from
 /// the bytes at hand: for a PDU-length callback (the plugin's `tcp_dissect_pdus`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameCut {
