@@ -697,9 +697,8 @@ impl<'p> Pinfo<'p> {
     }
     /// Whether this frame was already dissected once (second pass, or a GUI click).
     pub fn visited(&self) -> bool {
-        let fd = self.get().fd;
-        // SAFETY: fd is the live frame_data of this packet.
-        !fd.is_null() && unsafe { (*fd).visited() } != 0
+        // SAFETY: live pinfo; the shim reads the bit-field as the C compiler laid it out.
+        unsafe { sys::kasa_shim_visited(self.raw.as_ptr()) != 0 }
     }
     /// Absolute capture time since the Unix epoch.
     pub fn time(&self) -> Duration {

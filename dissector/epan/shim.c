@@ -215,6 +215,11 @@ void kasa_shim_item_set_generated(proto_item *item)
     proto_item_set_generated(item);
 }
 
+int kasa_shim_visited(const packet_info *pinfo)
+{
+    return pinfo->fd != NULL && PINFO_FD_VISITED(pinfo);
+}
+
 int kasa_shim_expert_add_info(packet_info *pinfo, proto_item *item, expert_field *ei,
                               const char *text)
 {

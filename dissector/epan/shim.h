@@ -89,6 +89,8 @@ int kasa_shim_item_add_subtree(proto_tree **out, proto_item *item, int ett);
 int kasa_shim_item_append_text(proto_item *item, const char *text);
 /* proto_item_set_generated is static inline in proto.h: this is its one symbol. Never throws. */
 void kasa_shim_item_set_generated(proto_item *item);
+/* PINFO_FD_VISITED: the frame_data bit-field, read by the C compiler that laid it out. */
+int kasa_shim_visited(const packet_info *pinfo);
 int kasa_shim_expert_add_info(packet_info *pinfo, proto_item *item, expert_field *ei,
                               const char *text);
 /* call_dissector with all columns write-protected; they are writable again on every path,
