@@ -10,7 +10,7 @@ use crate::state;
 use core::ffi::c_int;
 use kasa_decoder::conv::Admission;
 use kasa_decoder::msg::Meta;
-use kasa_decoder::wire::xor::{self, HEADER_LEN, Header};
+use kasa_decoder::wire::xor::{self, HEADER_LEN, Header, Start};
 
 /// The fixed part `tcp_dissect_pdus` reads before asking for the PDU length.
 pub const FIXED_LEN: usize = HEADER_LEN;
@@ -24,15 +24,17 @@ pub const FIXED_LEN: usize = HEADER_LEN;
 /// nothing waits for bytes that will never come. A zero header claims the rest of the segment
 /// (`dissect_tcp` has already asked for everything up to FIN).
 pub fn pdu_len(pinfo: Pinfo<'_>, tvb: Tvb<'_>, offset: usize) -> usize {
-    let mut head = [0u8; HEADER_LEN + 1];
     let rest = tvb.remaining(offset);
-    if !tvb.copy_into(offset, &mut head[..HEADER_LEN]) {
+    let mut head = [0u8; HEADER_LEN + 1];
+    let n = head.len().min(rest);
+    if !tvb.copy_into(offset, &mut head[..n]) {
         return rest;
     }
-    let starts_object = rest <= HEADER_LEN
-        || tvb.copy_into(offset, &mut head) && head[HEADER_LEN] == xor::FIRST_BYTE;
-    match Header::parse([head[0], head[1], head[2], head[3]], max_message()) {
-        Header::Message { len } if starts_object => {
+    let Some(start) = Start::parse(&head[..n], max_message()) else {
+        return rest;
+    };
+    let skip_from = match start {
+        Start::Message { len } => {
             let announced = HEADER_LEN + len as usize;
             if rest < announced && !may_end_early(tvb, offset, rest) {
                 // Fewer bytes than announced that cannot hold a whole JSON text: wait.
@@ -42,40 +44,31 @@ pub fn pdu_len(pinfo: Pinfo<'_>, tvb: Tvb<'_>, offset: usize) -> usize {
             let Some(bytes) = tvb.copy(pinfo.pool(), offset, at_hand) else {
                 return announced;
             };
-            match xor::frame_cut(bytes, max_message()) {
+            return match xor::frame_cut(bytes, max_message()) {
                 Some(cut) => {
                     render::remember_cut(pinfo, bytes, &cut);
                     cut.total
                 }
                 None => announced,
-            }
+            };
         }
-        Header::Message { .. } | Header::AboveCap { .. } => {
-            // Not a frame: skip to the next one that is plausible.
-            let skip_from = if starts_object { HEADER_LEN } else { 1 };
-            tvb.copy(pinfo.pool(), offset, rest)
-                .and_then(|bytes| xor::next_header(&bytes[skip_from..], max_message()))
-                .map_or(rest, |at| skip_from + at)
-                .max(HEADER_LEN.min(rest))
-        }
-        Header::ZeroLength => rest.max(HEADER_LEN),
-    }
+        Start::ZeroLength => return rest.max(HEADER_LEN),
+        Start::AboveCap { .. } => HEADER_LEN,
+        Start::NotAnObject => 1,
+    };
+    // Not a frame: skip to the next one that is plausible.
+    tvb.copy(pinfo.pool(), offset, rest)
+        .and_then(|bytes| xor::next_header(&bytes[skip_from..], max_message()))
+        .map_or(rest, |at| skip_from + at)
+        .max(HEADER_LEN.min(rest))
 }
 
 /// Whether the `rest` bytes at `offset` (fewer than the header announces) may already end a
-/// JSON text: its last non-blank plaintext byte must be `}` or `]`. The autokey cipher makes
-/// that an O(1) test (`p[i] = c[i] ^ c[i-1]`), so a message arriving in many segments is not
-/// decrypted at every one of them.
+/// JSON text ([`xor::may_end_json`] on their last two bytes), so that a message arriving in many
+/// segments is not decrypted at every one of them.
 fn may_end_early(tvb: Tvb<'_>, offset: usize, rest: usize) -> bool {
     let mut tail = [0u8; 2];
-    // Only the last two ciphertext bytes are needed; blank padding after the JSON is rare
-    // enough that it simply costs the full look.
-    let at = offset + rest.saturating_sub(2);
-    if rest < HEADER_LEN + 2 || !tvb.copy_into(at, &mut tail) {
-        return false;
-    }
-    let last = tail[1] ^ tail[0];
-    matches!(last, b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n')
+    rest >= HEADER_LEN + 2 && tvb.copy_into(offset + rest - 2, &mut tail) && xor::may_end_json(tail)
 }
 
 /// TCP from the port table, Decode As or a claimed conversation.
@@ -106,36 +99,39 @@ pub fn dissect_tcp(c: &Call<'_>, ctx: PduCtx) -> c_int {
 /// One PDU (header + ciphertext) as cut by `tcp_dissect_pdus`.
 pub fn dissect_tcp_pdu(c: &Call<'_>, ctx: PduCtx) -> c_int {
     let total = c.tvb.captured_len();
-    let mut head = [0u8; HEADER_LEN];
-    if !c.tvb.copy_into(0, &mut head) {
+    let mut head = [0u8; HEADER_LEN + 1];
+    let n = head.len().min(total);
+    let start = c
+        .tvb
+        .copy_into(0, &mut head[..n])
+        .then(|| Start::parse(&head[..n], max_message()));
+    let Some(Some(start)) = start else {
         return total as c_int;
-    }
-    let header = u32::from_be_bytes(head);
+    };
+    let header = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
     let have = total - HEADER_LEN;
     let cut = render::recall_cut(c.pinfo, c.tvb, total);
-    let mut first = [0u8; 1];
-    let starts_object = !c.tvb.copy_into(HEADER_LEN, &mut first) || first[0] == xor::FIRST_BYTE;
-    let (framing, cipher_len) = match Header::parse(head, max_message()) {
+    let (framing, cipher_len) = match start {
         // Bytes that start no frame, up to the next plausible header (see pdu_len).
-        Header::Message { .. } if !starts_object => (Framing::Garbage { bytes: total }, 0),
+        Start::NotAnObject => (Framing::Garbage { bytes: total }, 0),
         // pdu_len cut this PDU where the JSON ends, not where the header said.
-        Header::Message { len } if have != len as usize && cut.is_some_and(|c| c.mismatch) => (
+        Start::Message { len } if have != len as usize && cut.is_some_and(|c| c.mismatch) => (
             Framing::Mismatch {
                 header: len,
                 actual: have,
             },
             have,
         ),
-        Header::Message { len } if have < len as usize => (
+        Start::Message { len } if have < len as usize => (
             Framing::Truncated {
                 expected: Some(len as usize),
                 got: have,
             },
             have,
         ),
-        Header::Message { len } => (Framing::Whole, len as usize),
-        Header::ZeroLength => (Framing::ZeroLength, have),
-        Header::AboveCap { len, cap } => (Framing::AboveCap { len, cap }, 0),
+        Start::Message { len } => (Framing::Whole, len as usize),
+        Start::ZeroLength => (Framing::ZeroLength, have),
+        Start::AboveCap { len, cap } => (Framing::AboveCap { len, cap }, 0),
     };
     let span = Span {
         tvb: c.tvb,

@@ -21,7 +21,7 @@ use super::stream::{End, Event, StreamBuf};
 use crate::msg::{Meta, Problem};
 use crate::wire::json::{Extent, json_extent};
 use crate::wire::xor::cut::{Verdict, judge};
-use crate::wire::xor::{self, HEADER_LEN, Header};
+use crate::wire::xor::{self, HEADER_LEN, Header, Start};
 use std::time::Duration;
 
 /// A message cut out of a stream, before it is given its endpoints and direction.
@@ -215,7 +215,7 @@ impl Framer {
 
     /// At a header boundary. Returns whether to go on.
     fn header(&mut self, ending: Option<End>, out: &mut impl FnMut(Event)) -> bool {
-        let Some(&[a, b, c, d]) = self.stream.bytes().get(..HEADER_LEN) else {
+        let Some(start) = Start::parse(self.stream.bytes(), self.cap) else {
             if ending.is_some() && !self.stream.is_empty() {
                 let (frame, time) = self.stream.first_origin();
                 let got = self.stream.len();
@@ -231,12 +231,12 @@ impl Framer {
             }
             return false;
         };
-        match Header::parse([a, b, c, d], self.cap) {
-            Header::ZeroLength => {
+        match start {
+            Start::ZeroLength => {
                 self.state = State::ZeroLength;
                 true
             }
-            Header::AboveCap { len, cap } => {
+            Start::AboveCap { len, cap } => {
                 let (frame, time) = self.stream.first_origin();
                 out(Event::Problem {
                     frame,
@@ -247,16 +247,11 @@ impl Framer {
                 self.state = State::Resync { report: false };
                 true
             }
-            Header::Message { len } => {
-                if self
-                    .stream
-                    .bytes()
-                    .get(HEADER_LEN)
-                    .is_some_and(|&b| b != xor::FIRST_BYTE)
-                {
-                    self.state = State::Resync { report: true };
-                    return true;
-                }
+            Start::NotAnObject => {
+                self.state = State::Resync { report: true };
+                true
+            }
+            Start::Message { len } => {
                 let total = HEADER_LEN + len as usize;
                 if self.stream.len() < total {
                     if ending.is_none() {

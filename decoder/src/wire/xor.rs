@@ -109,6 +109,49 @@ impl Header {
     }
 }
 
+/// What the bytes at a frame boundary of a TCP stream are: the length header ([`Header::parse`])
+/// and, for a plausible length, whether the first ciphertext byte opens a JSON object
+/// ([`FIRST_BYTE`]). The one rule for the decoder's framer and the plugin's PDU-length callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// A frame of `len` ciphertext bytes (its first byte not yet at hand, or `0xD0`).
+    Message { len: u32 },
+    /// A zero header: the rest of the direction, up to FIN.
+    ZeroLength,
+    /// A header above the cap.
+    AboveCap { len: u32, cap: u32 },
+    /// A plausible length, but the bytes after it are no JSON object: not a frame.
+    NotAnObject,
+}
+
+impl Start {
+    /// Reads the start of `bytes` (header and, if at hand, the first ciphertext byte); `None`
+    /// with fewer than four bytes.
+    pub fn parse(bytes: &[u8], cap: u32) -> Option<Start> {
+        let &[a, b, c, d, ..] = bytes else {
+            return None;
+        };
+        Some(match Header::parse([a, b, c, d], cap) {
+            Header::Message { .. } if bytes.get(HEADER_LEN).is_some_and(|&f| f != FIRST_BYTE) => {
+                Start::NotAnObject
+            }
+            Header::Message { len } => Start::Message { len },
+            Header::ZeroLength => Start::ZeroLength,
+            Header::AboveCap { len, cap } => Start::AboveCap { len, cap },
+        })
+    }
+}
+
+/// Whether a ciphertext whose last two bytes are `tail` may end a JSON text: its last plaintext
+/// byte (`c[n-1] ^ c[n-2]`, the autokey needs nothing else) is `}`, `]` or blank. An O(1) test
+/// before decrypting bytes that fall short of what their header announced.
+pub fn may_end_json(tail: [u8; 2]) -> bool {
+    matches!(
+        tail[1] ^ tail[0],
+        b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n'
+    )
+}
+
 /// A checked view of one TCP frame: length header plus (possibly fewer) ciphertext bytes.
 #[derive(Debug, Clone)]
 pub struct XorFrame<T: AsRef<[u8]>> {
@@ -270,6 +313,42 @@ mod tests {
         0xb6, 0xd1, 0xb4, 0xc0, 0x9f, 0xec, 0x95, 0xe6, 0x8f, 0xe1, 0x87, 0xe8, 0xca, 0xf0, 0x8b,
         0xf6, 0x8b, 0xf6,
     ];
+
+    #[test]
+    fn frame_start_is_the_header_and_the_first_ciphertext_byte() {
+        let cap = 1 << 20;
+        assert_eq!(Start::parse(&[0, 0, 0], cap), None);
+        assert_eq!(
+            Start::parse(&[0, 0, 0, 9], cap),
+            Some(Start::Message { len: 9 })
+        );
+        assert_eq!(
+            Start::parse(&[0, 0, 0, 9, FIRST_BYTE], cap),
+            Some(Start::Message { len: 9 })
+        );
+        assert_eq!(
+            Start::parse(&[0, 0, 0, 9, b'G'], cap),
+            Some(Start::NotAnObject)
+        );
+        assert_eq!(
+            Start::parse(&[0, 0, 0, 0, b'G'], cap),
+            Some(Start::ZeroLength)
+        );
+        assert_eq!(
+            Start::parse(&[0xff, 0xff, 0xff, 0xff, FIRST_BYTE], cap),
+            Some(Start::AboveCap { len: u32::MAX, cap })
+        );
+    }
+
+    #[test]
+    fn may_end_json_reads_the_last_plaintext_byte() {
+        let cipher = encrypt(br#"{"a":{}}"#);
+        let n = cipher.len();
+        assert!(may_end_json([cipher[n - 2], cipher[n - 1]]));
+        // Cut one byte earlier, the text ends in `}` still; two earlier, in `{`.
+        assert!(may_end_json([cipher[n - 3], cipher[n - 2]]));
+        assert!(!may_end_json([cipher[n - 4], cipher[n - 3]]));
+    }
 
     #[test]
     fn test_deconstruct() {
