@@ -144,13 +144,5 @@ fn adversarial_fixtures_survive_tshark_in_bounded_time_and_are_flagged() {
             fail(d);
         }
     }
-    for f in &failures {
-        eprintln!("kasa-diff: {f}");
-    }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    common::assert_no_differences(&failures);
 }

@@ -213,15 +213,7 @@ fn kasa_decode_and_tshark_show_the_same_messages_and_links() {
     });
     let compared: usize = results.iter().map(|r| r.0).sum();
     let failures: Vec<String> = results.into_iter().flat_map(|r| r.1).collect();
-    for f in &failures {
-        eprintln!("kasa-diff: {f}");
-    }
-    assert!(
-        failures.is_empty(),
-        "{} differences:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    common::assert_no_differences(&failures);
     assert!(compared >= 200, "only {compared} messages compared");
     eprintln!("{compared} messages shown alike by kasa-decode and tshark");
 }

@@ -895,3 +895,17 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
         .map(|r| r.expect("every item done"))
         .collect()
 }
+
+/// Fails with every difference, one per line; each is also printed as a `kasa-diff:` line
+/// (tests/mutation/run compares those lines with the unmutated run's).
+pub fn assert_no_differences(failures: &[String]) {
+    for f in failures {
+        eprintln!("kasa-diff: {f}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
