@@ -295,8 +295,11 @@ fn plan<'p>(
     let (record, response_in) = decide(&seen, visited, &w.meta, &body);
     let record = record?;
 
-    let mut info = String::new();
-    let _ = msg::summary(&mut info, record.direction, &body);
+    // The protocol item's text is ", " + the Info text: one string, one copy into the pool.
+    let mut item_text = String::from(", ");
+    let _ = msg::summary(&mut item_text, record.direction, &body);
+    let item_text = pool.cstr(&item_text);
+    let info = CStr::from_bytes_with_nul(&item_text.to_bytes_with_nul()[2..]).unwrap_or(c"");
     let problems: Vec<ProblemPlan<'p>> = problems
         .iter()
         .map(|p| ProblemPlan {
@@ -311,7 +314,7 @@ fn plan<'p>(
             Meta::XorUdp => None,
         },
         direction: record.direction,
-        info: pool.cstr(&info),
+        info,
         item_text: c"",
         plaintext: c"",
         methods: &[],
@@ -360,7 +363,7 @@ fn plan<'p>(
             kind: opt(&d.kind),
             generated,
         });
-    plan.item_text = pool.cstr(&format!(", {info}"));
+    plan.item_text = item_text;
     plan.plaintext = pool.cstr(&msg::display_text(plaintext));
     plan.methods = pool.slice(&methods);
     plan.context_source = opt(&body.context.source);
