@@ -1,14 +1,14 @@
 //! One message, from the bytes Wireshark handed over to what the user sees:
-//! ciphertext → plaintext → [`Body`] (decoder) → [`Record`] (the decoder's session) → [`Plan`]
+//! ciphertext → plaintext → [`Body`] (decoder) → [`Record`] (the decoder's session) → `Plan`
 //! → columns, tree, expert infos, JSON hand-off.
 //!
 //! The plan is built under `catch_unwind` and lives entirely in the packet's wmem pool. epan's
 //! throwing calls go through the C shim (see [`crate::epan`]): a view that reports [`Thrown`]
 //! means epan threw, and the code here stops and returns at once (the shim's trampoline
 //! rethrows the exception when the entry point has returned). The fields shown come from
-//! matching the decoder's enums exhaustively ([`Meta`], [`Problem`] via
-//! [`crate::fields::expert_for`], [`Transport`] via [`crate::fields::transport_name`]): a new
-//! transport or problem does not compile until it says how it is shown.
+//! exhaustive matches on the decoder's enums ([`Meta::len_header`] in the decoder, [`Problem`]
+//! via [`crate::fields::expert_for`], [`Transport`] via [`crate::fields::transport_name`]): a
+//! new transport or problem does not compile until it says how it is shown.
 
 use crate::epan::{self, Call, Col, Item, PduMemo, Pinfo, Pool, Span, Thrown, Tvb, Via};
 use crate::fields::*;
@@ -309,10 +309,7 @@ fn plan<'p>(
         .collect();
     let mut plan = Plan {
         transport: w.meta.transport(),
-        len_header: match w.meta {
-            Meta::XorTcp { len_header } => Some(len_header),
-            Meta::XorUdp => None,
-        },
+        len_header: w.meta.len_header(),
         direction: record.direction,
         info,
         item_text: c"",
@@ -531,21 +528,16 @@ pub fn problem_only<'p>(
         Some(i) => i.subtree(&ETT_KASA)?,
         None => None,
     };
-    if let Some(t) = subtree {
-        match meta {
-            Meta::XorTcp { len_header } => {
-                t.uint(
-                    &LEN,
-                    Span {
-                        tvb: c.tvb,
-                        offset: 0,
-                        len: HEADER_LEN,
-                    },
-                    len_header,
-                )?;
-            }
-            Meta::XorUdp => {}
-        }
+    if let (Some(t), Some(h)) = (subtree, meta.len_header()) {
+        t.uint(
+            &LEN,
+            Span {
+                tvb: c.tvb,
+                offset: 0,
+                len: HEADER_LEN,
+            },
+            h,
+        )?;
     }
     pinfo.expert(item, ei, text)
 }

@@ -36,7 +36,7 @@
 
 use base64::Engine;
 use kasa_decoder::capture::{Decoded, Orphan};
-use kasa_decoder::msg::{Device, Message, Meta, Problem, Severity};
+use kasa_decoder::msg::{Device, Message, Problem, Severity};
 use serde_json::{Value, json};
 use std::io::{self, Write};
 use std::time::Duration;
@@ -199,7 +199,7 @@ fn message_json(m: &Message) -> Value {
         "src": m.src.to_string(),
         "dst": m.dst.to_string(),
         "direction": m.direction.as_str(),
-        "len": len_header(&m.meta),
+        "len": m.meta.len_header(),
         "plaintext": plaintext,
         "info": m.summary(),
         "method": m.body.methods.iter().map(|x| x.name()).collect::<Vec<_>>(),
@@ -227,15 +227,6 @@ fn message_json(m: &Message) -> Value {
         });
     }
     data
-}
-
-/// The JSON `len` of a message: what the transport put in front of it. Exhaustive: a new
-/// transport says here what it shows.
-fn len_header(meta: &Meta) -> Option<u32> {
-    match *meta {
-        Meta::XorTcp { len_header } => Some(len_header),
-        Meta::XorUdp => None,
-    }
 }
 
 fn problem_json(p: &Problem) -> Value {

@@ -113,9 +113,17 @@ pub fn stage(capture: &Path) -> PathBuf {
         .unwrap_or(capture)
         .to_string_lossy()
         .replace('/', "_");
-    let dst = e.root.join("files").join(name);
-    std::fs::copy(capture, &dst).unwrap();
-    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let dst = e.root.join("files").join(&name);
+    // Tests run in parallel and stage the same captures: copy under a name of this thread's
+    // own, then rename over the shared one (atomic), so a tshark already reading the shared
+    // file never sees it truncated and rewritten.
+    let tmp = e
+        .root
+        .join("files")
+        .join(format!(".{name}.{:?}", std::thread::current().id()));
+    std::fs::copy(capture, &tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::rename(&tmp, &dst).unwrap();
     dst
 }
 
