@@ -163,6 +163,7 @@ const ALLOW_FUNCTIONS: &[&str] = &[
     "register_dissector",
     "find_dissector",
     "dissector_add_uint_range_with_preference",
+    "dissector_add_uint",
     "heur_dissector_add",
     "tvb_captured_length",
     "tvb_reported_length",
@@ -203,6 +204,7 @@ const ALLOW_TYPES: &[&str] = &[
     "hf_ref_type",
     "address_type",
     "port_type",
+    "value_string",
 ];
 
 const ALLOW_VARS: &[&str] = &[
@@ -213,6 +215,7 @@ const ALLOW_VARS: &[&str] = &[
     "HEURISTIC_ENABLE",
     "BASE_NONE",
     "BASE_DEC",
+    "BASE_HEX",
     "WS_PLUGIN_DESC_DISSECTOR",
     "COL_.*",
 ];

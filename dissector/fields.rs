@@ -34,7 +34,7 @@ macro_rules! experts {
 }
 
 fields! {
-    TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp or xor-udp."),
+    TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp, xor-udp, tdp, klap, aes (tpap marks connections)."),
     LEN           => (c"Length", c"kasa.len", U32, c"The TCP length header: ciphertext bytes that follow it."),
     PLAINTEXT     => (c"Plaintext", c"kasa.plaintext", String, c"The whole decrypted text: UTF-8 as it is, invalid sequences as U+FFFD, NUL as U+2400."),
     REQUEST       => (c"Request", c"kasa.request", Bool, c"The message goes to the device."),
@@ -54,9 +54,43 @@ fields! {
     DEVICE_TYPE   => (c"Device type", c"kasa.device.type", String, c"type or mic_type (IOT), type or device_type (SMART)."),
     CONTEXT_SOURCE => (c"Context source", c"kasa.context.source", String, c"context.source: the app's session id."),
     CONTEXT_CHILD_ID => (c"Context child id", c"kasa.context.child_id", String, c"context.child_ids: outlets addressed."),
+    TDP_VERSION   => (c"Version", c"kasa.tdp.version", U32, c"TDP header: version (2)."),
+    TDP_MSG_TYPE  => (c"Message type", c"kasa.tdp.msg_type", U32, c"TDP header: message type."),
+    TDP_OP_CODE   => (c"Op code", c"kasa.tdp.op_code", Hex32, c"TDP header: op code (0x0001 = probe)."),
+    TDP_SIZE      => (c"Size", c"kasa.tdp.size", U32, c"TDP header: length of the JSON body."),
+    TDP_FLAGS     => (c"Flags", c"kasa.tdp.flags", Hex32, c"TDP header: flags (probes 0x11 or 0x00, replies 0x02, 0x00, 0x22)."),
+    TDP_SERIAL    => (c"Serial", c"kasa.tdp.serial", Hex32, c"TDP header: random per probe, echoed by the reply."),
+    TDP_CRC       => (c"CRC", c"kasa.tdp.crc", Hex32, c"TDP header: CRC-32 of the datagram with 5a6b7c8d in its place."),
+    TDP_CRC_STATUS => (c"CRC status", c"kasa.tdp.crc.status", ChecksumStatus, c"Whether the TDP CRC verifies."),
+    TDP_ENCRYPT_TYPE => (c"Encryption type", c"kasa.tdp.encrypt_type", String, c"mgt_encrypt_schm.encrypt_type of a reply: KLAP, AES or TPAP."),
+    TDP_HTTP_PORT => (c"HTTP port", c"kasa.tdp.http_port", U32, c"mgt_encrypt_schm.http_port: the device's KLAP/AES port."),
+    TDP_LOGIN_VERSION => (c"Login version", c"kasa.tdp.login_version", U32, c"mgt_encrypt_schm.lv (2: KLAP v2 hashes, AES password2)."),
+    TDP_TPAP_PORT => (c"TPAP port", c"kasa.tdp.tpap.port", U32, c"tpap.port: where the device speaks TPAP (TLS)."),
+    TDP_TPAP_TLS  => (c"TPAP TLS", c"kasa.tdp.tpap.tls", U32, c"tpap.tls: 0 none, 1 server-only, 2 mutual."),
+    TDP_TPAP_PAKE => (c"TPAP PAKE", c"kasa.tdp.tpap.pake", U32, c"tpap.pake entries: 0 default, 2 user, 3 token."),
+    TDP_TPAP_DAC  => (c"TPAP DAC", c"kasa.tdp.tpap.dac", Bool, c"tpap.dac."),
+    TDP_TPAP_NOC  => (c"TPAP NOC", c"kasa.tdp.tpap.noc", Bool, c"tpap.noc."),
+    TDP_TPAP_USER_HASH => (c"TPAP user hash type", c"kasa.tdp.tpap.user_hash_type", U32, c"tpap.user_hash_type."),
+    KLAP_LOCAL_SEED => (c"Local seed", c"kasa.klap.local_seed", Bytes, c"handshake1: the client's 16 random bytes."),
+    KLAP_REMOTE_SEED => (c"Remote seed", c"kasa.klap.remote_seed", Bytes, c"handshake1 reply: the device's 16 random bytes."),
+    KLAP_SERVER_HASH => (c"Server hash", c"kasa.klap.server_hash", Bytes, c"handshake1 reply: proves the device knows the account."),
+    KLAP_CLIENT_HASH => (c"Client hash", c"kasa.klap.client_hash", Bytes, c"handshake2: proves the client knows the account."),
+    KLAP_SEQ      => (c"Sequence number", c"kasa.klap.seq", I32, c"The seq of a request (from its URI) and of its response."),
+    KLAP_SIGNATURE => (c"Signature", c"kasa.klap.signature", Bytes, c"SHA-256 signature over the seq and the ciphertext."),
+    KLAP_SIGNATURE_STATUS => (c"Signature status", c"kasa.klap.signature.status", ChecksumStatus, c"Whether the signature verifies with the session's keys."),
+    KLAP_CIPHERTEXT => (c"Ciphertext", c"kasa.klap.ciphertext", Bytes, c"AES-128-CBC ciphertext after the signature."),
+    KLAP_VERSION  => (c"KLAP version", c"kasa.klap.version", U32, c"1 (MD5 auth hash) or 2 (SHA-256), from the matching credential."),
+    KLAP_AUTH     => (c"Authenticated as", c"kasa.klap.auth", String, c"Which credential matched the handshake: the user name, or default:… for a known default account."),
+    KLAP_SESSION  => (c"Session", c"kasa.klap.session", String, c"The TP_SESSIONID cookie."),
+    AES_METHOD    => (c"Envelope method", c"kasa.aes.method", String, c"handshake, securePassthrough or login_device."),
+    AES_SESSION   => (c"Session", c"kasa.aes.session", String, c"The TP_SESSIONID (or SESSIONID) cookie."),
+    AES_TOKEN     => (c"Token present", c"kasa.aes.token", Bool, c"The request URI carries the login token."),
+    AES_ERROR_CODE => (c"Envelope error code", c"kasa.aes.error_code", I32, c"The outer error_code of a response."),
+    AES_ENCRYPTED => (c"Encrypted", c"kasa.aes.encrypted", Bool, c"The envelope carries AES ciphertext."),
+    AES_CLEAR     => (c"Clear response", c"kasa.aes.clear_response", Bool, c"result.response is clear JSON (some firmware), not ciphertext."),
 }
 
-subtrees! { ETT_KASA, ETT_DEVICE }
+subtrees! { ETT_KASA, ETT_DEVICE, ETT_TRANSPORT }
 
 experts! {
     EI_MALFORMED_LENGTH => (c"kasa.malformed.length", Malformed, Error, c"Implausible or inconsistent length header"),
@@ -66,6 +100,15 @@ experts! {
     EI_ZERO_LENGTH      => (c"kasa.zero_length", Protocol, Note, c"Zero length header: the message runs to the end of the stream"),
     EI_ERR_CODE         => (c"kasa.err_code.nonzero", ResponseCode, Note, c"A method returned a non-zero err_code"),
     EI_INTERNAL_ERROR   => (c"kasa.internal_error", Undecoded, Error, c"Plugin internal error (Rust panic caught)"),
+    EI_TDP_CRC          => (c"kasa.tdp.crc.bad", Checksum, Error, c"Bad TDP checksum"),
+    EI_TDP_SIZE         => (c"kasa.tdp.size", Malformed, Error, c"TDP size disagrees with the datagram"),
+    EI_KLAP_MALFORMED   => (c"kasa.klap.malformed", Malformed, Error, c"KLAP body of the wrong size"),
+    EI_KLAP_NO_CREDENTIALS => (c"kasa.klap.no_credentials", Undecoded, Note, c"No credential matches the KLAP handshake"),
+    EI_KLAP_NO_HANDSHAKE => (c"kasa.klap.no_handshake", Undecoded, Note, c"KLAP session without its handshake"),
+    EI_KLAP_SIGNATURE   => (c"kasa.klap.bad_signature", Checksum, Warning, c"KLAP signature does not verify"),
+    EI_KLAP_CLIENT_HASH => (c"kasa.klap.client_hash", Protocol, Warning, c"handshake2 client_hash from another account"),
+    EI_DECRYPT          => (c"kasa.decrypt_failed", Malformed, Error, c"Ciphertext did not decrypt"),
+    EI_AES_NO_KEY       => (c"kasa.aes.no_key", Undecoded, Note, c"AES session key unknown"),
 }
 
 /// The expert info for a decoder problem. Exhaustive: a new [`Problem`] variant does not compile
@@ -80,6 +123,15 @@ pub fn expert_for(p: &Problem) -> &'static Ei {
         Problem::Json { .. } => &EI_MALFORMED_JSON,
         Problem::Utf8 { .. } => &EI_MALFORMED_UTF8,
         Problem::ErrCode { .. } => &EI_ERR_CODE,
+        Problem::TdpCrc { .. } => &EI_TDP_CRC,
+        Problem::TdpSize { .. } => &EI_TDP_SIZE,
+        Problem::KlapBody { .. } => &EI_KLAP_MALFORMED,
+        Problem::KlapNoCredentials => &EI_KLAP_NO_CREDENTIALS,
+        Problem::KlapNoHandshake => &EI_KLAP_NO_HANDSHAKE,
+        Problem::KlapSignature => &EI_KLAP_SIGNATURE,
+        Problem::KlapClientHash => &EI_KLAP_CLIENT_HASH,
+        Problem::Decrypt { .. } => &EI_DECRYPT,
+        Problem::AesNoKey => &EI_AES_NO_KEY,
     }
 }
 
@@ -88,6 +140,10 @@ pub fn transport_name(t: Transport) -> &'static CStr {
     match t {
         Transport::XorTcp => c"xor-tcp",
         Transport::XorUdp => c"xor-udp",
+        Transport::Tdp => c"tdp",
+        Transport::Klap => c"klap",
+        Transport::Aes => c"aes",
+        Transport::Tpap => c"tpap",
     }
 }
 
@@ -129,6 +185,27 @@ mod tests {
                 code: 1,
                 msg: None,
             },
+            Problem::TdpCrc {
+                stored: 0,
+                computed: 1,
+            },
+            Problem::TdpSize {
+                header: 0,
+                actual: 1,
+            },
+            Problem::KlapBody {
+                step: "request",
+                expected: 32,
+                got: 0,
+            },
+            Problem::KlapNoCredentials,
+            Problem::KlapNoHandshake,
+            Problem::KlapSignature,
+            Problem::KlapClientHash,
+            Problem::Decrypt {
+                detail: String::new(),
+            },
+            Problem::AesNoKey,
         ];
         for p in samples {
             let ei = expert_for(&p);
@@ -139,7 +216,14 @@ mod tests {
 
     #[test]
     fn transport_names_agree_with_the_decoder() {
-        for t in [Transport::XorTcp, Transport::XorUdp] {
+        for t in [
+            Transport::XorTcp,
+            Transport::XorUdp,
+            Transport::Tdp,
+            Transport::Klap,
+            Transport::Aes,
+            Transport::Tpap,
+        ] {
             assert_eq!(transport_name(t).to_str().unwrap(), t.as_str());
         }
     }

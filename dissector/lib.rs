@@ -11,6 +11,7 @@
 //! * [`register`]: the protocol, preferences, handles, port table and heuristics, and the
 //!   table of callbacks handed to [`epan`];
 //! * [`xor`]: the XOR transport's entry points (TCP PDUs, UDP datagrams, heuristics);
+//! * [`tdp`]: TDP discovery datagrams (UDP 20002/20004 and the UDP heuristic);
 //! * [`render`]: the per-message pipeline: decoder → session → plan → columns and tree;
 //! * [`state`]: the capture's session (the decoder crate's, remembering its decisions).
 #![deny(unsafe_code)]
@@ -21,6 +22,7 @@ pub mod register;
 pub mod render;
 pub mod state;
 pub mod sys;
+pub mod tdp;
 pub mod xor;
 
 /// The one function Wireshark's loader calls into the plugin. The crate root is where the two

@@ -74,6 +74,9 @@ pub fn register_protoinfo() {
 pub fn register_handoff() {
     epan::add_port_range(c"tcp.port", c"9999", &TCP_HANDLE);
     epan::add_port_range(c"udp.port", c"9999", &UDP_HANDLE);
+    for port in crate::tdp::PORTS {
+        epan::add_port(c"udp.port", port, &UDP_HANDLE);
+    }
     epan::add_heuristic(c"tcp", c"TP-Link Kasa over TCP", c"kasa_tcp", false);
     epan::add_heuristic(c"udp", c"TP-Link Kasa over UDP", c"kasa_udp", true);
     epan::find_dissector(&JSON_HANDLE, c"json");

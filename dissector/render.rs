@@ -10,13 +10,14 @@
 //! via [`crate::fields::expert_for`], [`Transport`] via [`crate::fields::transport_name`]): a
 //! new transport or problem does not compile until it says how it is shown.
 
-use crate::epan::{self, Call, Col, Item, PduMemo, Pinfo, Pool, Span, Thrown, Tvb, Via};
+use crate::epan::{self, Call, Col, Item, PduMemo, Pinfo, Pool, Span, Thrown, Tree, Tvb, Via};
 use crate::fields::*;
 use crate::register::{JSON_HANDLE, TCP_PORTS, UDP_PORTS, json_tree};
 use crate::state;
 use core::ffi::CStr;
-use kasa_decoder::conv::{Found, MessageId, Record, Seen};
-use kasa_decoder::msg::{self, Body, Direction, Meta, Problem, Transport};
+use kasa_decoder::conv::{Found, HttpView, MessageId, Record, Seen, Shown};
+use kasa_decoder::msg::{self, Body, Direction, KlapStep, Meta, Problem, Transport};
+use kasa_decoder::wire::tdp::TdpHeader;
 use kasa_decoder::wire::xor::{self, FrameCut, HEADER_LEN};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
@@ -61,7 +62,7 @@ impl Framing {
 }
 
 /// Where a message's ciphertext is and how it travelled (plain data).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Wire<'p> {
     pub meta: Meta,
     pub via: Via,
@@ -100,7 +101,7 @@ pub fn recall_cut<'p>(pinfo: Pinfo<'p>, tvb: Tvb<'p>, total: usize) -> Option<Pd
 #[derive(Clone, Copy)]
 struct Plan<'p> {
     transport: Transport,
-    len_header: Option<u32>,
+    wire: WirePlan<'p>,
     direction: Direction,
     info: &'p CStr,
     item_text: &'p CStr,
@@ -115,6 +116,97 @@ struct Plan<'p> {
     json_ok: bool,
     /// `KASA_TEST_THROW` matched this message.
     test_throw: bool,
+}
+
+/// What the transport said, as shown (pool data).
+#[derive(Clone, Copy)]
+enum WirePlan<'p> {
+    Xor {
+        len_header: Option<u32>,
+    },
+    Tdp {
+        header: Option<TdpHeader>,
+        crc_status: u32,
+        encrypt_type: Option<&'p CStr>,
+        http_port: Option<u32>,
+        login_version: Option<u32>,
+        tpap: Option<TpapPlan<'p>>,
+    },
+    Klap {
+        step: KlapStep,
+        version: Option<u32>,
+        auth: Option<&'p CStr>,
+        session: Option<&'p CStr>,
+    },
+    Aes {
+        method: Option<&'p CStr>,
+        session: Option<&'p CStr>,
+        token: bool,
+        error_code: Option<i32>,
+        encrypted: bool,
+        clear_response: bool,
+    },
+}
+
+#[derive(Clone, Copy)]
+struct TpapPlan<'p> {
+    port: Option<u32>,
+    tls: Option<u32>,
+    pake: &'p [u32],
+    dac: Option<bool>,
+    noc: Option<bool>,
+    user_hash_type: Option<u32>,
+}
+
+fn clamp_i32(v: i64) -> i32 {
+    v.clamp(i32::MIN.into(), i32::MAX.into()) as i32
+}
+
+impl<'p> WirePlan<'p> {
+    fn new(pool: Pool<'p>, meta: &Meta) -> Self {
+        let opt = |s: &Option<String>| s.as_deref().map(|s| pool.cstr(s));
+        match meta {
+            Meta::XorTcp { .. } | Meta::XorUdp => WirePlan::Xor {
+                len_header: meta.len_header(),
+            },
+            Meta::Tdp(t) => {
+                let d = t.discovery.as_deref();
+                WirePlan::Tdp {
+                    header: t.header,
+                    crc_status: match t.crc_ok {
+                        Some(true) => epan::CHECKSUM_GOOD,
+                        Some(false) => epan::CHECKSUM_BAD,
+                        None => epan::CHECKSUM_UNVERIFIED,
+                    },
+                    encrypt_type: d.and_then(|d| opt(&d.encrypt_type)),
+                    http_port: d.and_then(|d| d.http_port).map(u32::from),
+                    login_version: d.and_then(|d| d.login_version),
+                    tpap: d.and_then(|d| d.tpap.as_ref()).map(|t| TpapPlan {
+                        port: t.port.map(u32::from),
+                        tls: t.tls,
+                        pake: pool.slice(&t.pake),
+                        dac: t.dac,
+                        noc: t.noc,
+                        user_hash_type: t.user_hash_type,
+                    }),
+                }
+            }
+            Meta::Klap(k) => WirePlan::Klap {
+                step: k.step,
+                version: k.version.map(|v| v.number().into()),
+                auth: opt(&k.auth),
+                session: opt(&k.session),
+            },
+            Meta::Aes(a) => WirePlan::Aes {
+                method: a.method.map(|m| pool.cstr(m.as_str())),
+                session: opt(&a.session),
+                token: a.token.is_some(),
+                error_code: a.error_code.map(clamp_i32),
+                encrypted: a.encrypted,
+                clear_response: a.clear_response,
+            },
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -206,11 +298,26 @@ fn seen(pinfo: Pinfo<'_>, via: Via, transport: Transport) -> Seen {
     }
 }
 
-/// Dissects one message; returns whether it is shown (the session may reject it: a heuristic
-/// claim proved wrong, a datagram on trial that is not JSON), or that epan threw.
+/// What an entry point hands the pipeline.
+pub enum Input<'p, 'v> {
+    /// A message whose plaintext is at hand (XOR decrypted, TDP clear): the session decides
+    /// from its transport data and body. `decrypted`: shown as the "Decrypted Kasa" source
+    /// (otherwise the plaintext is `tvb[text_at..]`).
+    Message {
+        meta: Meta,
+        plaintext: &'p [u8],
+        problems: Vec<Problem>,
+        decrypted: bool,
+        text_at: usize,
+    },
+    /// An HTTP body: the session says whether it is KLAP or AES, and decrypts it.
+    Http { view: HttpView<'v> },
+}
+
+/// Dissects one XOR message; returns whether it is shown (the session may reject it: a
+/// heuristic claim proved wrong, a datagram on trial that is not JSON), or that epan threw.
 pub fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire<'p>) -> Result<bool, Thrown> {
-    let pinfo = c.pinfo;
-    let pool = pinfo.pool();
+    let pool = c.pinfo.pool();
     let plaintext: &'p [u8] = match w.plaintext {
         Some(p) => p,
         None => {
@@ -221,18 +328,48 @@ pub fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire<'p>) -> Result<
             buf
         }
     };
-    let seen = seen(pinfo, w.via, w.meta.transport());
+    let input = Input::Message {
+        meta: w.meta,
+        plaintext,
+        problems: w.framing.problem().into_iter().collect(),
+        decrypted: true,
+        text_at: 0,
+    };
+    show(c, span, w.via, input)
+}
+
+/// Dissects one message of any transport; see [`dissect_message`].
+pub fn show<'p>(
+    c: &Call<'p>,
+    span: Span<'p>,
+    via: Via,
+    input: Input<'p, '_>,
+) -> Result<bool, Thrown> {
+    let pinfo = c.pinfo;
+    let pool = pinfo.pool();
+    let transport = match &input {
+        Input::Message { meta, .. } => meta.transport(),
+        Input::Http { .. } => Transport::Klap,
+    };
+    let seen = seen(pinfo, via, transport);
     let visited = pinfo.visited();
     let want_tree = c.tree.is_some();
     let plan = catch_unwind(AssertUnwindSafe(|| {
-        plan(pool, w, seen, visited, plaintext, want_tree)
+        plan(pool, seen, visited, input, want_tree)
     }));
     match plan {
         Ok(None) => Ok(false),
-        Ok(Some(plan)) => {
-            let child = c.tvb.child(plaintext)?;
-            pinfo.add_data_source(child, c"Decrypted Kasa");
-            render(c, span, child, plaintext.len(), plan)?;
+        Ok(Some((plan, plaintext, source))) => {
+            let text = match source {
+                Source::Decrypted if !plaintext.is_empty() => {
+                    let child = c.tvb.child(plaintext)?;
+                    pinfo.add_data_source(child, c"Decrypted Kasa");
+                    Some(child)
+                }
+                Source::At(at) if !plaintext.is_empty() => c.tvb.subset(at, plaintext.len()),
+                _ => None,
+            };
+            render(c, span, text, plaintext.len(), plan)?;
             Ok(true)
         }
         Err(_) => {
@@ -250,6 +387,15 @@ pub fn dissect_message<'p>(c: &Call<'p>, span: Span<'p>, w: Wire<'p>) -> Result<
             Ok(true)
         }
     }
+}
+
+/// Where the plaintext's bytes are shown.
+#[derive(Clone, Copy)]
+enum Source {
+    /// A new "Decrypted Kasa" data source.
+    Decrypted,
+    /// In the dissected tvb, from this offset.
+    At(usize),
 }
 
 /// The session's decision: made on the first pass, read back on a frame seen before (a frame
@@ -274,15 +420,74 @@ fn decide(seen: &Seen, visited: bool, meta: &Meta, body: &Body) -> (Option<Recor
     })
 }
 
+/// The same for an HTTP message ([`kasa_decoder::conv::Session::http`]).
+fn decide_http(seen: &Seen, visited: bool, view: &HttpView<'_>) -> (Option<Shown>, Vec<u32>) {
+    state::with(|s| {
+        let shown = if visited {
+            s.shown(seen.id).flatten().cloned()
+        } else {
+            s.http(seen, view)
+        };
+        let response_in = match &shown {
+            Some(r) if r.record.direction == Direction::Request => {
+                s.responses(seen.id).iter().map(|&f| f as u32).collect()
+            }
+            _ => Vec::new(),
+        };
+        (shown, response_in)
+    })
+}
+
 /// `want_tree`: whether the tree parts are needed (summary runs pass a null tree).
 fn plan<'p>(
     pool: Pool<'p>,
-    w: Wire<'_>,
     seen: Seen,
     visited: bool,
-    plaintext: &[u8],
+    input: Input<'p, '_>,
     want_tree: bool,
-) -> Option<Plan<'p>> {
+) -> Option<(Plan<'p>, &'p [u8], Source)> {
+    let (meta, plaintext, body, problems, record, response_in, source) = match input {
+        Input::Message {
+            meta,
+            plaintext,
+            mut problems,
+            decrypted,
+            text_at,
+        } => {
+            let body = Body::analyse(plaintext, &mut problems);
+            let (record, response_in) = decide(&seen, visited, &meta, &body);
+            let source = if decrypted {
+                Source::Decrypted
+            } else {
+                Source::At(text_at)
+            };
+            (meta, plaintext, body, problems, record?, response_in, source)
+        }
+        Input::Http { view } => {
+            let (shown, response_in) = decide_http(&seen, visited, &view);
+            let shown = shown?;
+            let decrypted = match &shown.meta {
+                Meta::Klap(k) => k.decrypted,
+                Meta::Aes(a) => a.decrypted || a.clear_response,
+                _ => true,
+            };
+            let plaintext: &'p [u8] = pool.slice(&shown.plaintext);
+            let source = if decrypted {
+                Source::Decrypted
+            } else {
+                Source::At(0)
+            };
+            (
+                shown.meta,
+                plaintext,
+                shown.body,
+                shown.problems,
+                shown.record,
+                response_in,
+                source,
+            )
+        }
+    };
     if let Some(t) = panic_trigger()
         && plaintext.windows(t.len()).any(|win| win == t)
     {
@@ -290,14 +495,10 @@ fn plan<'p>(
     }
     let test_throw =
         throw_trigger().is_some_and(|t| plaintext.windows(t.len()).any(|win| win == t));
-    let mut problems: Vec<Problem> = w.framing.problem().into_iter().collect();
-    let body = Body::analyse(plaintext, &mut problems);
-    let (record, response_in) = decide(&seen, visited, &w.meta, &body);
-    let record = record?;
 
     // The protocol item's text is ", " + the Info text: one string, one copy into the pool.
     let mut item_text = String::from(", ");
-    let _ = msg::summary(&mut item_text, record.direction, &body);
+    let _ = msg::message_summary(&mut item_text, &meta, record.direction, &body);
     let item_text = pool.cstr(&item_text);
     let info = CStr::from_bytes_with_nul(&item_text.to_bytes_with_nul()[2..]).unwrap_or(c"");
     let problems: Vec<ProblemPlan<'p>> = problems
@@ -308,8 +509,8 @@ fn plan<'p>(
         })
         .collect();
     let mut plan = Plan {
-        transport: w.meta.transport(),
-        len_header: w.meta.len_header(),
+        transport: meta.transport(),
+        wire: WirePlan::Xor { len_header: None },
         direction: record.direction,
         info,
         item_text: c"",
@@ -325,7 +526,7 @@ fn plan<'p>(
         test_throw,
     };
     if !want_tree {
-        return Some(plan);
+        return Some((plan, plaintext, source));
     }
     let opt = |s: &Option<String>| s.as_deref().map(|s| pool.cstr(s));
     let methods: Vec<MethodPlan<'p>> = body
@@ -333,9 +534,7 @@ fn plan<'p>(
         .iter()
         .map(|m| MethodPlan {
             name: pool.cstr(&m.name()),
-            err_code: m
-                .err_code
-                .map(|c| c.clamp(i32::MIN.into(), i32::MAX.into()) as i32),
+            err_code: m.err_code.map(clamp_i32),
             err_msg: opt(&m.err_msg),
         })
         .collect();
@@ -360,14 +559,164 @@ fn plan<'p>(
             kind: opt(&d.kind),
             generated,
         });
+    plan.wire = WirePlan::new(pool, &meta);
     plan.item_text = item_text;
-    plan.plaintext = pool.cstr(&msg::display_text(plaintext));
+    if !plaintext.is_empty() {
+        plan.plaintext = pool.cstr(&msg::display_text(plaintext));
+    }
     plan.methods = pool.slice(&methods);
     plan.context_source = opt(&body.context.source);
     plan.child_ids = pool.slice(&child_ids);
     plan.response_in = pool.slice(&response_in);
     plan.response_to = record.response_to.map(|l| (l.request.frame as u32, l.time));
-    Some(plan)
+    Some((plan, plaintext, source))
+}
+
+/// The transport's own fields: spans are into the dissected tvb (the XOR PDU, the TDP
+/// datagram, the HTTP body).
+fn render_wire<'p>(tree: Tree<'p>, tvb: Tvb<'p>, wire: WirePlan<'p>) -> Result<(), Thrown> {
+    let at = |offset, len| Span { tvb, offset, len };
+    let none = at(0, 0);
+    let generated = |i: Option<Item<'p>>| {
+        if let Some(i) = i {
+            i.set_generated();
+        }
+    };
+    match wire {
+        WirePlan::Xor { len_header } => {
+            if let Some(h) = len_header {
+                tree.uint(&LEN, at(0, HEADER_LEN), h)?;
+            }
+        }
+        WirePlan::Tdp {
+            header,
+            crc_status,
+            encrypt_type,
+            http_port,
+            login_version,
+            tpap,
+        } => {
+            if let Some(h) = header {
+                tree.uint(&TDP_VERSION, at(0, 1), h.version.into())?;
+                tree.uint(&TDP_MSG_TYPE, at(1, 1), h.msg_type.into())?;
+                tree.uint(&TDP_OP_CODE, at(2, 2), h.op_code.into())?;
+                tree.uint(&TDP_SIZE, at(4, 2), h.size.into())?;
+                tree.uint(&TDP_FLAGS, at(6, 1), h.flags.into())?;
+                tree.uint(&TDP_SERIAL, at(8, 4), h.serial)?;
+                tree.uint(&TDP_CRC, at(12, 4), h.crc)?;
+                generated(tree.uint(&TDP_CRC_STATUS, at(12, 4), crc_status)?);
+            }
+            if let Some(v) = encrypt_type {
+                generated(tree.string(&TDP_ENCRYPT_TYPE, none, v)?);
+            }
+            if let Some(v) = http_port {
+                generated(tree.uint(&TDP_HTTP_PORT, none, v)?);
+            }
+            if let Some(v) = login_version {
+                generated(tree.uint(&TDP_LOGIN_VERSION, none, v)?);
+            }
+            if let Some(t) = tpap {
+                if let Some(v) = t.port {
+                    generated(tree.uint(&TDP_TPAP_PORT, none, v)?);
+                }
+                if let Some(v) = t.tls {
+                    generated(tree.uint(&TDP_TPAP_TLS, none, v)?);
+                }
+                for &v in t.pake {
+                    generated(tree.uint(&TDP_TPAP_PAKE, none, v)?);
+                }
+                if let Some(v) = t.dac {
+                    generated(tree.boolean(&TDP_TPAP_DAC, none, v)?);
+                }
+                if let Some(v) = t.noc {
+                    generated(tree.boolean(&TDP_TPAP_NOC, none, v)?);
+                }
+                if let Some(v) = t.user_hash_type {
+                    generated(tree.uint(&TDP_TPAP_USER_HASH, none, v)?);
+                }
+            }
+        }
+        WirePlan::Klap {
+            step,
+            version,
+            auth,
+            session,
+        } => {
+            match step {
+                KlapStep::Handshake1 { .. } => {
+                    tree.bytes_item(&KLAP_LOCAL_SEED, at(0, 16))?;
+                }
+                KlapStep::Handshake1Reply { .. } => {
+                    tree.bytes_item(&KLAP_REMOTE_SEED, at(0, 16))?;
+                    tree.bytes_item(&KLAP_SERVER_HASH, at(16, 32))?;
+                }
+                KlapStep::Handshake2 { .. } => {
+                    tree.bytes_item(&KLAP_CLIENT_HASH, at(0, 32))?;
+                }
+                KlapStep::Request {
+                    seq,
+                    signature_ok,
+                    ciphertext_len,
+                    ..
+                }
+                | KlapStep::Response {
+                    seq,
+                    signature_ok,
+                    ciphertext_len,
+                    ..
+                } => {
+                    if let Some(seq) = seq {
+                        generated(tree.int(&KLAP_SEQ, none, seq)?);
+                    }
+                    tree.bytes_item(&KLAP_SIGNATURE, at(0, 32))?;
+                    let status = match signature_ok {
+                        Some(true) => epan::CHECKSUM_GOOD,
+                        Some(false) => epan::CHECKSUM_BAD,
+                        None => epan::CHECKSUM_UNVERIFIED,
+                    };
+                    generated(tree.uint(&KLAP_SIGNATURE_STATUS, at(0, 32), status)?);
+                    if ciphertext_len > 0 {
+                        tree.bytes_item(&KLAP_CIPHERTEXT, at(32, ciphertext_len))?;
+                    }
+                }
+            }
+            if let Some(v) = version {
+                generated(tree.uint(&KLAP_VERSION, none, v)?);
+            }
+            if let Some(v) = auth {
+                generated(tree.string(&KLAP_AUTH, none, v)?);
+            }
+            if let Some(v) = session {
+                generated(tree.string(&KLAP_SESSION, none, v)?);
+            }
+        }
+        WirePlan::Aes {
+            method,
+            session,
+            token,
+            error_code,
+            encrypted,
+            clear_response,
+        } => {
+            if let Some(v) = method {
+                generated(tree.string(&AES_METHOD, none, v)?);
+            }
+            if let Some(v) = session {
+                generated(tree.string(&AES_SESSION, none, v)?);
+            }
+            if token {
+                generated(tree.boolean(&AES_TOKEN, none, true)?);
+            }
+            if let Some(v) = error_code {
+                generated(tree.int(&AES_ERROR_CODE, none, v)?);
+            }
+            generated(tree.boolean(&AES_ENCRYPTED, none, encrypted)?);
+            if clear_response {
+                generated(tree.boolean(&AES_CLEAR, none, true)?);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Columns, tree, expert infos and the JSON hand-off of one message. Only plain data and pool
@@ -375,7 +724,7 @@ fn plan<'p>(
 fn render<'p>(
     c: &Call<'p>,
     span: Span<'p>,
-    child: Tvb<'p>,
+    child: Option<Tvb<'p>>,
     plain_len: usize,
     plan: Plan<'p>,
 ) -> Result<(), Thrown> {
@@ -399,10 +748,13 @@ fn render<'p>(
             offset: 0,
             len: 0,
         };
-        let text = Span {
-            tvb: child,
-            offset: 0,
-            len: plain_len,
+        let text = match child {
+            Some(tvb) => Span {
+                tvb,
+                offset: 0,
+                len: plain_len,
+            },
+            None => none,
         };
         let generated = |i: Option<Item<'p>>| {
             if let Some(i) = i {
@@ -410,7 +762,9 @@ fn render<'p>(
             }
         };
         generated(tree.string(&TRANSPORT, none, transport_name(plan.transport))?);
-        if plan.test_throw {
+        if plan.test_throw
+            && let Some(child) = child
+        {
             // 16 bytes starting 16 bytes past the end of the plaintext: a bounds error. The
             // marker (a column call, which cannot throw) shows that Rust got control back.
             if let Err(thrown) = tree.unchecked_item(&PLAINTEXT, child, plain_len + 16, 16) {
@@ -418,20 +772,12 @@ fn render<'p>(
                 return Err(thrown);
             }
         }
-        if let Some(h) = plan.len_header {
-            tree.uint(
-                &LEN,
-                Span {
-                    tvb: c.tvb,
-                    offset: 0,
-                    len: HEADER_LEN,
-                },
-                h,
-            )?;
-        }
+        render_wire(tree, c.tvb, plan.wire)?;
         let request = plan.direction == Direction::Request;
         generated(tree.boolean(if request { &REQUEST } else { &RESPONSE }, none, true)?);
-        tree.string(&PLAINTEXT, text, plan.plaintext)?;
+        if plain_len > 0 {
+            tree.string(&PLAINTEXT, text, plan.plaintext)?;
+        }
         for m in plan.methods {
             tree.string(&METHOD, text, m.name)?;
             if let Some(code) = m.err_code {
@@ -477,7 +823,10 @@ fn render<'p>(
     for p in plan.problems {
         pinfo.expert(item, p.ei, p.text)?;
     }
-    if json_tree() && plan.json_ok {
+    if json_tree()
+        && plan.json_ok
+        && let Some(child) = child
+    {
         // Last: whatever JSON throws is rethrown as soon as we return.
         pinfo.call_protected(&JSON_HANDLE, child, c.tree)?;
     }

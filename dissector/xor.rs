@@ -163,6 +163,9 @@ pub fn dissect_udp(c: &Call<'_>, via: Via) -> c_int {
     if len == 0 {
         return 0;
     }
+    if crate::tdp::is_tdp(c, via) {
+        return crate::tdp::dissect_udp(c, via);
+    }
     let reported = c.tvb.reported_len();
     let framing = if reported > len {
         Framing::Truncated {
@@ -210,7 +213,8 @@ pub fn heur_tcp(c: &Call<'_>, ctx: PduCtx) -> bool {
 /// as JSON until its flow is confirmed).
 pub fn heur_udp(c: &Call<'_>) -> bool {
     let mut prefix = [0u8; 2];
-    if !c.tvb.copy_into(0, &mut prefix) || !xor::udp_heuristic(&prefix) {
+    let tdp = crate::tdp::is_tdp(c, Via::Conversation);
+    if !tdp && (!c.tvb.copy_into(0, &mut prefix) || !xor::udp_heuristic(&prefix)) {
         return false;
     }
     if dissect_udp(c, Via::Conversation) == 0 {

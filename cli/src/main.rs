@@ -10,11 +10,15 @@ mod printer;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use kasa_decoder::capture::{Config, decode_file_with_progress};
+use kasa_decoder::conv::Secrets;
+use kasa_decoder::wire::aes::{AesKeys, rsa_private_key};
+use kasa_decoder::wire::klap::Credential;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Decode TP-Link Kasa smart-home (XOR protocol) traffic from a pcap or pcapng capture.
+/// Decode TP-Link Kasa / Tapo smart-home traffic (XOR, TDP discovery, KLAP, AES) from a pcap
+/// or pcapng capture.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -35,6 +39,17 @@ struct Args {
     /// Do not look for the protocol on other ports.
     #[arg(long)]
     no_heuristics: bool,
+    /// A KLAP account to try against handshakes, besides the known default accounts
+    /// (repeatable; split at the first colon: `user@example.com:secret`).
+    #[arg(long = "credential", value_name = "USER:PASSWORD")]
+    credentials: Vec<String>,
+    /// An AES securePassthrough session key and IV, 16 bytes each in hex (repeatable).
+    #[arg(long = "aes-key", value_name = "KEYHEX:IVHEX")]
+    aes_keys: Vec<String>,
+    /// A file with an AES client's (or TDP prober's) RSA private key: PEM, or base64 PKCS#8
+    /// DER as python-kasa stores `aes_keys.private` (repeatable).
+    #[arg(long = "rsa-key", value_name = "FILE")]
+    rsa_keys: Vec<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -54,6 +69,13 @@ fn run(args: &Args) -> io::Result<ExitCode> {
         max_message: args.max_message_size,
         heuristics: !args.no_heuristics,
         ..Config::default()
+    };
+    config.secrets = match secrets(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kasa-decode: {e}");
+            return Ok(ExitCode::from(2));
+        }
     };
     for &p in &args.ports {
         if !config.tcp_ports.contains(&p) {
@@ -89,6 +111,31 @@ fn run(args: &Args) -> io::Result<ExitCode> {
         }
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// The secrets of the command line. Errors name the option, never a secret.
+fn secrets(args: &Args) -> Result<Secrets, String> {
+    let mut s = Secrets::default();
+    for c in &args.credentials {
+        let (user, password) = c
+            .split_once(':')
+            .ok_or("--credential wants USER:PASSWORD (no colon found)")?;
+        s.credentials.push(Credential::new(user, user, password));
+    }
+    for k in &args.aes_keys {
+        let keys = k
+            .split_once(':')
+            .and_then(|(key, iv)| AesKeys::from_hex(key, iv))
+            .ok_or("--aes-key wants KEYHEX:IVHEX, 32 hex digits each")?;
+        s.aes_keys.push(keys);
+    }
+    for path in &args.rsa_keys {
+        let bytes = std::fs::read(path).map_err(|e| format!("--rsa-key {}: {e}", path.display()))?;
+        let key = rsa_private_key(&bytes)
+            .map_err(|e| format!("--rsa-key {}: not an RSA private key ({e})", path.display()))?;
+        s.rsa_keys.push(key);
+    }
+    Ok(s)
 }
 
 /// A bar on stderr for files over 8 MiB, only when stderr is a terminal.

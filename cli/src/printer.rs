@@ -29,14 +29,22 @@
 //!   (index), `problems` (list of `{"expert", "severity", "text"}`).
 //! * `"problem"`: a problem outside any message: `frame`, `timestamp`, `transport`, `src`,
 //!   `dst`, `expert`, `severity`, `text`.
+//! * KLAP, AES and TDP messages add an object under the transport's name: `klap` (`step`,
+//!   `session`, `version`, `auth`, `decrypted`, the seeds and hashes of the handshake in hex,
+//!   `seq`, `signature`, `signature_ok`, `ciphertext_len`), `aes` (`envelope_method`,
+//!   `session`, `token` (whether present), `error_code`, `encrypted`, `decrypted`,
+//!   `clear_response`), `tdp` (the header fields, `crc_ok`, and a reply's `encrypt_type`,
+//!   `http_port`, `login_version`, `tpap`).
+//! * `"connection"`: a connection marked by what discovery announced (TPAP): `transport`,
+//!   `src`, `dst`, `first_frame`, `last_frame`, `frames`.
 //! * `"summary"`: `frames`, `messages`, `requests`, `responses`, `connections`, `udp_flows`,
 //!   `devices`, `malformed`.
 //!
 //! Keys reuse the display-filter names of the Wireshark plugin without `kasa.`.
 
 use base64::Engine;
-use kasa_decoder::capture::{Decoded, Orphan};
-use kasa_decoder::msg::{Device, Message, Problem, Severity};
+use kasa_decoder::capture::{Decoded, Marked, Orphan};
+use kasa_decoder::msg::{Device, KlapStep, Message, Meta, Problem, Severity};
 use serde_json::{Value, json};
 use std::io::{self, Write};
 use std::time::Duration;
@@ -44,6 +52,7 @@ use std::time::Duration;
 enum Item<'a> {
     Message(&'a Message),
     Orphan(&'a Orphan),
+    Marked(&'a Marked),
 }
 
 pub fn print(
@@ -69,6 +78,12 @@ pub fn print(
         .collect();
     if method.is_none() {
         items.extend(decoded.orphans.iter().map(|o| (o.frame, Item::Orphan(o))));
+        items.extend(
+            decoded
+                .marked
+                .iter()
+                .map(|c| (c.first_frame, Item::Marked(c))),
+        );
     }
     items.sort_by_key(|(frame, _)| *frame);
     for (_, item) in items {
@@ -85,6 +100,23 @@ pub fn print(
                 o.transport,
                 o.problem.expert(),
                 o.problem
+            )?,
+            (Item::Marked(c), false) => writeln!(
+                out,
+                "= {} {} -> {} {} connection, frames {}..{} ({} frames): TLS to an endpoint a TDP reply announced; not decodable passively",
+                c.first_frame, c.client, c.device, c.transport, c.first_frame, c.last_frame, c.frames
+            )?,
+            (Item::Marked(c), true) => json_line(
+                out,
+                "connection",
+                json!({
+                    "transport": c.transport.as_str(),
+                    "src": c.client.to_string(),
+                    "dst": c.device.to_string(),
+                    "first_frame": c.first_frame,
+                    "last_frame": c.last_frame,
+                    "frames": c.frames,
+                }),
             )?,
             (Item::Orphan(o), true) => json_line(
                 out,
@@ -220,6 +252,9 @@ fn message_json(m: &Message) -> Value {
         (None, Some(d)) => Some((&**d, true)),
         _ => None,
     };
+    if let Some(t) = transport_json(&m.meta) {
+        data[m.transport().as_str()] = t;
+    }
     if let Some((d, generated)) = device {
         data["device"] = json!({
             "model": d.model, "alias": d.alias, "mac": d.mac, "id": d.device_id,
@@ -227,6 +262,94 @@ fn message_json(m: &Message) -> Value {
         });
     }
     data
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// What the transport said, under the transport's name (`tdp`, `klap`, `aes`).
+fn transport_json(meta: &Meta) -> Option<Value> {
+    Some(match meta {
+        Meta::XorTcp { .. } | Meta::XorUdp => return None,
+        Meta::Tdp(t) => {
+            let mut v = json!({ "crc_ok": t.crc_ok });
+            if let Some(h) = &t.header {
+                v["version"] = json!(h.version);
+                v["msg_type"] = json!(h.msg_type);
+                v["op_code"] = json!(h.op_code);
+                v["size"] = json!(h.size);
+                v["flags"] = json!(h.flags);
+                v["serial"] = json!(h.serial);
+                v["crc"] = json!(h.crc);
+            }
+            if let Some(d) = &t.discovery {
+                v["encrypt_type"] = json!(d.encrypt_type);
+                v["http_port"] = json!(d.http_port);
+                v["login_version"] = json!(d.login_version);
+                if let Some(tp) = &d.tpap {
+                    v["tpap"] = json!({
+                        "port": tp.port, "tls": tp.tls, "pake": tp.pake, "dac": tp.dac,
+                        "noc": tp.noc, "user_hash_type": tp.user_hash_type,
+                    });
+                }
+            }
+            v
+        }
+        Meta::Klap(k) => {
+            let mut v = json!({
+                "step": k.step.name(),
+                "session": k.session,
+                "version": k.version.map(|v| v.number()),
+                "auth": k.auth,
+                "decrypted": k.decrypted,
+            });
+            match &k.step {
+                KlapStep::Handshake1 { local_seed } => v["local_seed"] = json!(hex(local_seed)),
+                KlapStep::Handshake1Reply {
+                    remote_seed,
+                    server_hash,
+                } => {
+                    v["remote_seed"] = json!(hex(remote_seed));
+                    v["server_hash"] = json!(hex(server_hash));
+                }
+                KlapStep::Handshake2 {
+                    client_hash,
+                    verified,
+                } => {
+                    v["client_hash"] = json!(hex(client_hash));
+                    v["client_hash_ok"] = json!(verified);
+                }
+                KlapStep::Request {
+                    seq,
+                    signature,
+                    signature_ok,
+                    ciphertext_len,
+                }
+                | KlapStep::Response {
+                    seq,
+                    signature,
+                    signature_ok,
+                    ciphertext_len,
+                } => {
+                    v["seq"] = json!(seq);
+                    v["signature"] = json!(hex(signature));
+                    v["signature_ok"] = json!(signature_ok);
+                    v["ciphertext_len"] = json!(ciphertext_len);
+                }
+            }
+            v
+        }
+        Meta::Aes(a) => json!({
+            "envelope_method": a.method.map(|m| m.as_str()),
+            "session": a.session,
+            "token": a.token.is_some(),
+            "error_code": a.error_code,
+            "encrypted": a.encrypted,
+            "decrypted": a.decrypted,
+            "clear_response": a.clear_response,
+        }),
+    })
 }
 
 fn problem_json(p: &Problem) -> Value {

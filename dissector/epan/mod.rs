@@ -143,7 +143,18 @@ pub enum Kind {
     /// A frame number pointing at the response.
     FrameResponse,
     RelativeTime,
+    /// Raw bytes (seeds, hashes, signatures, ciphertext).
+    Bytes,
+    /// An unsigned number shown in hex.
+    Hex32,
+    /// Wireshark's checksum status: 0 Bad, 1 Good, 2 Unverified (as `proto_checksum_vals`).
+    ChecksumStatus,
 }
+
+/// The values of [`Kind::ChecksumStatus`].
+pub const CHECKSUM_BAD: u32 = 0;
+pub const CHECKSUM_GOOD: u32 = 1;
+pub const CHECKSUM_UNVERIFIED: u32 = 2;
 
 /// One row of the field table.
 pub struct FieldDef {
@@ -162,6 +173,7 @@ pub enum Group {
     Protocol,
     ResponseCode,
     Undecoded,
+    Checksum,
 }
 
 /// Expert-info severities used.
@@ -179,6 +191,36 @@ pub struct ExpertDef {
     pub group: Group,
     pub level: Level,
     pub summary: &'static CStr,
+}
+
+/// The value strings of [`Kind::ChecksumStatus`], leaked once (epan keeps the pointer).
+fn checksum_vals() -> *const sys::value_string {
+    static VALS: AtomicPtr<sys::value_string> = AtomicPtr::new(ptr::null_mut());
+    let p = VALS.load(Relaxed);
+    if !p.is_null() {
+        return p;
+    }
+    let vals = vec![
+        sys::value_string {
+            value: CHECKSUM_BAD,
+            strptr: c"Bad".as_ptr(),
+        },
+        sys::value_string {
+            value: CHECKSUM_GOOD,
+            strptr: c"Good".as_ptr(),
+        },
+        sys::value_string {
+            value: CHECKSUM_UNVERIFIED,
+            strptr: c"Unverified".as_ptr(),
+        },
+        sys::value_string {
+            value: 0,
+            strptr: ptr::null(),
+        },
+    ];
+    let p = Box::leak(vals.into_boxed_slice()).as_mut_ptr();
+    VALS.store(p, Relaxed);
+    p
 }
 
 /// Registers the protocol, its fields, subtrees and expert infos. The `hf_register_info` and
@@ -215,6 +257,13 @@ pub fn register_protocol(
                         sys::FT_FRAMENUM_RESPONSE as usize as *const c_void,
                     ),
                     Kind::RelativeTime => (sys::FT_RELATIVE_TIME, sys::BASE_NONE, ptr::null()),
+                    Kind::Bytes => (sys::FT_BYTES, sys::BASE_NONE, ptr::null()),
+                    Kind::Hex32 => (sys::FT_UINT32, sys::BASE_HEX, ptr::null()),
+                    Kind::ChecksumStatus => (
+                        sys::FT_UINT8,
+                        sys::BASE_NONE,
+                        checksum_vals() as *const c_void,
+                    ),
                 };
                 sys::hf_register_info {
                     p_id: f.id.0.as_ptr(),
@@ -252,6 +301,7 @@ pub fn register_protocol(
                     Group::Protocol => sys::PI_PROTOCOL,
                     Group::ResponseCode => sys::PI_RESPONSE_CODE,
                     Group::Undecoded => sys::PI_UNDECODED,
+                    Group::Checksum => sys::PI_CHECKSUM,
                 };
                 let severity = match e.level {
                     Level::Note => sys::PI_NOTE,
@@ -457,6 +507,12 @@ pub fn add_port_range(table: &'static CStr, ports: &'static CStr, handle: &Handl
     unsafe {
         sys::dissector_add_uint_range_with_preference(table.as_ptr(), ports.as_ptr(), handle.get())
     }
+}
+
+/// `dissector_add_uint(table, port, handle)`: a fixed port, without a preference.
+pub fn add_port(table: &'static CStr, port: u16, handle: &Handle) {
+    // SAFETY: 'static string, registered handle.
+    unsafe { sys::dissector_add_uint(table.as_ptr(), port.into(), handle.get()) }
 }
 
 /// Adds the TCP or UDP heuristic (enabled).
@@ -941,6 +997,14 @@ impl<'p> Tree<'p> {
         // SAFETY: live tree; checked span; the shim catches any throw.
         self.add(|out| unsafe {
             sys::kasa_shim_tree_add_item(out, self.raw.as_ptr(), PROTO.get(), t, o, l, sys::ENC_NA)
+        })
+    }
+    /// A bytes field over the span (seeds, hashes, ciphertext).
+    pub fn bytes_item(&self, hf: &Hf, span: Span<'p>) -> Added<'p> {
+        let (t, o, l) = span.checked();
+        // SAFETY: live tree; checked span; the shim catches any throw.
+        self.add(|out| unsafe {
+            sys::kasa_shim_tree_add_item(out, self.raw.as_ptr(), hf.get(), t, o, l, sys::ENC_NA)
         })
     }
     /// A string field read from the tvb as UTF-8 (invalid sequences shown as U+FFFD).

@@ -17,10 +17,11 @@ pub use reader::{Reader, Record};
 
 use crate::conv::stream::{End, datagram};
 use crate::conv::{
-    Chunk, ConvId, Event, Found, MessageId, RawMessage, Reassembler, Seen, Session, StreamDecoder,
+    Chunk, ConvId, Event, Found, HttpMessage, MessageId, RawMessage, Reassembler, Secrets, Seen,
+    Session, StreamDecoder,
 };
 use crate::msg::{Body, Direction, Message, Pairing, Problem, Transport};
-use crate::wire::xor;
+use crate::wire::{tdp, xor};
 use core::fmt;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,8 +31,11 @@ use std::time::Duration;
 /// The standard port of the XOR protocol, on TCP and UDP.
 pub const XOR_PORT: u16 = 9999;
 
+/// The TDP discovery ports (UDP).
+pub const TDP_PORTS: [u16; 2] = [20002, 20004];
+
 /// What to decode and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// TCP ports where the device listens (default 9999).
     pub tcp_ports: Vec<u16>,
@@ -41,6 +45,10 @@ pub struct Config {
     pub max_message: u32,
     /// Detect the protocol on other ports from the content.
     pub heuristics: bool,
+    /// UDP ports of TDP discovery (default 20002 and 20004).
+    pub tdp_ports: Vec<u16>,
+    /// Credentials and keys to decrypt KLAP and AES with.
+    pub secrets: Secrets,
 }
 
 impl Default for Config {
@@ -50,6 +58,8 @@ impl Default for Config {
             udp_ports: vec![XOR_PORT],
             max_message: xor::DEFAULT_MAX_MESSAGE,
             heuristics: true,
+            tdp_ports: TDP_PORTS.to_vec(),
+            secrets: Secrets::default(),
         }
     }
 }
@@ -148,11 +158,26 @@ pub struct Stats {
     pub malformed: usize,
 }
 
+/// A connection known to be a transport that cannot be read (TPAP: TLS to the port a TDP reply
+/// announced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marked {
+    pub transport: Transport,
+    /// The side that opened the connection.
+    pub client: SocketAddr,
+    pub device: SocketAddr,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub frames: u64,
+}
+
 /// Everything found in a capture.
 #[derive(Debug, Default)]
 pub struct Decoded {
     pub messages: Vec<Message>,
     pub orphans: Vec<Orphan>,
+    /// Connections marked by what discovery announced.
+    pub marked: Vec<Marked>,
     pub stats: Stats,
     /// Set when reading stopped before the end of the file.
     pub stop: Option<CaptureError>,
@@ -211,6 +236,8 @@ enum Read {
     Undecided,
     /// On another port, claimed by the heuristic: the session judges it.
     Heuristic,
+    /// HTTP to `/app…` (KLAP or AES), on any port.
+    Http,
     /// Not this protocol.
     Ignored,
 }
@@ -224,6 +251,11 @@ struct Conn {
     on_port: [bool; 2],
     read: Read,
     halves: [Half; 2],
+    first_frame: u64,
+    last_frame: u64,
+    frames: u64,
+    /// HTTP requests not yet answered (their frames), oldest first.
+    http_open: std::collections::VecDeque<u64>,
 }
 
 /// Where phase one found something: the conversation and its endpoints.
@@ -258,6 +290,12 @@ enum Found1 {
         at: Place,
         raw: RawMessage,
     },
+    Http {
+        at: Place,
+        msg: HttpMessage,
+        /// A response: the frame of its request (HTTP/1.x answers in order).
+        answers: Option<u64>,
+    },
     Orphan {
         at: Place,
         transport: Transport,
@@ -271,6 +309,7 @@ impl Found1 {
     fn frame(&self) -> u64 {
         match self {
             Found1::Message { raw, .. } => raw.frames.last().copied().unwrap_or(0),
+            Found1::Http { msg, .. } => msg.frames.last().copied().unwrap_or(0),
             Found1::Orphan { frame, .. } => *frame,
         }
     }
@@ -287,6 +326,11 @@ pub struct Decoder {
     found: Vec<Found1>,
     frames: u64,
     last_time: Duration,
+}
+
+/// Whether a TCP payload starts an HTTP request to `/app…` (KLAP or AES).
+fn is_app_request(payload: &[u8]) -> bool {
+    payload.starts_with(b"POST /app")
 }
 
 fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
@@ -392,6 +436,10 @@ impl Decoder {
                     on_port,
                     read,
                     halves: [half(), half()],
+                    first_frame: frame,
+                    last_frame: frame,
+                    frames: 0,
+                    http_open: Default::default(),
                 });
                 self.conns.insert(k, i);
                 i
@@ -399,8 +447,19 @@ impl Decoder {
         };
         let cap = self.config.max_message;
         let conn = &mut self.conn_list[idx];
+        conn.frames += 1;
+        conn.last_frame = frame;
+        if matches!(conn.read, Read::Undecided | Read::Ignored) && is_app_request(payload) {
+            // KLAP and AES are recognised by their URIs on any port, as Wireshark's HTTP
+            // heuristic finds HTTP.
+            conn.read = Read::Http;
+            for half in &mut conn.halves {
+                half.decoder =
+                    StreamDecoder::new(Transport::Klap, cap).expect("HTTP is a stream transport");
+            }
+        }
         if conn.read == Read::Undecided && (!payload.is_empty() || seg.missing > 0) {
-            conn.read = if xor::tcp_heuristic(payload, cap) {
+            conn.read = if self.config.heuristics && xor::tcp_heuristic(payload, cap) {
                 Read::Heuristic
             } else {
                 Read::Ignored
@@ -453,7 +512,7 @@ impl Decoder {
     }
 
     fn tcp_event(&mut self, idx: usize, d: usize, event: Event) {
-        let conn = &self.conn_list[idx];
+        let conn = &mut self.conn_list[idx];
         let at = Place {
             conv: conn.id,
             found: if conn.read == Read::Port {
@@ -478,19 +537,39 @@ impl Decoder {
                 problem,
             },
             Event::Message(raw) => Found1::Message { at, raw },
+            Event::Http(msg) => {
+                let frame = msg.frames.last().copied().unwrap_or(0);
+                let answers = if msg.view(None).is_request() {
+                    if conn.http_open.len() >= crate::conv::session::MAX_OPEN_PER_CONVERSATION {
+                        conn.http_open.pop_front();
+                    }
+                    conn.http_open.push_back(frame);
+                    None
+                } else {
+                    conn.http_open.pop_front()
+                };
+                Found1::Http { at, msg, answers }
+            }
         });
     }
 
     fn udp(&mut self, seg: &Segment<'_>, payload: &[u8], frame: u64, time: Duration) {
-        let ports = &self.config.udp_ports;
-        let on_port = (
-            ports.contains(&seg.src.port()),
-            ports.contains(&seg.dst.port()),
-        );
-        let found = if on_port.0 || on_port.1 {
-            Found::Port
-        } else if self.config.heuristics && xor::udp_heuristic(payload) {
-            Found::Heuristic
+        let on = |ports: &[u16]| {
+            (
+                ports.contains(&seg.src.port()),
+                ports.contains(&seg.dst.port()),
+            )
+        };
+        let (xor_port, tdp_port) = (on(&self.config.udp_ports), on(&self.config.tdp_ports));
+        let heuristics = self.config.heuristics;
+        let (transport, found, on_port) = if tdp_port.0 || tdp_port.1 {
+            (Transport::Tdp, Found::Port, tdp_port)
+        } else if xor_port.0 || xor_port.1 {
+            (Transport::XorUdp, Found::Port, xor_port)
+        } else if heuristics && tdp::heuristic(payload) {
+            (Transport::Tdp, Found::Heuristic, tdp_port)
+        } else if heuristics && xor::udp_heuristic(payload) {
+            (Transport::XorUdp, Found::Heuristic, xor_port)
         } else {
             return;
         };
@@ -498,7 +577,7 @@ impl Decoder {
             return;
         }
         let Some(raw) = datagram(
-            Transport::XorUdp,
+            transport,
             payload,
             seg.missing as usize,
             frame,
@@ -553,7 +632,7 @@ impl Decoder {
         let mut found = std::mem::take(&mut self.found);
         found.sort_by_key(Found1::frame);
 
-        let mut session = Session::new();
+        let mut session = Session::with_secrets(self.config.secrets.clone(), false);
         let mut messages: Vec<Message> = Vec::new();
         let mut orphans = Vec::new();
         let mut ids: Vec<MessageId> = Vec::new();
@@ -598,6 +677,39 @@ impl Decoder {
                         peer_device: record.peer_device,
                     });
                 }
+                Found1::Http { at, msg, answers } => {
+                    if msg.body.is_empty() {
+                        // Wireshark's HTTP hands no empty body to a subdissector (WIRESHARK.md
+                        // §13): the plugin never sees these, so neither does the CLI.
+                        continue;
+                    }
+                    let seen = at.seen(next_id(frame), msg.time);
+                    let Some(shown) = session.http(&seen, &msg.view(answers)) else {
+                        continue;
+                    };
+                    let mut problems = msg.problems;
+                    problems.extend(shown.problems);
+                    let record = shown.record;
+                    ids.push(seen.id);
+                    messages.push(Message {
+                        meta: shown.meta,
+                        direction: record.direction,
+                        src: at.src,
+                        dst: at.dst,
+                        frames: msg.frames,
+                        time: msg.time,
+                        plaintext: shown.plaintext,
+                        body: shown.body,
+                        problems,
+                        pairing: Pairing {
+                            response_in: Vec::new(),
+                            response_to: record.response_to.map(|l| l.request.frame),
+                            time: record.response_to.map(|l| l.time),
+                        },
+                        conversation: record.conversation,
+                        peer_device: record.peer_device,
+                    });
+                }
                 Found1::Orphan {
                     at,
                     transport,
@@ -623,6 +735,21 @@ impl Decoder {
                 m.pairing.response_in = session.responses(*id).to_vec();
             }
         }
+        let marked = self
+            .conn_list
+            .iter()
+            .filter_map(|c| {
+                let (client, device) = (c.ends[0], c.ends[1]);
+                session.is_tpap(device).then_some(Marked {
+                    transport: Transport::Tpap,
+                    client,
+                    device,
+                    first_frame: c.first_frame,
+                    last_frame: c.last_frame,
+                    frames: c.frames,
+                })
+            })
+            .collect();
         let counts = session.stats();
         let stats = Stats {
             frames: self.frames,
@@ -647,6 +774,7 @@ impl Decoder {
         Decoded {
             messages,
             orphans,
+            marked,
             stats,
             stop: None,
         }

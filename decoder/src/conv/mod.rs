@@ -4,13 +4,17 @@
 //! that decides admission, direction, pairing and device identity for every front end.
 
 pub mod framer;
+pub mod http;
 pub mod pair;
 pub mod reassembly;
+pub mod secure;
 pub mod session;
 pub mod stream;
 
 pub use framer::{Framer, RawMessage};
 pub use pair::Pairer;
 pub use reassembly::{Chunk, Reassembler};
-pub use session::{Admission, ConvId, Found, Link, MessageId, Record, Seen, Session};
+pub use http::{HttpMessage, HttpSplitter, HttpView};
+pub use secure::Secrets;
+pub use session::{Admission, ConvId, Found, Link, MessageId, Record, Seen, Session, Shown};
 pub use stream::{Event, StreamDecoder};

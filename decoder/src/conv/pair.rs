@@ -31,11 +31,20 @@ struct UdpOpen {
     answered: bool,
 }
 
+#[derive(Debug)]
+struct TdpOpen {
+    client: SocketAddr,
+    serial: u32,
+    id: MessageId,
+    time: Duration,
+}
+
 /// Pairing state for a whole capture.
 #[derive(Debug, Default)]
 pub struct Pairer {
     tcp: HashMap<u64, VecDeque<Open>>,
     udp: VecDeque<UdpOpen>,
+    tdp: VecDeque<TdpOpen>,
 }
 
 impl Pairer {
@@ -112,6 +121,35 @@ impl Pairer {
     }
 }
 
+impl Pairer {
+    /// A TDP probe from `client` with `serial`.
+    pub fn tdp_probe(&mut self, client: SocketAddr, serial: u32, id: MessageId, time: Duration) {
+        if self.tdp.len() == UDP_WINDOW {
+            self.tdp.pop_front();
+        }
+        self.tdp.push_back(TdpOpen {
+            client,
+            serial,
+            id,
+            time,
+        });
+    }
+
+    /// A TDP reply to `client` echoing `serial`: the latest such probe (a probe is often
+    /// broadcast, so it stays open for every device that answers).
+    pub fn tdp_reply(&mut self, client: SocketAddr, serial: u32, time: Duration) -> Option<Link> {
+        let open = self
+            .tdp
+            .iter()
+            .rev()
+            .find(|r| r.client == client && r.serial == serial)?;
+        Some(Link {
+            request: open.id,
+            time: time.saturating_sub(open.time),
+        })
+    }
+}
+
 /// Whether a request to `ip` can be answered by several devices.
 pub fn is_broadcast(ip: IpAddr) -> bool {
     match ip {
@@ -179,6 +217,19 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn tdp_by_client_and_serial() {
+        let mut p = Pairer::new();
+        let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let other: SocketAddr = "127.0.0.1:5001".parse().unwrap();
+        p.tdp_probe(client, 7, id(1), Duration::ZERO);
+        p.tdp_probe(client, 8, id(2), Duration::ZERO);
+        assert_eq!(p.tdp_reply(client, 7, Duration::ZERO).map(|l| l.request), Some(id(1)));
+        assert_eq!(p.tdp_reply(client, 7, Duration::ZERO).map(|l| l.request), Some(id(1)));
+        assert_eq!(p.tdp_reply(client, 9, Duration::ZERO), None);
+        assert_eq!(p.tdp_reply(other, 8, Duration::ZERO), None);
     }
 
     #[test]

@@ -28,8 +28,10 @@
 //! A front end keeps no conversation logic of its own: it says where a message was seen
 //! ([`Seen`]) and what the transport found ([`Meta`], [`Body`]), and shows the [`Record`].
 
+use super::http::HttpView;
 use super::pair::Pairer;
-use crate::msg::{Body, Device, Direction, Meta};
+use super::secure::{Classified, Secrets, Secure};
+use crate::msg::{Body, Device, Direction, Meta, Problem};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -115,6 +117,17 @@ pub struct Record {
     pub peer_device: Option<Arc<Device>>,
 }
 
+/// An HTTP message the session recognised as KLAP or AES: what its transport said, its
+/// plaintext (decrypted when the secrets allowed), and the decision about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shown {
+    pub meta: Meta,
+    pub plaintext: Vec<u8>,
+    pub body: Body,
+    pub problems: Vec<Problem>,
+    pub record: Record,
+}
+
 /// Counts over what the session has shown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SessionStats {
@@ -149,6 +162,10 @@ pub struct Session {
     /// Stream directions (conversation, sender) in a stretch of skipped bytes.
     skipping: HashSet<(ConvId, SocketAddr)>,
     responses: HashMap<MessageId, Vec<u64>>,
+    secure: Secure,
+    shown: HashMap<MessageId, Option<Shown>>,
+    /// Endpoints a TDP reply announced as TPAP.
+    tpap: HashSet<SocketAddr>,
 }
 
 impl Session {
@@ -163,6 +180,132 @@ impl Session {
         Session {
             remember: true,
             ..Self::default()
+        }
+    }
+
+    /// A session that decrypts KLAP and AES with `secrets`.
+    pub fn with_secrets(secrets: Secrets, remember: bool) -> Self {
+        Session {
+            remember,
+            secure: Secure::new(secrets),
+            ..Self::default()
+        }
+    }
+
+    /// Decides an HTTP message: `None` when it is not KLAP or AES (it stays HTTP). A request
+    /// goes to the device (`seen.dst`). Call in capture order, once per message.
+    pub fn http(&mut self, seen: &Seen, view: &HttpView<'_>) -> Option<Shown> {
+        let shown = self.decide_http(seen, view);
+        if self.remember {
+            self.shown.insert(seen.id, shown.clone());
+        }
+        shown
+    }
+
+    /// What [`Session::http`] decided for `id`, in a session that remembers.
+    pub fn shown(&self, id: MessageId) -> Option<Option<&Shown>> {
+        self.shown.get(&id).map(Option::as_ref)
+    }
+
+    /// Whether a TDP reply announced `addr` as a TPAP endpoint.
+    pub fn is_tpap(&self, addr: SocketAddr) -> bool {
+        self.tpap.contains(&addr)
+    }
+
+    fn decide_http(&mut self, seen: &Seen, view: &HttpView<'_>) -> Option<Shown> {
+        let Classified {
+            direction,
+            meta,
+            plaintext,
+            mut problems,
+            answers,
+        } = self.secure.http(seen, view)?;
+        let device = match direction {
+            Direction::Request => seen.dst,
+            Direction::Response => seen.src,
+        };
+        let c = self.convs.entry(seen.conv).or_insert(Conv {
+            admission: Admission::Unknown,
+            device: None,
+            number: None,
+        });
+        if matches!(c.admission, Admission::Unknown | Admission::Probation) {
+            c.admission = Admission::Confirmed;
+        }
+        c.device = Some(device);
+        let conversation = self.number(seen.conv, true);
+        let body = if plaintext.is_empty() {
+            Body::default()
+        } else {
+            Body::analyse(&plaintext, &mut problems)
+        };
+        let response_to = answers.map(|(request, time)| {
+            self.responses
+                .entry(request)
+                .or_default()
+                .push(seen.id.frame);
+            Link { request, time }
+        });
+        let peer_device = self.identify(direction, device, &body);
+        Some(Shown {
+            meta,
+            plaintext,
+            body,
+            problems,
+            record: Record {
+                direction,
+                device,
+                conversation,
+                response_to,
+                peer_device,
+            },
+        })
+    }
+
+    /// The conversation's dense number, given at its first message shown.
+    fn number(&mut self, conv: ConvId, stream: bool) -> usize {
+        let Some(c) = self.convs.get_mut(&conv) else {
+            return 0;
+        };
+        *c.number.get_or_insert_with(|| {
+            if stream {
+                self.stats.streams += 1;
+            } else {
+                self.stats.flows += 1;
+            }
+            self.numbered += 1;
+            self.numbered - 1
+        })
+    }
+
+    /// Device identity: an answer that carries it is remembered for its device address; a
+    /// message without it gets the remembered one (its `peer_device`).
+    fn identify(
+        &mut self,
+        direction: Direction,
+        device: SocketAddr,
+        body: &Body,
+    ) -> Option<Arc<Device>> {
+        match (&body.device, direction) {
+            (Some(dev), Direction::Response) => {
+                let id = dev
+                    .device_id
+                    .clone()
+                    .or(dev.mac.clone())
+                    .unwrap_or_else(|| device.ip().to_string());
+                if self.identities.len() < MAX_DEVICES {
+                    self.identities.insert(id);
+                }
+                let known = self.devices.get(&device.ip());
+                if known.is_none_or(|k| **k != *dev)
+                    && (known.is_some() || self.devices.len() < MAX_DEVICES)
+                {
+                    self.devices.insert(device.ip(), Arc::new(dev.clone()));
+                }
+                None
+            }
+            (Some(_), Direction::Request) => None,
+            (None, _) => self.devices.get(&device.ip()).cloned(),
         }
     }
 
@@ -272,38 +415,17 @@ impl Session {
         }
         let (direction, device) = direction(c.device, seen, body);
         c.device = Some(device);
-        let conversation = *c.number.get_or_insert_with(|| {
-            if transport.is_stream() {
-                self.stats.streams += 1;
-            } else {
-                self.stats.flows += 1;
-            }
-            self.numbered += 1;
-            self.numbered - 1
-        });
-
+        let conversation = self.number(seen.conv, transport.is_stream());
         let response_to = self.pair(seen, meta, direction, body);
-        let mut peer_device = None;
-        match (&body.device, direction) {
-            (Some(dev), Direction::Response) => {
-                let id = dev
-                    .device_id
-                    .clone()
-                    .or(dev.mac.clone())
-                    .unwrap_or_else(|| device.ip().to_string());
-                if self.identities.len() < MAX_DEVICES {
-                    self.identities.insert(id);
-                }
-                let known = self.devices.get(&device.ip());
-                if known.is_none_or(|k| **k != *dev)
-                    && (known.is_some() || self.devices.len() < MAX_DEVICES)
-                {
-                    self.devices.insert(device.ip(), Arc::new(dev.clone()));
-                }
-            }
-            (Some(_), Direction::Request) => {}
-            (None, _) => peer_device = self.devices.get(&device.ip()).cloned(),
+        if let (Meta::Tdp(t), Direction::Response) = (meta, direction)
+            && let Some(d) = &t.discovery
+            && d.encrypt_type.as_deref() == Some("TPAP")
+            && self.tpap.len() < MAX_DEVICES
+        {
+            let port = d.tpap.as_ref().and_then(|t| t.port).unwrap_or(4433);
+            self.tpap.insert(SocketAddr::new(device.ip(), port));
         }
+        let peer_device = self.identify(direction, device, body);
         Some(Record {
             direction,
             device,
@@ -339,6 +461,18 @@ impl Session {
                 self.pairer
                     .udp_response(seen.dst, seen.src, &body.methods, seen.time)
             }
+            (Meta::Tdp(t), Direction::Request) => {
+                if let Some(h) = &t.header {
+                    self.pairer.tdp_probe(seen.src, h.serial, seen.id, seen.time);
+                }
+                None
+            }
+            (Meta::Tdp(t), Direction::Response) => {
+                let h = t.header.as_ref()?;
+                self.pairer.tdp_reply(seen.dst, h.serial, seen.time)
+            }
+            // HTTP transports are paired by `Session::http`.
+            (Meta::Klap(_) | Meta::Aes(_), _) => None,
         }?;
         self.responses
             .entry(matched.request)

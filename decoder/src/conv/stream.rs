@@ -4,9 +4,10 @@
 //! for one datagram of a datagram transport.
 
 use super::framer::{Framer, RawMessage};
+use super::http::{HttpMessage, HttpSplitter};
 use super::reassembly::Chunk;
-use crate::msg::{Meta, Problem, Transport};
-use crate::wire::xor;
+use crate::msg::{Meta, Problem, TdpMeta, Transport};
+use crate::wire::{tdp, xor};
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -14,6 +15,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Message(RawMessage),
+    /// An HTTP message (KLAP and AES ride in HTTP bodies; the session decides whether it is
+    /// one of theirs).
+    Http(HttpMessage),
     /// A problem that belongs to no message (skipped bytes, a header above the cap).
     Problem {
         frame: u64,
@@ -38,6 +42,8 @@ pub enum End {
 pub enum StreamDecoder {
     /// Length-prefixed XOR.
     Xor(Framer),
+    /// HTTP/1.x, for KLAP and AES.
+    Http(HttpSplitter),
 }
 
 impl StreamDecoder {
@@ -45,14 +51,16 @@ impl StreamDecoder {
     pub fn new(transport: Transport, cap: u32) -> Option<Self> {
         match transport {
             Transport::XorTcp => Some(StreamDecoder::Xor(Framer::new(cap))),
-            Transport::XorUdp => None,
+            Transport::Klap | Transport::Aes => Some(StreamDecoder::Http(HttpSplitter::new(cap))),
+            Transport::XorUdp | Transport::Tdp | Transport::Tpap => None,
         }
     }
 
-    /// The transport this decoder reads.
+    /// The transport this decoder reads (HTTP carries KLAP and AES alike: [`Transport::Klap`]).
     pub fn transport(&self) -> Transport {
         match self {
             StreamDecoder::Xor(_) => Transport::XorTcp,
+            StreamDecoder::Http(_) => Transport::Klap,
         }
     }
 
@@ -60,6 +68,7 @@ impl StreamDecoder {
     pub fn push(&mut self, chunk: Chunk<'_>, out: &mut impl FnMut(Event)) {
         match self {
             StreamDecoder::Xor(f) => f.push(chunk, out),
+            StreamDecoder::Http(h) => h.push(chunk, out),
         }
     }
 
@@ -67,6 +76,7 @@ impl StreamDecoder {
     pub fn close(&mut self, end: End, out: &mut impl FnMut(Event)) {
         match self {
             StreamDecoder::Xor(f) => f.close(end, out),
+            StreamDecoder::Http(h) => h.close(end, out),
         }
     }
 }
@@ -80,18 +90,21 @@ pub fn datagram(
     frame: u64,
     time: Duration,
 ) -> Option<RawMessage> {
+    let mut problems = Vec::new();
     let (plaintext, meta) = match transport {
         Transport::XorUdp => (xor::decrypt(payload), Meta::XorUdp),
-        Transport::XorTcp => return None,
+        Transport::Tdp => tdp_datagram(payload, missing, &mut problems),
+        Transport::XorTcp | Transport::Klap | Transport::Aes | Transport::Tpap => return None,
     };
-    let problems = if missing > 0 {
-        vec![Problem::Truncated {
-            expected: Some(payload.len() + missing),
-            got: payload.len(),
-        }]
-    } else {
-        Vec::new()
-    };
+    if missing > 0 {
+        problems.insert(
+            0,
+            Problem::Truncated {
+                expected: Some(payload.len() + missing),
+                got: payload.len(),
+            },
+        );
+    }
     Some(RawMessage {
         plaintext,
         frames: vec![frame],
@@ -99,6 +112,50 @@ pub fn datagram(
         meta,
         problems,
     })
+}
+
+/// A TDP datagram: the header, its CRC checked (when the capture kept every byte), the size
+/// checked, and the body as plaintext.
+fn tdp_datagram(payload: &[u8], missing: usize, problems: &mut Vec<Problem>) -> (Vec<u8>, Meta) {
+    let header = tdp::TdpHeader::parse(payload).ok();
+    let body = payload.get(tdp::HEADER_LEN..).unwrap_or_default();
+    let mut meta = TdpMeta {
+        header,
+        crc_ok: None,
+        crc_computed: None,
+        discovery: None,
+        probe_key: false,
+        decrypted_info: None,
+    };
+    let Some(h) = header else {
+        if missing == 0 {
+            problems.push(Problem::Truncated {
+                expected: Some(tdp::HEADER_LEN),
+                got: payload.len(),
+            });
+        }
+        return (Vec::new(), Meta::Tdp(meta));
+    };
+    if missing == 0 {
+        let computed = tdp::crc(payload);
+        meta.crc_ok = computed.map(|c| c == h.crc);
+        if let Some(c) = computed.filter(|&c| c != h.crc) {
+            meta.crc_computed = Some(c);
+            problems.push(Problem::TdpCrc {
+                stored: h.crc,
+                computed: c,
+            });
+        }
+        if usize::from(h.size) != body.len() {
+            problems.push(Problem::TdpSize {
+                header: h.size,
+                actual: body.len(),
+            });
+        }
+    }
+    meta.discovery = tdp::discovery(body).map(Box::new);
+    meta.probe_key = tdp::probe_key(body).is_some();
+    (body.to_vec(), Meta::Tdp(meta))
 }
 
 #[derive(Debug, Clone, Copy)]

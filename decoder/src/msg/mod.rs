@@ -13,7 +13,9 @@ mod smart;
 
 pub use body::{Body, Call, Context, Device, Dialect, Method, answers_all};
 pub use problem::{Problem, Severity};
+pub use crate::wire::klap::KlapVersion;
 
+use crate::wire::{aes, klap, tdp};
 use core::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +29,15 @@ pub enum Transport {
     XorTcp,
     /// XOR without header, one UDP datagram.
     XorUdp,
+    /// TDP discovery (UDP 20002/20004): a 16-byte header, then clear JSON.
+    Tdp,
+    /// KLAP: AES-128 inside HTTP POST bodies, keys from a two-step handshake.
+    Klap,
+    /// AES "securePassthrough": base64 AES-128 inside a JSON envelope, over HTTP.
+    Aes,
+    /// TPAP: TLS to the port a TDP reply announced; not decodable passively (a connection is
+    /// marked, no message is read).
+    Tpap,
 }
 
 impl Transport {
@@ -35,6 +46,10 @@ impl Transport {
         match self {
             Transport::XorTcp => "xor-tcp",
             Transport::XorUdp => "xor-udp",
+            Transport::Tdp => "tdp",
+            Transport::Klap => "klap",
+            Transport::Aes => "aes",
+            Transport::Tpap => "tpap",
         }
     }
 
@@ -42,8 +57,8 @@ impl Transport {
     /// datagram each.
     pub fn is_stream(self) -> bool {
         match self {
-            Transport::XorTcp => true,
-            Transport::XorUdp => false,
+            Transport::XorTcp | Transport::Klap | Transport::Aes | Transport::Tpap => true,
+            Transport::XorUdp | Transport::Tdp => false,
         }
     }
 }
@@ -57,13 +72,116 @@ impl fmt::Display for Transport {
 /// What the transport itself said about a message, beside its plaintext: one variant per
 /// transport. Front ends match it exhaustively (the plugin's field table, the CLI's output), so
 /// a new transport cannot be added without saying how each of them shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Meta {
     /// XOR over TCP: the 4-byte big-endian length header as it was on the wire (0 for the
     /// pre-2017 "runs to FIN" form).
     XorTcp { len_header: u32 },
     /// XOR over UDP: nothing beyond the datagram.
     XorUdp,
+    /// TDP: the header, and what a reply says about the device's transports.
+    Tdp(TdpMeta),
+    /// KLAP: the step and what the session knows.
+    Klap(Box<KlapMeta>),
+    /// AES securePassthrough: the envelope and what the session knows.
+    Aes(Box<AesMeta>),
+}
+
+/// A TDP datagram's header and CRC verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TdpMeta {
+    /// `None` when the datagram is shorter than the 16-byte header.
+    pub header: Option<tdp::TdpHeader>,
+    /// Whether the CRC verifies; `None` when it cannot be checked (no header, or bytes the
+    /// capture did not keep).
+    pub crc_ok: Option<bool>,
+    /// The CRC the datagram should carry, when it does not.
+    pub crc_computed: Option<u32>,
+    /// A reply's transport hints and device identity.
+    pub discovery: Option<Box<tdp::Discovery>>,
+    /// A probe's RSA public key is present (`params.rsa_key`).
+    pub probe_key: bool,
+    /// A reply's `encrypt_info`, decrypted with the probe's private key.
+    pub decrypted_info: Option<Vec<u8>>,
+}
+
+/// One KLAP message (PROTOCOL.md §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KlapMeta {
+    pub step: KlapStep,
+    /// The `TP_SESSIONID` cookie (set by the handshake1 reply, sent by later requests).
+    pub session: Option<String>,
+    /// The KLAP version, once a credential matched the handshake.
+    pub version: Option<klap::KlapVersion>,
+    /// Which credential matched: the user name of a user-supplied one, `default:…` for the
+    /// known default accounts. Never a password.
+    pub auth: Option<String>,
+    /// Whether the plaintext was decrypted.
+    pub decrypted: bool,
+}
+
+/// The KLAP step of a message, with the values it carries. Offsets are into the HTTP body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KlapStep {
+    /// `POST /app/handshake1`: the client's 16-byte seed.
+    Handshake1 { local_seed: [u8; 16] },
+    /// Its answer: the device's seed and `server_hash` (bytes 0..16, 16..48).
+    Handshake1Reply {
+        remote_seed: [u8; 16],
+        server_hash: [u8; 32],
+    },
+    /// `POST /app/handshake2`: `client_hash`; `verified` when a matched credential predicts it.
+    Handshake2 {
+        client_hash: [u8; 32],
+        verified: Option<bool>,
+    },
+    /// `POST /app/request?seq=N`: signature (bytes 0..32) and ciphertext (32..).
+    Request {
+        seq: Option<i32>,
+        signature: [u8; 32],
+        /// Whether the signature verifies, when the session's keys are known.
+        signature_ok: Option<bool>,
+        ciphertext_len: usize,
+    },
+    /// The answer to a request: same layout; it uses its request's `seq`.
+    Response {
+        seq: Option<i32>,
+        signature: [u8; 32],
+        signature_ok: Option<bool>,
+        ciphertext_len: usize,
+    },
+}
+
+impl KlapStep {
+    pub fn name(&self) -> &'static str {
+        match self {
+            KlapStep::Handshake1 { .. } => "handshake1",
+            KlapStep::Handshake1Reply { .. } => "handshake1 reply",
+            KlapStep::Handshake2 { .. } => "handshake2",
+            KlapStep::Request { .. } => "request",
+            KlapStep::Response { .. } => "response",
+        }
+    }
+}
+
+/// One AES securePassthrough message (PROTOCOL.md §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AesMeta {
+    /// The envelope's method (a response: its request's).
+    pub method: Option<aes::EnvelopeMethod>,
+    /// The `TP_SESSIONID` (or `SESSIONID`) cookie.
+    pub session: Option<String>,
+    /// The `token` of the request URI (after login).
+    pub token: Option<String>,
+    /// The outer `error_code` of a response.
+    pub error_code: Option<i64>,
+    /// The body carries AES ciphertext (`params.request`, `result.response`, or the
+    /// handshake's RSA-encrypted `result.key`).
+    pub encrypted: bool,
+    /// The plaintext is the decrypted inner JSON.
+    pub decrypted: bool,
+    /// `result.response` was clear JSON (some firmware), not ciphertext.
+    pub clear_response: bool,
 }
 
 impl Meta {
@@ -71,6 +189,9 @@ impl Meta {
         match self {
             Meta::XorTcp { .. } => Transport::XorTcp,
             Meta::XorUdp => Transport::XorUdp,
+            Meta::Tdp(_) => Transport::Tdp,
+            Meta::Klap(_) => Transport::Klap,
+            Meta::Aes(_) => Transport::Aes,
         }
     }
 
@@ -78,7 +199,20 @@ impl Meta {
     pub fn len_header(&self) -> Option<u32> {
         match *self {
             Meta::XorTcp { len_header } => Some(len_header),
-            Meta::XorUdp => None,
+            Meta::XorUdp | Meta::Tdp(_) | Meta::Klap(_) | Meta::Aes(_) => None,
+        }
+    }
+
+    /// Whether the message's content is not readable here (encrypted, no key): the summary
+    /// then says so instead of "(no method)".
+    pub fn encrypted(&self) -> bool {
+        match self {
+            Meta::Klap(k) => {
+                matches!(k.step, KlapStep::Request { .. } | KlapStep::Response { .. })
+                    && !k.decrypted
+            }
+            Meta::Aes(a) => a.encrypted && !a.decrypted,
+            Meta::XorTcp { .. } | Meta::XorUdp | Meta::Tdp(_) => false,
         }
     }
 }
@@ -158,8 +292,57 @@ impl Message {
 
 impl fmt::Display for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        summary(f, self.direction, &self.body)
+        message_summary(f, &self.meta, self.direction, &self.body)
     }
+}
+
+/// The one-line summary of any message: [`summary`] for decoded JSON, with the words of the
+/// transport where its steps are not JSON methods: `Discovery probe`, `Discovery reply
+/// error_code=0 P110(FR)`, `KLAP handshake1`, `KLAP handshake1 reply (v2, default:kasa)`,
+/// `Request seq=-5 (encrypted)`, `Request securePassthrough (encrypted)`.
+pub fn message_summary(
+    f: &mut impl fmt::Write,
+    meta: &Meta,
+    direction: Direction,
+    body: &Body,
+) -> fmt::Result {
+    match meta {
+        Meta::Tdp(_) => {
+            f.write_str(match direction {
+                Direction::Request => "Discovery probe",
+                Direction::Response => "Discovery reply",
+            })?;
+            return summary_items(f, body, false);
+        }
+        Meta::Klap(k) => match k.step {
+            KlapStep::Handshake1 { .. } => return f.write_str("KLAP handshake1"),
+            KlapStep::Handshake2 { .. } => return f.write_str("KLAP handshake2"),
+            KlapStep::Handshake1Reply { .. } => {
+                f.write_str("KLAP handshake1 reply")?;
+                return match (k.version, &k.auth) {
+                    (Some(v), Some(a)) => write!(f, " (v{}, {a})", v.number()),
+                    _ => f.write_str(" (no credential matches)"),
+                };
+            }
+            KlapStep::Request { seq, .. } | KlapStep::Response { seq, .. } if !k.decrypted => {
+                f.write_str(match direction {
+                    Direction::Request => "Request",
+                    Direction::Response => "Response",
+                })?;
+                if let Some(seq) = seq {
+                    write!(f, " seq={seq}")?;
+                }
+                return f.write_str(" (encrypted)");
+            }
+            _ => {}
+        },
+        Meta::Aes(a) if a.encrypted && !a.decrypted => {
+            summary(f, direction, body)?;
+            return f.write_str(" (encrypted)");
+        }
+        Meta::XorTcp { .. } | Meta::XorUdp | Meta::Aes(_) => {}
+    }
+    summary(f, direction, body)
 }
 
 /// Writes the one-line summary of a message body: the direction, then the methods (each with
@@ -173,6 +356,12 @@ pub fn summary(f: &mut impl fmt::Write, direction: Direction, body: &Body) -> fm
         Direction::Request => "Request",
         Direction::Response => "Response",
     })?;
+    summary_items(f, body, true)
+}
+
+/// The methods, codes and device of [`summary`], after its first word; `(no method)` when
+/// there is nothing and `none` is set.
+fn summary_items(f: &mut impl fmt::Write, body: &Body, none: bool) -> fmt::Result {
     let smart = body.dialect == Some(Dialect::Smart);
     let label = if smart { "error_code" } else { "err_code" };
     let mut items = 0usize;
@@ -194,7 +383,7 @@ pub fn summary(f: &mut impl fmt::Write, direction: Direction, body: &Body) -> fm
             write!(f, " {label}={code}")?;
         }
     }
-    if items == 0 {
+    if items == 0 && none {
         f.write_str(" (no method)")?;
     }
     if let Some(dev) = &body.device {

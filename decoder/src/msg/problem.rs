@@ -34,6 +34,29 @@ pub enum Problem {
     },
     /// Bytes that do not start a plausible message were skipped.
     Garbage { bytes: usize },
+    /// A TDP datagram's CRC does not verify.
+    TdpCrc { stored: u32, computed: u32 },
+    /// A TDP header's size disagrees with the body that follows it.
+    TdpSize { header: u16, actual: usize },
+    /// A KLAP body has the wrong size for its step.
+    KlapBody {
+        step: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    /// No credential (the user's, or a known default) matches a KLAP handshake.
+    KlapNoCredentials,
+    /// A KLAP request or response whose session's handshake is not in the capture.
+    KlapNoHandshake,
+    /// A KLAP request's signature does not verify with the session's keys.
+    KlapSignature,
+    /// A KLAP handshake2 `client_hash` differs from the one the matched credential gives.
+    KlapClientHash,
+    /// Ciphertext with a known key did not decrypt (bad padding, not base64, wrong length).
+    Decrypt { detail: String },
+    /// An AES session whose key is not known: neither the key and IV nor the client's RSA
+    /// private key was given.
+    AesNoKey,
 }
 
 impl Problem {
@@ -48,6 +71,15 @@ impl Problem {
             Problem::Json { .. } => "kasa.malformed.json",
             Problem::Utf8 { .. } => "kasa.malformed.utf8",
             Problem::ErrCode { .. } => "kasa.err_code.nonzero",
+            Problem::TdpCrc { .. } => "kasa.tdp.crc.bad",
+            Problem::TdpSize { .. } => "kasa.tdp.size",
+            Problem::KlapBody { .. } => "kasa.klap.malformed",
+            Problem::KlapNoCredentials => "kasa.klap.no_credentials",
+            Problem::KlapNoHandshake => "kasa.klap.no_handshake",
+            Problem::KlapSignature => "kasa.klap.bad_signature",
+            Problem::KlapClientHash => "kasa.klap.client_hash",
+            Problem::Decrypt { .. } => "kasa.decrypt_failed",
+            Problem::AesNoKey => "kasa.aes.no_key",
         }
     }
 
@@ -58,8 +90,14 @@ impl Problem {
 
     pub fn severity(&self) -> Severity {
         match self {
-            Problem::ZeroLength | Problem::ErrCode { .. } => Severity::Note,
-            Problem::Truncated { .. } => Severity::Warning,
+            Problem::ZeroLength
+            | Problem::ErrCode { .. }
+            | Problem::KlapNoCredentials
+            | Problem::KlapNoHandshake
+            | Problem::AesNoKey => Severity::Note,
+            Problem::Truncated { .. } | Problem::KlapSignature | Problem::KlapClientHash => {
+                Severity::Warning
+            }
             _ => Severity::Error,
         }
     }
@@ -116,6 +154,33 @@ impl fmt::Display for Problem {
             Problem::Garbage { bytes } => {
                 write!(f, "{bytes} bytes skipped: not a plausible message")
             }
+            Problem::TdpCrc { stored, computed } => write!(
+                f,
+                "bad TDP checksum 0x{stored:08x} (should be 0x{computed:08x})"
+            ),
+            Problem::TdpSize { header, actual } => write!(
+                f,
+                "TDP header says {header} body bytes, the datagram has {actual}"
+            ),
+            Problem::KlapBody {
+                step,
+                expected,
+                got,
+            } => write!(f, "KLAP {step} body is {got} bytes, not {expected}"),
+            Problem::KlapNoCredentials => f.write_str(
+                "no credential matches this KLAP handshake: add the account (kasa_credentials, --credential) to decrypt the session",
+            ),
+            Problem::KlapNoHandshake => f.write_str(
+                "the handshake of this KLAP session is not in the capture: it cannot be decrypted",
+            ),
+            Problem::KlapSignature => f.write_str("KLAP signature does not verify"),
+            Problem::KlapClientHash => f.write_str(
+                "handshake2 client_hash differs from the matched credential's: the client used another account",
+            ),
+            Problem::Decrypt { detail } => write!(f, "cannot decrypt: {detail}"),
+            Problem::AesNoKey => f.write_str(
+                "AES session key unknown: give its key and IV (kasa_aes_keys, --aes-key) or the client's RSA private key",
+            ),
         }
     }
 }

@@ -1,0 +1,622 @@
+//! The encrypted HTTP transports, KLAP (PROTOCOL.md §4) and AES securePassthrough (§5): which
+//! HTTP message is one of theirs, which step it is, which session it belongs to, and, when the
+//! user's secrets allow, its plaintext.
+//!
+//! [`Secure::http`] is called by the [`Session`](super::Session) for each HTTP message in
+//! capture order. It keeps, per TCP connection, the open requests (so a response learns its
+//! step, its KLAP `seq` and its session from its request), and the sessions by cookie and by
+//! connection: a KLAP session starts with handshake1 and its keys follow from the first
+//! credential whose `server_hash` matches; an AES session's key comes from the handshake
+//! reply and the client's RSA private key, or from a key and IV the user gave (adopted by the
+//! first message it decrypts). Nothing is guessed: a message whose session is not known shows
+//! its envelope and a note.
+
+use super::session::{ConvId, MessageId, Seen};
+use crate::msg::{AesMeta, Direction, KlapMeta, KlapStep, Meta, Problem};
+use crate::wire::aes::{self, AesKeys, EnvelopeMethod};
+use crate::wire::klap::{self, AuthHash, Credential, KlapKeys, KlapUri, KlapVersion};
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use super::http::HttpView;
+
+/// Sessions remembered per transport (the oldest are not evicted: new ones are not stored).
+pub const MAX_SESSIONS: usize = 65_536;
+
+/// Open HTTP requests remembered per connection.
+const MAX_OPEN: usize = 4096;
+
+/// What the user gave to decrypt with. `Debug` shows counts only.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    /// Accounts to try against KLAP handshakes, before the known defaults.
+    pub credentials: Vec<Credential>,
+    /// AES session keys and IVs.
+    pub aes_keys: Vec<AesKeys>,
+    /// RSA private keys of AES clients (and TDP probes).
+    pub rsa_keys: Vec<rsa::RsaPrivateKey>,
+}
+
+impl core::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("credentials", &self.credentials.len())
+            .field("aes_keys", &self.aes_keys.len())
+            .field("rsa_keys", &self.rsa_keys.len())
+            .finish()
+    }
+}
+
+/// What [`Secure::http`] found in one HTTP message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classified {
+    pub direction: Direction,
+    pub meta: Meta,
+    /// The decrypted JSON, or the clear envelope (AES); empty for KLAP's binary steps and for
+    /// what could not be decrypted.
+    pub plaintext: Vec<u8>,
+    pub problems: Vec<Problem>,
+    /// A response: its request and the time since it.
+    pub answers: Option<(MessageId, Duration)>,
+}
+
+struct KlapSession {
+    local_seed: [u8; 16],
+    remote_seed: [u8; 16],
+    /// The matched credential's label, auth hash and keys.
+    matched: Option<(String, AuthHash, KlapKeys)>,
+    /// The last request's seq (to verify a request whose URI lost its `seq`).
+    last_seq: std::sync::Mutex<Option<i32>>,
+}
+
+struct AesSession {
+    keys: AesKeys,
+}
+
+enum Pending {
+    KlapHandshake1 {
+        local_seed: [u8; 16],
+    },
+    KlapHandshake2,
+    KlapRequest {
+        seq: Option<i32>,
+        session: Option<Arc<KlapSession>>,
+    },
+    Aes {
+        method: EnvelopeMethod,
+        /// The RSA key (index into the secrets) whose public half the handshake carried.
+        rsa: Option<usize>,
+        session: Option<Arc<AesSession>>,
+    },
+}
+
+struct Open {
+    id: MessageId,
+    time: Duration,
+    pending: Pending,
+}
+
+/// KLAP and AES state of one capture.
+pub struct Secure {
+    secrets: Secrets,
+    candidates: Vec<Credential>,
+    open: HashMap<ConvId, VecDeque<Open>>,
+    klap_by_cookie: HashMap<(IpAddr, String), Arc<KlapSession>>,
+    klap_by_conv: HashMap<ConvId, Arc<KlapSession>>,
+    aes_by_cookie: HashMap<(IpAddr, String), Arc<AesSession>>,
+    aes_by_conv: HashMap<ConvId, Arc<AesSession>>,
+}
+
+impl Default for Secure {
+    fn default() -> Self {
+        Secure::new(Secrets::default())
+    }
+}
+
+impl core::fmt::Debug for Secure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Secure")
+            .field("secrets", &self.secrets)
+            .field("klap_sessions", &self.klap_by_conv.len())
+            .field("aes_sessions", &self.aes_by_conv.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The session cookie of a `Cookie` or `Set-Cookie` value.
+fn session_cookie(header: Option<&str>) -> Option<&str> {
+    let h = header?;
+    klap::cookie(h, "TP_SESSIONID").or_else(|| klap::cookie(h, "SESSIONID"))
+}
+
+/// A query parameter of a URI.
+fn query_param<'a>(uri: &'a str, name: &str) -> Option<&'a str> {
+    let (_, query) = uri.split_once('?')?;
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn array<const N: usize>(b: &[u8]) -> Option<[u8; N]> {
+    b.get(..N)?.try_into().ok()
+}
+
+fn remember<K: Eq + core::hash::Hash, V>(map: &mut HashMap<K, V>, k: K, v: V) {
+    if map.len() < MAX_SESSIONS || map.contains_key(&k) {
+        map.insert(k, v);
+    }
+}
+
+impl Secure {
+    pub fn new(secrets: Secrets) -> Self {
+        let mut candidates = secrets.credentials.clone();
+        candidates.extend(klap::default_credentials());
+        Secure {
+            secrets,
+            candidates,
+            open: HashMap::new(),
+            klap_by_cookie: HashMap::new(),
+            klap_by_conv: HashMap::new(),
+            aes_by_cookie: HashMap::new(),
+            aes_by_conv: HashMap::new(),
+        }
+    }
+
+    /// Classifies one HTTP message; `None` when it is not KLAP or AES (it stays HTTP's).
+    pub fn http(&mut self, seen: &Seen, view: &HttpView<'_>) -> Option<Classified> {
+        match view.request {
+            Some((_, uri)) => self.request(seen, uri, view),
+            None => self.response(seen, view),
+        }
+    }
+
+    fn push_open(&mut self, seen: &Seen, pending: Pending) {
+        let open = self.open.entry(seen.conv).or_default();
+        if open.len() >= MAX_OPEN {
+            open.pop_front();
+        }
+        open.push_back(Open {
+            id: seen.id,
+            time: seen.time,
+            pending,
+        });
+    }
+
+    fn request(&mut self, seen: &Seen, uri: &str, view: &HttpView<'_>) -> Option<Classified> {
+        let device = seen.dst.ip();
+        let cookie = session_cookie(view.cookie).map(str::to_owned);
+        let body = view.body;
+        let mut problems = Vec::new();
+        if let Some(step) = klap::klap_uri(uri) {
+            let klap_meta = |step, session: &Option<Arc<KlapSession>>, decrypted| {
+                let m = session.as_ref().and_then(|s| s.matched.as_ref());
+                Meta::Klap(Box::new(KlapMeta {
+                    step,
+                    session: cookie.clone(),
+                    version: m.map(|(_, a, _)| a.version()),
+                    auth: m.map(|(l, _, _)| l.clone()),
+                    decrypted,
+                }))
+            };
+            let (meta, plaintext, pending) = match step {
+                KlapUri::Handshake1 => {
+                    let local_seed = array::<16>(body).unwrap_or_default();
+                    if body.len() != 16 {
+                        problems.push(Problem::KlapBody {
+                            step: "handshake1",
+                            expected: 16,
+                            got: body.len(),
+                        });
+                    }
+                    (
+                        klap_meta(KlapStep::Handshake1 { local_seed }, &None, false),
+                        Vec::new(),
+                        Pending::KlapHandshake1 { local_seed },
+                    )
+                }
+                KlapUri::Handshake2 => {
+                    let session = self.klap_session(seen.conv, device, cookie.as_deref());
+                    let client_hash = array::<32>(body).unwrap_or_default();
+                    if body.len() != 32 {
+                        problems.push(Problem::KlapBody {
+                            step: "handshake2",
+                            expected: 32,
+                            got: body.len(),
+                        });
+                    }
+                    let verified = session.as_ref().and_then(|s| {
+                        let (_, auth, _) = s.matched.as_ref()?;
+                        Some(klap::client_hash(&s.local_seed, &s.remote_seed, auth) == client_hash)
+                    });
+                    if verified == Some(false) {
+                        problems.push(Problem::KlapClientHash);
+                    }
+                    (
+                        klap_meta(
+                            KlapStep::Handshake2 {
+                                client_hash,
+                                verified,
+                            },
+                            &session,
+                            false,
+                        ),
+                        Vec::new(),
+                        Pending::KlapHandshake2,
+                    )
+                }
+                KlapUri::Request => {
+                    let session = self.klap_session(seen.conv, device, cookie.as_deref());
+                    let mut seq = klap::uri_seq(uri);
+                    let signature = array::<32>(body).unwrap_or_default();
+                    let ct = body.get(32..).unwrap_or_default();
+                    if body.len() < 32 {
+                        problems.push(Problem::KlapBody {
+                            step: "request",
+                            expected: 32,
+                            got: body.len(),
+                        });
+                    }
+                    let mut signature_ok = None;
+                    let mut plaintext = Vec::new();
+                    match session.as_ref().map(|s| (s, s.matched.as_ref())) {
+                        None => problems.push(Problem::KlapNoHandshake),
+                        Some((_, None)) => problems.push(Problem::KlapNoCredentials),
+                        Some((s, Some((_, _, keys)))) => {
+                            let mut last = s.last_seq.lock().unwrap_or_else(|e| e.into_inner());
+                            if seq.is_none() {
+                                // A URI without its seq: the next one, if the signature says so.
+                                let next = last.unwrap_or(keys.initial_seq).wrapping_add(1);
+                                if keys.signature(next, ct) == signature {
+                                    seq = Some(next);
+                                }
+                            }
+                            if let Some(n) = seq {
+                                *last = Some(n);
+                                let ok = keys.signature(n, ct) == signature;
+                                signature_ok = Some(ok);
+                                if !ok {
+                                    problems.push(Problem::KlapSignature);
+                                }
+                                match keys.decrypt(n, ct) {
+                                    Ok(p) => plaintext = p,
+                                    Err(e) => problems.push(Problem::Decrypt {
+                                        detail: e.to_string(),
+                                    }),
+                                }
+                            }
+                        }
+                    }
+                    let decrypted = !plaintext.is_empty();
+                    (
+                        klap_meta(
+                            KlapStep::Request {
+                                seq,
+                                signature,
+                                signature_ok,
+                                ciphertext_len: ct.len(),
+                            },
+                            &session,
+                            decrypted,
+                        ),
+                        plaintext,
+                        Pending::KlapRequest { seq, session },
+                    )
+                }
+            };
+            self.push_open(seen, pending);
+            return Some(Classified {
+                direction: Direction::Request,
+                meta,
+                plaintext,
+                problems,
+                answers: None,
+            });
+        }
+
+        // AES: POST /app (any query) with a JSON envelope.
+        let path = uri.split('?').next().unwrap_or(uri);
+        if path != "/app" && path != "/app/" {
+            return None;
+        }
+        let envelope = aes::parse_request(body)?;
+        let token = query_param(uri, "token").map(str::to_owned);
+        let mut rsa = None;
+        let mut session = self.aes_session(seen.conv, device, cookie.as_deref());
+        let mut plaintext = body.to_vec();
+        let mut decrypted = false;
+        let encrypted = envelope.request_b64.is_some();
+        match envelope.method {
+            EnvelopeMethod::Handshake => {
+                rsa = envelope.key_pem.as_deref().and_then(|pem| {
+                    self.secrets
+                        .rsa_keys
+                        .iter()
+                        .position(|k| aes::key_matches(pem, k))
+                });
+            }
+            EnvelopeMethod::SecurePassthrough | EnvelopeMethod::LoginDevice => {
+                if let Some(ct) = envelope.request_b64.as_deref() {
+                    if session.is_none() {
+                        session = self.adopt_aes_key(seen.conv, device, cookie.as_deref(), ct);
+                    }
+                    match &session {
+                        Some(s) => match s.keys.decrypt_b64(ct) {
+                            Ok(p) => {
+                                plaintext = p;
+                                decrypted = true;
+                            }
+                            Err(e) => problems.push(Problem::Decrypt {
+                                detail: e.to_string(),
+                            }),
+                        },
+                        None => problems.push(Problem::AesNoKey),
+                    }
+                }
+            }
+        }
+        self.push_open(
+            seen,
+            Pending::Aes {
+                method: envelope.method,
+                rsa,
+                session: session.clone(),
+            },
+        );
+        Some(Classified {
+            direction: Direction::Request,
+            meta: Meta::Aes(Box::new(AesMeta {
+                method: Some(envelope.method),
+                session: cookie,
+                token,
+                error_code: None,
+                encrypted,
+                decrypted,
+                clear_response: false,
+            })),
+            plaintext,
+            problems,
+            answers: None,
+        })
+    }
+
+    fn response(&mut self, seen: &Seen, view: &HttpView<'_>) -> Option<Classified> {
+        let open = self.open.get_mut(&seen.conv)?;
+        let at = match view.answers {
+            Some(frame) => open.iter().position(|o| o.id.frame == frame)?,
+            None if open.is_empty() => return None,
+            None => 0,
+        };
+        let Open { id, time, pending } = open.remove(at)?;
+        let answers = Some((id, seen.time.saturating_sub(time)));
+        let device = seen.src.ip();
+        let set_cookie = session_cookie(view.set_cookie).map(str::to_owned);
+        let body = view.body;
+        let mut problems = Vec::new();
+        let mut plaintext = Vec::new();
+        let meta = match pending {
+            Pending::KlapHandshake1 { local_seed } => {
+                if body.len() != 48 {
+                    problems.push(Problem::KlapBody {
+                        step: "handshake1 reply",
+                        expected: 48,
+                        got: body.len(),
+                    });
+                }
+                let remote_seed = array::<16>(body).unwrap_or_default();
+                let server_hash = body.get(16..).and_then(array::<32>).unwrap_or_default();
+                let matched = (body.len() == 48)
+                    .then(|| {
+                        klap::find_credential(
+                            &self.candidates,
+                            &local_seed,
+                            &remote_seed,
+                            &server_hash,
+                        )
+                    })
+                    .flatten()
+                    .map(|(i, auth)| {
+                        let keys = KlapKeys::derive(&local_seed, &remote_seed, &auth);
+                        (self.candidates[i].label.clone(), auth, keys)
+                    });
+                if matched.is_none() {
+                    problems.push(Problem::KlapNoCredentials);
+                }
+                let (version, auth): (Option<KlapVersion>, _) = match &matched {
+                    Some((label, a, _)) => (Some(a.version()), Some(label.clone())),
+                    None => (None, None),
+                };
+                let session = Arc::new(KlapSession {
+                    local_seed,
+                    remote_seed,
+                    matched,
+                    last_seq: std::sync::Mutex::new(None),
+                });
+                remember(&mut self.klap_by_conv, seen.conv, session.clone());
+                if let Some(c) = &set_cookie {
+                    remember(&mut self.klap_by_cookie, (device, c.clone()), session);
+                }
+                Meta::Klap(Box::new(KlapMeta {
+                    step: KlapStep::Handshake1Reply {
+                        remote_seed,
+                        server_hash,
+                    },
+                    session: set_cookie,
+                    version,
+                    auth,
+                    decrypted: false,
+                }))
+            }
+            Pending::KlapHandshake2 => {
+                // Its answer has no body; one with a body is shown as it is.
+                Meta::Klap(Box::new(KlapMeta {
+                    step: KlapStep::Response {
+                        seq: None,
+                        signature: array::<32>(body).unwrap_or_default(),
+                        signature_ok: None,
+                        ciphertext_len: body.len().saturating_sub(32),
+                    },
+                    session: set_cookie,
+                    version: None,
+                    auth: None,
+                    decrypted: false,
+                }))
+            }
+            Pending::KlapRequest { seq, session } => {
+                let signature = array::<32>(body).unwrap_or_default();
+                let ct = body.get(32..).unwrap_or_default();
+                let matched = session.as_ref().and_then(|s| s.matched.as_ref());
+                let mut signature_ok = None;
+                match (&session, matched, seq) {
+                    (None, _, _) => problems.push(Problem::KlapNoHandshake),
+                    (Some(_), None, _) => problems.push(Problem::KlapNoCredentials),
+                    (Some(_), Some((_, _, keys)), Some(n)) if !ct.is_empty() => {
+                        // That the device signs like a request is an assumption
+                        // (PROTOCOL.md §4.3): shown, never reported.
+                        signature_ok = Some(keys.signature(n, ct) == signature);
+                        match keys.decrypt(n, ct) {
+                            Ok(p) => plaintext = p,
+                            Err(e) => problems.push(Problem::Decrypt {
+                                detail: e.to_string(),
+                            }),
+                        }
+                    }
+                    _ => {}
+                }
+                if body.len() < 32 {
+                    problems.push(Problem::KlapBody {
+                        step: "response",
+                        expected: 32,
+                        got: body.len(),
+                    });
+                }
+                Meta::Klap(Box::new(KlapMeta {
+                    step: KlapStep::Response {
+                        seq,
+                        signature,
+                        signature_ok,
+                        ciphertext_len: ct.len(),
+                    },
+                    session: set_cookie,
+                    version: matched.map(|(_, a, _)| a.version()),
+                    auth: matched.map(|(l, _, _)| l.clone()),
+                    decrypted: !plaintext.is_empty(),
+                }))
+            }
+            Pending::Aes {
+                method,
+                rsa,
+                session,
+            } => {
+                let envelope = aes::parse_response(body);
+                let mut encrypted = false;
+                let mut decrypted = false;
+                let mut clear_response = false;
+                plaintext = body.to_vec();
+                match (method, &envelope) {
+                    (EnvelopeMethod::Handshake, Some(env)) => {
+                        // The reply itself is clear: only its key is RSA-encrypted.
+                        let keys = env.key_b64.as_deref().zip(rsa).and_then(|(k, i)| {
+                            aes::handshake_keys(k, &self.secrets.rsa_keys[i]).ok()
+                        });
+                        if let Some(keys) = keys {
+                            let s = Arc::new(AesSession { keys });
+                            remember(&mut self.aes_by_conv, seen.conv, s.clone());
+                            if let Some(c) = &set_cookie {
+                                remember(&mut self.aes_by_cookie, (device, c.clone()), s);
+                            }
+                        }
+                    }
+                    (_, Some(env)) => {
+                        if let Some(r) = env.response.as_deref() {
+                            let clear = serde_json::from_str::<serde_json::Value>(r)
+                                .is_ok_and(|v| v.is_object());
+                            if clear {
+                                plaintext = r.as_bytes().to_vec();
+                                clear_response = true;
+                            } else {
+                                encrypted = true;
+                                match &session {
+                                    Some(s) => match s.keys.decrypt_b64(r) {
+                                        Ok(p) => {
+                                            plaintext = p;
+                                            decrypted = true;
+                                        }
+                                        Err(e) => problems.push(Problem::Decrypt {
+                                            detail: e.to_string(),
+                                        }),
+                                    },
+                                    None => problems.push(Problem::AesNoKey),
+                                }
+                            }
+                        }
+                    }
+                    (_, None) => {}
+                }
+                Meta::Aes(Box::new(AesMeta {
+                    method: Some(method),
+                    session: set_cookie,
+                    token: None,
+                    error_code: envelope.as_ref().and_then(|e| e.error_code),
+                    encrypted,
+                    decrypted,
+                    clear_response,
+                }))
+            }
+        };
+        Some(Classified {
+            direction: Direction::Response,
+            meta,
+            plaintext,
+            problems,
+            answers,
+        })
+    }
+
+    fn klap_session(
+        &self,
+        conv: ConvId,
+        device: IpAddr,
+        cookie: Option<&str>,
+    ) -> Option<Arc<KlapSession>> {
+        cookie
+            .and_then(|c| self.klap_by_cookie.get(&(device, c.to_owned())))
+            .or_else(|| self.klap_by_conv.get(&conv))
+            .cloned()
+    }
+
+    fn aes_session(
+        &self,
+        conv: ConvId,
+        device: IpAddr,
+        cookie: Option<&str>,
+    ) -> Option<Arc<AesSession>> {
+        cookie
+            .and_then(|c| self.aes_by_cookie.get(&(device, c.to_owned())))
+            .or_else(|| self.aes_by_conv.get(&conv))
+            .cloned()
+    }
+
+    /// A user-given AES key that decrypts `ct` to a JSON object becomes the session's key.
+    fn adopt_aes_key(
+        &mut self,
+        conv: ConvId,
+        device: IpAddr,
+        cookie: Option<&str>,
+        ct: &str,
+    ) -> Option<Arc<AesSession>> {
+        let keys = self.secrets.aes_keys.iter().find(|k| {
+            k.decrypt_b64(ct)
+                .is_ok_and(|p| p.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
+        })?;
+        let s = Arc::new(AesSession { keys: keys.clone() });
+        remember(&mut self.aes_by_conv, conv, s.clone());
+        if let Some(c) = cookie {
+            remember(&mut self.aes_by_cookie, (device, c.to_owned()), s.clone());
+        }
+        Some(s)
+    }
+}
