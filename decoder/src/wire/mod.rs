@@ -12,5 +12,7 @@
 //! [`json`] (where a JSON text ends, for every transport); TDP, KLAP and AES join them as their
 //! issues land.
 
+pub mod crypto;
+pub mod http;
 pub mod json;
 pub mod xor;
