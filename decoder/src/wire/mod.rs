@@ -15,4 +15,6 @@
 pub mod crypto;
 pub mod http;
 pub mod json;
+mod lenient;
+pub mod tdp;
 pub mod xor;
