@@ -15,6 +15,7 @@
 pub mod crypto;
 pub mod http;
 pub mod json;
+pub mod klap;
 mod lenient;
 pub mod tdp;
 pub mod xor;
