@@ -4,12 +4,25 @@
 //! under test computes.
 //!
 //! * `xor.json`: encryption, decryption, the TCP length prefix and the heuristics.
-//! * `tdp.json`, `klap.json`, `aes.json`: the JSON plaintexts inside them (SMART bodies, and the
-//!   IOT bodies of KLAP v1) analyse to the dialect, methods, codes and device identity their
-//!   text states, read independently with `serde_json::Value`; and the files are consistent
-//!   with themselves. The TDP header, KLAP crypto and AES are not implemented here.
+//! * `tdp.json`: `wire::tdp`'s header parse and emit, CRC and heuristic (and a one-byte flip
+//!   failing the CRC), and what `discovery`/`probe_key` read from the bodies, compared with the
+//!   body text read independently with `serde_json::Value`.
+//! * `klap.json`: `wire::klap`'s auth hashes (every default credential, raw and base64),
+//!   server and client hashes, `find_credential`, session keys and initial seq, the first
+//!   request's URI, IV, signature, ciphertext and body, the first response's decryption.
+//! * `aes.json`: `wire::aes`'s encryption and decryption with the given key and IV, and the
+//!   `securePassthrough` envelope.
+//! * All three: the JSON plaintexts inside them (SMART bodies, and the IOT bodies of KLAP v1)
+//!   analyse to the dialect, methods, codes and device identity their text states; and the
+//!   files are consistent with themselves.
 
 use kasa_decoder::msg::{Body, Dialect, Method, Problem};
+use kasa_decoder::wire::aes::{AesKeys, EnvelopeMethod, parse_request};
+use kasa_decoder::wire::crypto;
+use kasa_decoder::wire::klap::{
+    self, AuthHash, Credential, KlapHandshake, KlapKeys, KlapUri, KlapVersion,
+};
+use kasa_decoder::wire::tdp::{self, TdpError, TdpHeader};
 use kasa_decoder::wire::xor::{
     DEFAULT_MAX_MESSAGE, XorFrame, XorRepr, decrypt, tcp_heuristic, udp_heuristic,
 };
@@ -340,9 +353,137 @@ struct TdpExpected {
     body_utf8: Option<String>,
 }
 
-/// TDP: the datagrams' bodies (a probe's `params`, a reply's `result` and `error_code`), and
-/// the file's own consistency at the offsets its description gives (body from byte 16,
-/// msg_size at 4..6, crc32 at 12..16). No CRC is computed here.
+/// `wire::tdp` against one vector: the parsed header equals every stated field, the CRC equals
+/// `crc32_hex`, the heuristic accepts the datagram and a copy with one flipped byte fails the
+/// CRC; a vector given by its fields emits `datagram_hex`; the bodies' discovery fields and
+/// probe key equal what `serde_json::Value` reads from the same text.
+fn check_tdp(v: &Vector<TdpInputs, TdpExpected>, datagram: &[u8], body: &str) {
+    let (name, i, e) = (&v.name, &v.inputs, &v.expected);
+    let crc = u32::from_be_bytes(hex(&e.crc32_hex).try_into().unwrap());
+    let h = TdpHeader::parse(datagram).unwrap();
+    for (stated, got) in [
+        (i.version.or(e.version), h.version),
+        (i.msg_type.or(e.msg_type), h.msg_type),
+        (i.flags.or(e.flags), h.flags),
+        (i.padding.or(e.padding), h.padding),
+    ] {
+        if let Some(stated) = stated {
+            assert_eq!(stated, got, "{name}: header field");
+        }
+    }
+    if let Some(op) = i.op_code.or(e.op_code) {
+        assert_eq!(h.op_code, op, "{name}: op_code");
+    }
+    if let Some(serial) = i.serial {
+        assert_eq!(h.serial, serial, "{name}: serial");
+    }
+    if let Some(serial) = &e.serial_hex {
+        assert_eq!(
+            h.serial.to_be_bytes()[..],
+            hex(serial),
+            "{name}: serial_hex"
+        );
+    }
+    if let Some(size) = e.msg_size {
+        assert_eq!(h.size, size, "{name}: msg_size");
+    }
+    assert_eq!(usize::from(h.size), body.len(), "{name}: size");
+    assert_eq!(h.crc, crc, "{name}: stored crc");
+    assert_eq!(tdp::crc(datagram), Some(crc), "{name}: computed crc");
+    assert_eq!(tdp::check(datagram), Ok(h), "{name}");
+    assert!(tdp::heuristic(datagram), "{name}: heuristic");
+    assert_eq!(h.emit(body.as_bytes()), datagram, "{name}: emit");
+    if let (
+        Some(version),
+        Some(msg_type),
+        Some(op_code),
+        Some(flags),
+        Some(padding),
+        Some(serial),
+    ) = (
+        i.version, i.msg_type, i.op_code, i.flags, i.padding, i.serial,
+    ) {
+        let from_inputs = TdpHeader {
+            version,
+            msg_type,
+            op_code,
+            size: 0,
+            flags,
+            padding,
+            serial,
+            crc: 0,
+        };
+        assert_eq!(
+            from_inputs.emit(body.as_bytes()),
+            datagram,
+            "{name}: emit from inputs"
+        );
+    }
+    // One flipped byte (in the body, or in the serial of an empty probe) fails the CRC.
+    let mut flipped = datagram.to_vec();
+    let at = if body.is_empty() {
+        9
+    } else {
+        flipped.len() - 2
+    };
+    flipped[at] ^= 0x01;
+    assert_eq!(
+        tdp::check(&flipped),
+        Err(TdpError::Crc {
+            stored: crc,
+            computed: tdp::crc(&flipped).unwrap()
+        }),
+        "{name}: flipped byte"
+    );
+    assert!(!tdp::heuristic(&flipped), "{name}");
+
+    let doc: Option<Value> = serde_json::from_str(body).ok();
+    let result = doc.as_ref().and_then(|d| d.get("result"));
+    let disc = tdp::discovery(body.as_bytes());
+    assert_eq!(disc.is_some(), result.is_some(), "{name}: discovery");
+    if let (Some(r), Some(d)) = (result, &disc) {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+        let scheme = r.get("mgt_encrypt_schm");
+        let at = |k: &str| scheme.and_then(|s| s.get(k));
+        assert_eq!(d.device_type, text(r.get("device_type")), "{name}");
+        assert_eq!(d.device_model, text(r.get("device_model")), "{name}");
+        assert_eq!(d.device_id, text(r.get("device_id")), "{name}");
+        assert_eq!(d.mac, text(r.get("mac")), "{name}");
+        assert_eq!(d.ip, text(r.get("ip")), "{name}");
+        assert_eq!(d.encrypt_type, text(at("encrypt_type")), "{name}");
+        assert_eq!(
+            d.http_port.map(u64::from),
+            at("http_port").and_then(Value::as_u64),
+            "{name}"
+        );
+        assert_eq!(
+            d.login_version.map(u64::from),
+            at("lv").and_then(Value::as_u64),
+            "{name}"
+        );
+        assert_eq!(
+            d.is_support_https,
+            at("is_support_https").and_then(Value::as_bool),
+            "{name}"
+        );
+        assert_eq!(d.tpap, None, "{name}");
+        assert_eq!(d.encrypt_info, None, "{name}");
+        assert!(d.top_encrypt_type.is_empty(), "{name}");
+    }
+    let key = doc
+        .as_ref()
+        .and_then(|d| d.pointer("/params/rsa_key"))
+        .and_then(Value::as_str);
+    assert_eq!(
+        tdp::probe_key(body.as_bytes()).as_deref(),
+        key,
+        "{name}: probe key"
+    );
+}
+
+/// TDP: `check_tdp` on every vector; the datagrams' bodies (a probe's `params`, a reply's
+/// `result` and `error_code`), and the file's own consistency at the offsets its description
+/// gives (body from byte 16, msg_size at 4..6, crc32 at 12..16).
 #[test]
 fn tdp_vectors() {
     let file: TdpFile = load("tdp.json");
@@ -406,6 +547,7 @@ fn tdp_vectors() {
             assert_eq!(hex(s), datagram[8..12], "{name}");
         }
         assert_ne!(v.expected.crc_valid, Some(false), "{name}");
+        check_tdp(v, &datagram, body);
         if body.is_empty() {
             continue;
         }
@@ -418,6 +560,31 @@ fn tdp_vectors() {
         assert_eq!(b.device.is_some(), reply, "{name}");
     }
     assert_eq!(bodies, 2);
+    // The real P110(FR) reply, in the words of PROTOCOL.md §3.3.
+    let p110 = file
+        .vectors
+        .iter()
+        .find(|v| v.name == "real_reply_tapo_p110_fr")
+        .unwrap();
+    let d = tdp::discovery(p110.expected.body_utf8.as_ref().unwrap().as_bytes()).unwrap();
+    assert_eq!(
+        (
+            d.device_type.as_deref(),
+            d.device_model.as_deref(),
+            d.encrypt_type.as_deref(),
+            d.http_port,
+            d.login_version,
+            d.is_support_https
+        ),
+        (
+            Some("SMART.TAPOPLUG"),
+            Some("P110(FR)"),
+            Some("KLAP"),
+            Some(80),
+            Some(2),
+            Some(false)
+        )
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -512,8 +679,176 @@ struct CredentialHashes {
     credentials_hash_v2_b64: String,
 }
 
-/// KLAP: the plaintexts of the first request and response (IOT for v1, SMART for v2), and the
-/// file's consistency between its own fields. No KLAP crypto here.
+fn seed(text: &str) -> [u8; 16] {
+    hex(text).try_into().expect("16-byte seed")
+}
+
+fn hash32(text: &str) -> [u8; 32] {
+    hex(text).try_into().expect("32-byte hash")
+}
+
+/// `wire::klap` against one vector: every expected value.
+fn check_klap(v: &KlapVector) {
+    let (name, i, e) = (&v.name, &v.inputs, &v.expected);
+    let version = match v.klap_version {
+        1 => KlapVersion::V1,
+        _ => KlapVersion::V2,
+    };
+    assert_eq!(version.number(), v.klap_version, "{name}");
+    let (local, remote) = (seed(&i.local_seed_hex), seed(&i.remote_seed_hex));
+    let auth = klap::auth_hash(version, &i.username_utf8, &i.password_utf8);
+    assert_eq!(auth.as_bytes(), hex(&e.auth_hash_hex), "{name}: auth_hash");
+    assert_eq!(auth.version(), version, "{name}");
+    assert_eq!(
+        AuthHash::from_bytes(&hex(&e.auth_hash_hex)),
+        Some(auth.clone()),
+        "{name}"
+    );
+    if let Some(h) = &e.handshake1_server_hash_hex {
+        let want = hash32(h);
+        assert_eq!(
+            klap::server_hash(&local, &remote, &auth),
+            want,
+            "{name}: server_hash"
+        );
+        // The credential is found among the defaults plus the vector's own pair, with the
+        // vector's version.
+        let mut candidates = klap::default_credentials();
+        candidates.push(Credential::new(
+            "vector",
+            &*i.username_utf8,
+            &*i.password_utf8,
+        ));
+        let (at, found) = klap::find_credential(&candidates, &local, &remote, &want)
+            .unwrap_or_else(|| panic!("{name}: no credential found"));
+        assert_eq!(
+            (candidates[at].username.as_str(), candidates[at].password()),
+            (i.username_utf8.as_str(), i.password_utf8.as_str()),
+            "{name}"
+        );
+        assert_eq!(found, auth, "{name}: found auth hash");
+        assert_eq!(
+            klap::find_auth_hash(std::slice::from_ref(&auth), &local, &remote, &want),
+            Some(0),
+            "{name}"
+        );
+    }
+    if let Some(body) = &e.handshake1_response_body_hex {
+        let body = hex(body);
+        let KlapHandshake::HelloReply {
+            remote_seed,
+            server_hash,
+        } = KlapHandshake::parse(KlapUri::Handshake1, &body).unwrap()
+        else {
+            panic!("{name}: handshake1 reply")
+        };
+        assert_eq!(*remote_seed, remote, "{name}");
+        assert_eq!(
+            *server_hash,
+            klap::server_hash(&local, &remote, &auth),
+            "{name}"
+        );
+    }
+    if let Some(h) = &e.handshake2_request_body_hex {
+        assert_eq!(
+            klap::client_hash(&local, &remote, &auth),
+            hash32(h),
+            "{name}: client_hash"
+        );
+    }
+    let keys = KlapKeys::derive(&local, &remote, &auth);
+    assert_eq!(keys.initial_seq, e.initial_seq, "{name}: initial_seq");
+    if let Some(k) = &e.key_hex {
+        assert_eq!(keys.key()[..], hex(k), "{name}: key");
+    }
+    if let Some(k) = &e.iv_prefix_hex {
+        assert_eq!(keys.iv_prefix()[..], hex(k), "{name}: iv_prefix");
+    }
+    if let Some(k) = &e.sig_key_hex {
+        assert_eq!(keys.sig_key()[..], hex(k), "{name}: sig_key");
+    }
+    if let Some(r) = &e.first_request {
+        let plain = i.first_request_plaintext_utf8.as_ref().unwrap().as_bytes();
+        let ct = hex(&r.ciphertext_hex);
+        assert_eq!(
+            klap::klap_uri(&r.url_path),
+            Some(KlapUri::Request),
+            "{name}"
+        );
+        assert_eq!(klap::uri_seq(&r.url_path), Some(r.seq), "{name}: uri seq");
+        assert_eq!(keys.iv(r.seq)[..], hex(&r.iv_hex), "{name}: iv");
+        assert_eq!(
+            keys.signature(r.seq, &ct)[..],
+            hex(&r.signature_hex),
+            "{name}: sig"
+        );
+        assert_eq!(keys.encrypt(r.seq, plain), ct, "{name}: encrypt");
+        assert_eq!(keys.decrypt(r.seq, &ct).unwrap(), plain, "{name}: decrypt");
+        assert_eq!(keys.seal(r.seq, plain), hex(&r.body_hex), "{name}: body");
+        assert!(keys.verify(r.seq, &hex(&r.body_hex)), "{name}");
+    }
+    if let Some(r) = &e.first_response {
+        let plain = i.first_response_plaintext_utf8.as_ref().unwrap().as_bytes();
+        let body = hex(&r.body_hex);
+        let (sig, ct) = klap::split_body(&body).unwrap();
+        assert_eq!(keys.iv(r.seq)[..], hex(&r.iv_hex), "{name}: response iv");
+        assert_eq!(
+            keys.decrypt(r.seq, ct).unwrap(),
+            plain,
+            "{name}: response decrypt"
+        );
+        // The vector signs the response like a request (its note says so, an assumption).
+        assert_eq!(keys.signature(r.seq, ct), *sig, "{name}: response sig");
+        assert_eq!(keys.seal(r.seq, plain), body, "{name}: response body");
+    }
+}
+
+/// One `default_credentials` entry: both auth hashes, raw and in python-kasa's base64 form,
+/// and the entry is among `klap::default_credentials()` under `default:<name>`.
+fn check_default_credential(c: &Vector<Credentials, CredentialHashes>) {
+    let (name, i, e) = (&c.name, &c.inputs, &c.expected);
+    for (version, hash_hex, hash_b64) in [
+        (
+            KlapVersion::V1,
+            &e.auth_hash_v1_hex,
+            &e.credentials_hash_v1_b64,
+        ),
+        (
+            KlapVersion::V2,
+            &e.auth_hash_v2_hex,
+            &e.credentials_hash_v2_b64,
+        ),
+    ] {
+        let auth = klap::auth_hash(version, &i.username_utf8, &i.password_utf8);
+        assert_eq!(auth.as_bytes(), hex(hash_hex), "{name}: {version}");
+        assert_eq!(
+            b64(hash_b64),
+            hex(hash_hex),
+            "{name}: {version} b64 in the file"
+        );
+        assert_eq!(auth.to_b64(), *hash_b64, "{name}: {version} b64");
+        assert_eq!(
+            AuthHash::from_b64(hash_b64),
+            Some(auth),
+            "{name}: {version}"
+        );
+    }
+    let label = format!("default:{name}");
+    let defaults = klap::default_credentials();
+    let d = defaults
+        .iter()
+        .find(|d| d.label == label)
+        .unwrap_or_else(|| panic!("{label} missing"));
+    assert_eq!(
+        (d.username.as_str(), d.password()),
+        (i.username_utf8.as_str(), i.password_utf8.as_str()),
+        "{label}"
+    );
+}
+
+/// KLAP: `check_klap` on every vector and `check_default_credential` on every default; the
+/// plaintexts of the first request and response (IOT for v1, SMART for v2), and the file's
+/// consistency between its own fields.
 #[test]
 fn klap_vectors() {
     let file: KlapFile = load("klap.json");
@@ -607,7 +942,11 @@ fn klap_vectors() {
         }
     }
     assert_eq!(bodies, 3);
+    for v in &file.vectors {
+        check_klap(v);
+    }
     for c in &file.default_credentials.entries {
+        check_default_credential(c);
         assert!(!c.source.is_empty());
         assert_eq!(hex(&c.expected.auth_hash_v1_hex).len(), 16, "{}", c.name);
         assert_eq!(hex(&c.expected.auth_hash_v2_hex).len(), 32, "{}", c.name);
@@ -643,8 +982,9 @@ struct AesExpected {
     envelope_utf8: Option<String>,
 }
 
-/// AES passthrough: the inner JSON and the envelope analyse as their text states; the envelope
-/// carries `request_b64`. No AES here.
+/// AES passthrough: `AesKeys` and `crypto::cbc_*` with the given key and IV give
+/// `request_b64`/`ciphertext_hex` and back; `parse_request` reads the envelope's
+/// `request_b64`; the inner JSON and the envelope analyse as their text states.
 #[test]
 fn aes_vectors() {
     let file: AesFile = load("aes.json");
@@ -663,11 +1003,41 @@ fn aes_vectors() {
         );
         assert_eq!(b64(&e.request_b64), ct, "{name}: request_b64");
         check_body(name, &i.inner_json_utf8);
+        let inner = i.inner_json_utf8.as_bytes();
+        let keys = AesKeys::from_hex(&i.aes_key_hex, &i.aes_iv_hex).unwrap();
+        assert_eq!(keys.encrypt_b64(inner), e.request_b64, "{name}: encrypt");
+        assert_eq!(
+            keys.decrypt_b64(&e.request_b64).unwrap(),
+            inner,
+            "{name}: decrypt"
+        );
+        let (key, iv) = (
+            hex(&i.aes_key_hex).try_into().unwrap(),
+            hex(&i.aes_iv_hex).try_into().unwrap(),
+        );
+        assert_eq!(
+            crypto::cbc_encrypt(&key, &iv, inner),
+            ct,
+            "{name}: ciphertext"
+        );
+        assert_eq!(
+            crypto::cbc_decrypt(&key, &iv, &ct).unwrap(),
+            inner,
+            "{name}"
+        );
         if let Some(envelope) = &e.envelope_utf8 {
             let b = check_body(name, envelope);
             assert_eq!(b.methods, [Method::smart("securePassthrough")], "{name}");
             let doc: Value = serde_json::from_str(envelope).unwrap();
             assert_eq!(doc["params"]["request"], e.request_b64.as_str(), "{name}");
+            let env = parse_request(envelope.as_bytes()).unwrap();
+            assert_eq!(env.method, EnvelopeMethod::SecurePassthrough, "{name}");
+            assert_eq!(
+                env.request_b64.as_deref(),
+                Some(e.request_b64.as_str()),
+                "{name}"
+            );
+            assert_eq!(env.key_pem, None, "{name}");
         }
     }
 }

@@ -7,10 +7,31 @@
 //! * `parse` functions never panic and never allocate more than the input they were handed.
 //! * `emit` functions write a complete message into a buffer of exactly `buffer_len()` bytes; they
 //!   serve the fixture generator and round-trip tests, never the decoding path.
+//! * Crypto functions (`decrypt`, `decrypt_b64`, `handshake_keys`, …) return a
+//!   [`crypto::CryptoError`] for any bad input and allocate no more than the ciphertext they
+//!   decrypt; RSA work is bounded by the key, which comes from the user, not the capture.
+//! * Secrets (passwords, auth hashes, session keys) never show in `Debug` output.
 //!
-//! One module per format: [`xor`] (the cipher, its TCP framing and where a frame really ends) and
-//! [`json`] (where a JSON text ends, for every transport); TDP, KLAP and AES join them as their
-//! issues land.
+//! One module per format:
+//!
+//! * [`xor`]: the legacy cipher, its TCP framing and where a frame really ends;
+//! * [`json`]: where a JSON text ends, for every transport;
+//! * [`tdp`]: the TDP discovery header (UDP 20002/20004), its CRC and strong heuristic, what a
+//!   reply says about the device's transports, and the cameras' `encrypt_info`;
+//! * [`klap`]: KLAP v1/v2 auth and handshake hashes, finding the credential behind a
+//!   handshake, session keys, request/response crypto, its URIs;
+//! * [`aes`]: AES securePassthrough envelopes, the RSA handshake and the session cipher;
+//! * [`crypto`]: what those share (AES-128-CBC/PKCS7, base64, hex, PEM, [`crypto::CryptoError`]);
+//! * [`http`]: a request target's path and query, a cookie's value.
+//!
+//! JSON bodies are read leniently by a private module: a member of an unexpected type reads as
+//! `None`, never as an error for the whole body, and no `serde_json::Value` tree is built.
 
+pub mod aes;
+pub mod crypto;
+pub mod http;
 pub mod json;
+pub mod klap;
+mod lenient;
+pub mod tdp;
 pub mod xor;
