@@ -14,6 +14,7 @@
 use super::session::{ConvId, MessageId, Seen};
 use crate::msg::{AesMeta, Direction, KlapMeta, KlapStep, Meta, Problem};
 use crate::wire::aes::{self, AesKeys, EnvelopeMethod};
+use crate::wire::http;
 use crate::wire::klap::{self, AuthHash, Credential, KlapKeys, KlapUri, KlapVersion};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -128,17 +129,7 @@ impl core::fmt::Debug for Secure {
 /// The session cookie of a `Cookie` or `Set-Cookie` value.
 fn session_cookie(header: Option<&str>) -> Option<&str> {
     let h = header?;
-    klap::cookie(h, "TP_SESSIONID").or_else(|| klap::cookie(h, "SESSIONID"))
-}
-
-/// A query parameter of a URI.
-fn query_param<'a>(uri: &'a str, name: &str) -> Option<&'a str> {
-    let (_, query) = uri.split_once('?')?;
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+    http::cookie(h, "TP_SESSIONID").or_else(|| http::cookie(h, "SESSIONID"))
 }
 
 fn array<const N: usize>(b: &[u8]) -> Option<[u8; N]> {
@@ -318,12 +309,12 @@ impl Secure {
         }
 
         // AES: POST /app (any query) with a JSON envelope.
-        let path = uri.split('?').next().unwrap_or(uri);
+        let path = http::path(uri);
         if path != "/app" && path != "/app/" {
             return None;
         }
         let envelope = aes::parse_request(body)?;
-        let token = query_param(uri, "token").map(str::to_owned);
+        let token = http::query_param(uri, "token").map(str::to_owned);
         let mut rsa = None;
         let mut session = self.aes_session(seen.conv, device, cookie.as_deref());
         let mut plaintext = body.to_vec();
