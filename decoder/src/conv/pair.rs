@@ -34,6 +34,7 @@ struct UdpOpen {
 #[derive(Debug)]
 struct TdpOpen {
     client: SocketAddr,
+    device: SocketAddr,
     serial: u32,
     id: MessageId,
     time: Duration,
@@ -122,27 +123,43 @@ impl Pairer {
 }
 
 impl Pairer {
-    /// A TDP probe from `client` with `serial`.
-    pub fn tdp_probe(&mut self, client: SocketAddr, serial: u32, id: MessageId, time: Duration) {
+    /// A TDP probe from `client` to `device` (often a broadcast address) with `serial`.
+    pub fn tdp_probe(
+        &mut self,
+        client: SocketAddr,
+        device: SocketAddr,
+        serial: u32,
+        id: MessageId,
+        time: Duration,
+    ) {
         if self.tdp.len() == UDP_WINDOW {
             self.tdp.pop_front();
         }
         self.tdp.push_back(TdpOpen {
             client,
+            device,
             serial,
             id,
             time,
         });
     }
 
-    /// A TDP reply to `client` echoing `serial`: the latest such probe (a probe is often
-    /// broadcast, so it stays open for every device that answers).
-    pub fn tdp_reply(&mut self, client: SocketAddr, serial: u32, time: Duration) -> Option<Link> {
-        let open = self
-            .tdp
-            .iter()
-            .rev()
-            .find(|r| r.client == client && r.serial == serial)?;
+    /// A TDP reply from `device` to `client` echoing `serial`: the latest such probe sent to
+    /// that device's port (a client probes 20002 and 20004 with one serial), at its address or
+    /// a broadcast one (a broadcast probe stays open for every device that answers).
+    pub fn tdp_reply(
+        &mut self,
+        client: SocketAddr,
+        device: SocketAddr,
+        serial: u32,
+        time: Duration,
+    ) -> Option<Link> {
+        let open = self.tdp.iter().rev().find(|r| {
+            r.client == client
+                && r.serial == serial
+                && r.device.port() == device.port()
+                && (r.device.ip() == device.ip() || is_broadcast(r.device.ip()))
+        })?;
         Some(Link {
             request: open.id,
             time: time.saturating_sub(open.time),
@@ -222,14 +239,24 @@ mod tests {
     #[test]
     fn tdp_by_client_and_serial() {
         let mut p = Pairer::new();
-        let client: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let other: SocketAddr = "127.0.0.1:5001".parse().unwrap();
-        p.tdp_probe(client, 7, id(1), Duration::ZERO);
-        p.tdp_probe(client, 8, id(2), Duration::ZERO);
-        assert_eq!(p.tdp_reply(client, 7, Duration::ZERO).map(|l| l.request), Some(id(1)));
-        assert_eq!(p.tdp_reply(client, 7, Duration::ZERO).map(|l| l.request), Some(id(1)));
-        assert_eq!(p.tdp_reply(client, 9, Duration::ZERO), None);
-        assert_eq!(p.tdp_reply(other, 8, Duration::ZERO), None);
+        let client: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let other: SocketAddr = "10.0.0.1:5001".parse().unwrap();
+        let bcast: SocketAddr = "255.255.255.255:20002".parse().unwrap();
+        let dev: SocketAddr = "10.0.0.7:20002".parse().unwrap();
+        let dev2: SocketAddr = "10.0.0.8:20002".parse().unwrap();
+        let dev_20004: SocketAddr = "10.0.0.7:20004".parse().unwrap();
+        p.tdp_probe(client, bcast, 7, id(1), Duration::ZERO);
+        p.tdp_probe(client, dev_20004, 7, id(2), Duration::ZERO);
+        p.tdp_probe(client, dev, 8, id(3), Duration::ZERO);
+        let reply = |p: &mut Pairer, c, d, s| p.tdp_reply(c, d, s, Duration::ZERO).map(|l| l.request);
+        // Two devices answer the broadcast; the probe to 20004 with the same serial is not it.
+        assert_eq!(reply(&mut p, client, dev, 7), Some(id(1)));
+        assert_eq!(reply(&mut p, client, dev2, 7), Some(id(1)));
+        assert_eq!(reply(&mut p, client, dev_20004, 7), Some(id(2)));
+        assert_eq!(reply(&mut p, client, dev, 8), Some(id(3)));
+        assert_eq!(reply(&mut p, client, dev2, 8), None);
+        assert_eq!(reply(&mut p, client, dev, 9), None);
+        assert_eq!(reply(&mut p, other, dev, 8), None);
     }
 
     #[test]

@@ -80,13 +80,17 @@ enum Pending {
     KlapHandshake1 {
         local_seed: [u8; 16],
     },
-    KlapHandshake2,
+    KlapHandshake2 {
+        cookie: Option<String>,
+    },
     KlapRequest {
         seq: Option<i32>,
         session: Option<Arc<KlapSession>>,
+        cookie: Option<String>,
     },
     Aes {
         method: EnvelopeMethod,
+        cookie: Option<String>,
         /// The RSA key (index into the secrets) whose public half the handshake carried.
         rsa: Option<usize>,
         session: Option<Arc<AesSession>>,
@@ -236,7 +240,9 @@ impl Secure {
                             false,
                         ),
                         Vec::new(),
-                        Pending::KlapHandshake2,
+                        Pending::KlapHandshake2 {
+                            cookie: cookie.clone(),
+                        },
                     )
                 }
                 KlapUri::Request => {
@@ -294,7 +300,11 @@ impl Secure {
                             decrypted,
                         ),
                         plaintext,
-                        Pending::KlapRequest { seq, session },
+                        Pending::KlapRequest {
+                            seq,
+                            session,
+                            cookie: cookie.clone(),
+                        },
                     )
                 }
             };
@@ -353,6 +363,7 @@ impl Secure {
             seen,
             Pending::Aes {
                 method: envelope.method,
+                cookie: cookie.clone(),
                 rsa,
                 session: session.clone(),
             },
@@ -441,7 +452,7 @@ impl Secure {
                     decrypted: false,
                 }))
             }
-            Pending::KlapHandshake2 => {
+            Pending::KlapHandshake2 { cookie } => {
                 // Its answer has no body; one with a body is shown as it is.
                 Meta::Klap(Box::new(KlapMeta {
                     step: KlapStep::Response {
@@ -450,13 +461,17 @@ impl Secure {
                         signature_ok: None,
                         ciphertext_len: body.len().saturating_sub(32),
                     },
-                    session: set_cookie,
+                    session: set_cookie.or(cookie),
                     version: None,
                     auth: None,
                     decrypted: false,
                 }))
             }
-            Pending::KlapRequest { seq, session } => {
+            Pending::KlapRequest {
+                seq,
+                session,
+                cookie,
+            } => {
                 let signature = array::<32>(body).unwrap_or_default();
                 let ct = body.get(32..).unwrap_or_default();
                 let matched = session.as_ref().and_then(|s| s.matched.as_ref());
@@ -491,7 +506,7 @@ impl Secure {
                         signature_ok,
                         ciphertext_len: ct.len(),
                     },
-                    session: set_cookie,
+                    session: set_cookie.or(cookie),
                     version: matched.map(|(_, a, _)| a.version()),
                     auth: matched.map(|(l, _, _)| l.clone()),
                     decrypted: !plaintext.is_empty(),
@@ -499,6 +514,7 @@ impl Secure {
             }
             Pending::Aes {
                 method,
+                cookie,
                 rsa,
                 session,
             } => {
@@ -549,7 +565,7 @@ impl Secure {
                 }
                 Meta::Aes(Box::new(AesMeta {
                     method: Some(method),
-                    session: set_cookie,
+                    session: set_cookie.or(cookie),
                     token: None,
                     error_code: envelope.as_ref().and_then(|e| e.error_code),
                     encrypted,

@@ -31,7 +31,7 @@
 use super::http::HttpView;
 use super::pair::Pairer;
 use super::secure::{Classified, Secrets, Secure};
-use crate::msg::{Body, Device, Direction, Meta, Problem};
+use crate::msg::{Body, Call, Device, Dialect, Direction, Meta, Method, Problem};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -166,6 +166,8 @@ pub struct Session {
     shown: HashMap<MessageId, Option<Shown>>,
     /// Endpoints a TDP reply announced as TPAP.
     tpap: HashSet<SocketAddr>,
+    /// Open SMART requests with one method (see `answered_method`).
+    smart_requests: HashMap<MessageId, String>,
 }
 
 impl Session {
@@ -234,11 +236,12 @@ impl Session {
         }
         c.device = Some(device);
         let conversation = self.number(seen.conv, true);
-        let body = if plaintext.is_empty() {
+        let mut body = if plaintext.is_empty() {
             Body::default()
         } else {
             Body::analyse(&plaintext, &mut problems)
         };
+        self.answered_method(seen.id, answers.map(|(r, _)| r), &mut body);
         let response_to = answers.map(|(request, time)| {
             self.responses
                 .entry(request)
@@ -260,6 +263,34 @@ impl Session {
                 peer_device,
             },
         })
+    }
+
+    /// SMART JSON-RPC names the method in the request only: a response that names none
+    /// answers its request's one method, with the response's `error_code` (a batch answer names
+    /// its own). A request's single method is kept until its answer.
+    fn answered_method(&mut self, id: MessageId, request: Option<MessageId>, body: &mut Body) {
+        if body.dialect != Some(Dialect::Smart) {
+            return;
+        }
+        match request {
+            None => {
+                if let [m] = body.methods.as_slice()
+                    && self.smart_requests.len() < MAX_DEVICES
+                {
+                    self.smart_requests.insert(id, m.name());
+                }
+            }
+            Some(r) => {
+                let name = self.smart_requests.remove(&r);
+                if let Some(name) = name.filter(|_| body.methods.is_empty()) {
+                    body.methods.push(Method {
+                        call: Call::Smart { method: name },
+                        err_code: body.error_code,
+                        err_msg: body.error_msg.clone(),
+                    });
+                }
+            }
+        }
     }
 
     /// The conversation's dense number, given at its first message shown.
@@ -463,13 +494,14 @@ impl Session {
             }
             (Meta::Tdp(t), Direction::Request) => {
                 if let Some(h) = &t.header {
-                    self.pairer.tdp_probe(seen.src, h.serial, seen.id, seen.time);
+                    self.pairer
+                        .tdp_probe(seen.src, seen.dst, h.serial, seen.id, seen.time);
                 }
                 None
             }
             (Meta::Tdp(t), Direction::Response) => {
                 let h = t.header.as_ref()?;
-                self.pairer.tdp_reply(seen.dst, h.serial, seen.time)
+                self.pairer.tdp_reply(seen.dst, seen.src, h.serial, seen.time)
             }
             // HTTP transports are paired by `Session::http`.
             (Meta::Klap(_) | Meta::Aes(_), _) => None,

@@ -109,7 +109,8 @@ pub struct TdpMeta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KlapMeta {
     pub step: KlapStep,
-    /// The `TP_SESSIONID` cookie (set by the handshake1 reply, sent by later requests).
+    /// The session's `TP_SESSIONID` cookie (set by the handshake1 reply, sent by later
+    /// requests, and shown on their responses).
     pub session: Option<String>,
     /// The KLAP version, once a credential matched the handshake.
     pub version: Option<klap::KlapVersion>,
@@ -156,7 +157,7 @@ impl KlapStep {
     pub fn name(&self) -> &'static str {
         match self {
             KlapStep::Handshake1 { .. } => "handshake1",
-            KlapStep::Handshake1Reply { .. } => "handshake1 reply",
+            KlapStep::Handshake1Reply { .. } => "handshake1_reply",
             KlapStep::Handshake2 { .. } => "handshake2",
             KlapStep::Request { .. } => "request",
             KlapStep::Response { .. } => "response",
@@ -169,7 +170,8 @@ impl KlapStep {
 pub struct AesMeta {
     /// The envelope's method (a response: its request's).
     pub method: Option<aes::EnvelopeMethod>,
-    /// The `TP_SESSIONID` (or `SESSIONID`) cookie.
+    /// The `TP_SESSIONID` (or `SESSIONID`) cookie: set by the handshake reply, sent by later
+    /// requests, and shown on their responses.
     pub session: Option<String>,
     /// The `token` of the request URI (after login).
     pub token: Option<String>,
