@@ -54,6 +54,7 @@ fields! {
     DEVICE_TYPE   => (c"Device type", c"kasa.device.type", String, c"type or mic_type (IOT), type or device_type (SMART)."),
     CONTEXT_SOURCE => (c"Context source", c"kasa.context.source", String, c"context.source: the app's session id."),
     CONTEXT_CHILD_ID => (c"Context child id", c"kasa.context.child_id", String, c"context.child_ids: outlets addressed."),
+    HTTP_PROBE    => (c"HTTP access probe", c"kasa.http.probe", String, c"Test only (KASA_TEST_HTTP_PROBE set): what HTTP handed the plugin with a body."),
 }
 
 subtrees! { ETT_KASA, ETT_DEVICE }

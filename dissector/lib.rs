@@ -11,12 +11,14 @@
 //! * [`register`]: the protocol, preferences, handles, port table and heuristics, and the
 //!   table of callbacks handed to [`epan`];
 //! * [`xor`]: the XOR transport's entry points (TCP PDUs, UDP datagrams, heuristics);
+//! * [`http`]: HTTP/1.x bodies (KLAP, AES) as HTTP hands them over;
 //! * [`render`]: the per-message pipeline: decoder → session → plan → columns and tree;
 //! * [`state`]: the capture's session (the decoder crate's, remembering its decisions).
 #![deny(unsafe_code)]
 
 pub mod epan;
 pub mod fields;
+pub mod http;
 pub mod register;
 pub mod render;
 pub mod state;

@@ -23,11 +23,13 @@
 #![allow(unsafe_code)]
 
 mod exports;
+mod http;
 
 pub use exports::{
     Callbacks, PduCtx, Via, internal_error_text, register_plugin, set_quiet_panic_hook,
     tcp_dissect_pdus,
 };
+pub use http::{HttpCtx, HttpKind, add_http_hooks, register_http};
 
 /// epan threw inside a shim wrapper (or an exception was already pending, and epan was not
 /// called). The exception is pending in the shim; the C trampoline that called the current

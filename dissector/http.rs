@@ -1,0 +1,116 @@
+//! HTTP bodies: KLAP and the AES transport ride inside HTTP/1.x POST bodies. HTTP hands each
+//! body over with an [`HttpCtx`] (see `epan/http.rs` for the ways in and what each Wireshark
+//! version tells); this module decides what the plugin does with it.
+//!
+//! For now it takes nothing (returns `false`: the body goes back to `json`, `data` or the next
+//! heuristic, so other HTTP shows exactly as without the plugin), except in the test probe mode:
+//! with `KASA_TEST_HTTP_PROBE` set (read once), it takes every body and adds one
+//! `kasa.http.probe` item saying what it was handed ([`probe_line`]).
+
+use crate::epan::{Call, HttpCtx, HttpKind, Span, Thrown};
+use crate::fields::{ETT_KASA, HTTP_PROBE};
+use std::fmt::Write;
+use std::sync::OnceLock;
+
+/// Whether the plugin takes this body (and has dissected it).
+pub fn dissect_body(c: &Call<'_>, ctx: &HttpCtx<'_>) -> bool {
+    if !probe_mode() {
+        return false;
+    }
+    // On Err epan threw: the trampoline rethrows once we return, whatever we return.
+    let _ = probe(c, ctx);
+    true
+}
+
+/// `KASA_TEST_HTTP_PROBE` is set.
+fn probe_mode() -> bool {
+    static PROBE: OnceLock<bool> = OnceLock::new();
+    *PROBE.get_or_init(|| std::env::var_os("KASA_TEST_HTTP_PROBE").is_some())
+}
+
+/// The probe's text for a body of `len` bytes: every field of the context, empty where `None`:
+///
+/// `kasa http: kind=request uri=/app/request?seq=5 req_frame= status= cookie=TP_SESSIONID=abc set_cookie= content_type=application/octet-stream len=48`
+pub fn probe_line(ctx: &HttpCtx<'_>, len: usize) -> String {
+    let kind = match ctx.kind {
+        HttpKind::Request => "request",
+        HttpKind::Response => "response",
+    };
+    let mut s = format!("kasa http: kind={kind} uri={}", ctx.uri.unwrap_or(""));
+    let _ = write!(s, " req_frame=");
+    if let Some(f) = ctx.req_frame {
+        let _ = write!(s, "{f}");
+    }
+    let _ = write!(s, " status=");
+    if let Some(st) = ctx.status {
+        let _ = write!(s, "{st}");
+    }
+    let _ = write!(
+        s,
+        " cookie={} set_cookie={} content_type={} len={len}",
+        ctx.cookie.unwrap_or(""),
+        ctx.set_cookie.unwrap_or(""),
+        ctx.content_type.unwrap_or("")
+    );
+    s
+}
+
+/// The kasa protocol item over the body with the probe's text under it.
+fn probe(c: &Call<'_>, ctx: &HttpCtx<'_>) -> Result<(), Thrown> {
+    let len = c.tvb.captured_len();
+    let text = {
+        let line = probe_line(ctx, len);
+        c.pinfo.pool().cstr(&line)
+    };
+    let Some(tree) = c.tree else {
+        return Ok(());
+    };
+    let span = Span {
+        tvb: c.tvb,
+        offset: 0,
+        len,
+    };
+    let sub = match tree.protocol(span)? {
+        Some(item) => item.subtree(&ETT_KASA)?.unwrap_or(tree),
+        None => tree,
+    };
+    sub.string(&HTTP_PROBE, span, text)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_line_names_every_field_and_leaves_unknowns_empty() {
+        let request = HttpCtx {
+            kind: HttpKind::Request,
+            uri: Some("/app/request?seq=5"),
+            req_frame: None,
+            status: None,
+            cookie: Some("TP_SESSIONID=abc"),
+            set_cookie: None,
+            content_type: None,
+        };
+        assert_eq!(
+            probe_line(&request, 48),
+            "kasa http: kind=request uri=/app/request?seq=5 req_frame= status= \
+             cookie=TP_SESSIONID=abc set_cookie= content_type= len=48"
+        );
+        let response = HttpCtx {
+            kind: HttpKind::Response,
+            uri: None,
+            req_frame: Some(4),
+            status: Some(200),
+            cookie: None,
+            set_cookie: Some("TP_SESSIONID=ABCD;TIMEOUT=86400"),
+            content_type: Some("application/octet-stream"),
+        };
+        assert_eq!(
+            probe_line(&response, 0),
+            "kasa http: kind=response uri= req_frame=4 status=200 cookie= \
+             set_cookie=TP_SESSIONID=ABCD;TIMEOUT=86400 content_type=application/octet-stream len=0"
+        );
+    }
+}
