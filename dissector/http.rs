@@ -5,10 +5,13 @@
 //! For now it takes nothing (returns `false`: the body goes back to `json`, `data` or the next
 //! heuristic, so other HTTP shows exactly as without the plugin), except in the test probe mode:
 //! with `KASA_TEST_HTTP_PROBE` set (read once), it takes every body and adds one
-//! `kasa.http.probe` item saying what it was handed ([`probe_line`]).
+//! `kasa.http.probe` item saying what it was handed ([`probe_line`]); with
+//! `KASA_TEST_SECRETS_PROBE` also set, a second one saying what the secrets accessors return
+//! ([`secrets_line`]: counts, usernames and lengths, never a password or key).
 
 use crate::epan::{Call, HttpCtx, HttpKind, Span, Thrown};
 use crate::fields::{ETT_KASA, HTTP_PROBE};
+use crate::secrets;
 use std::fmt::Write;
 use std::sync::OnceLock;
 
@@ -26,6 +29,29 @@ pub fn dissect_body(c: &Call<'_>, ctx: &HttpCtx<'_>) -> bool {
 fn probe_mode() -> bool {
     static PROBE: OnceLock<bool> = OnceLock::new();
     *PROBE.get_or_init(|| std::env::var_os("KASA_TEST_HTTP_PROBE").is_some())
+}
+
+/// `KASA_TEST_SECRETS_PROBE` is set (with `KASA_TEST_HTTP_PROBE`).
+fn secrets_probe_mode() -> bool {
+    static PROBE: OnceLock<bool> = OnceLock::new();
+    *PROBE.get_or_init(|| std::env::var_os("KASA_TEST_SECRETS_PROBE").is_some())
+}
+
+/// What the secrets accessors return, without a secret:
+///
+/// `kasa secrets: credentials=2 usernames=a,user@example.com password_lengths=1,6 aes_keys=1 rsa_private_key=/k.pem generation=5`
+pub fn secrets_line() -> String {
+    let creds = secrets::credentials();
+    let join = |v: Vec<String>| v.join(",");
+    format!(
+        "kasa secrets: credentials={} usernames={} password_lengths={} aes_keys={} rsa_private_key={} generation={}",
+        creds.len(),
+        join(creds.iter().map(|(u, _)| u.clone()).collect()),
+        join(creds.iter().map(|(_, p)| p.len().to_string()).collect()),
+        secrets::aes_keys().len(),
+        secrets::rsa_key_path().unwrap_or_default(),
+        secrets::secrets_generation()
+    )
 }
 
 /// The probe's text for a body of `len` bytes: every field of the context, empty where `None`:
@@ -62,6 +88,10 @@ fn probe(c: &Call<'_>, ctx: &HttpCtx<'_>) -> Result<(), Thrown> {
         let line = probe_line(ctx, len);
         c.pinfo.pool().cstr(&line)
     };
+    let secrets_text = secrets_probe_mode().then(|| {
+        let line = secrets_line();
+        c.pinfo.pool().cstr(&line)
+    });
     let Some(tree) = c.tree else {
         return Ok(());
     };
@@ -75,6 +105,9 @@ fn probe(c: &Call<'_>, ctx: &HttpCtx<'_>) -> Result<(), Thrown> {
         None => tree,
     };
     sub.string(&HTTP_PROBE, span, text)?;
+    if let Some(t) = secrets_text {
+        sub.string(&HTTP_PROBE, span, t)?;
+    }
     Ok(())
 }
 

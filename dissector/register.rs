@@ -65,6 +65,7 @@ pub fn register_protoinfo() {
         c"Hand the decrypted text to Wireshark's JSON dissector (json.key, json.value.* filters).",
         &JSON_TREE,
     );
+    epan::register_secrets(&prefs);
     epan::register_dissector(&TCP_HANDLE, c"kasa.tcp", Entry::TcpPort);
     epan::register_dissector(&TCP_CONV_HANDLE, c"kasa.tcp.heur", Entry::TcpConv);
     epan::register_dissector(&UDP_HANDLE, c"kasa.udp", Entry::UdpPort);
