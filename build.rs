@@ -6,8 +6,10 @@
 //! `ws_ge_4_6` and the env `WS_VERSION_MAJOR`/`WS_VERSION_MINOR`/`WS_PLUGIN_DIR` for tests.
 //!
 //! It also compiles `dissector/epan/shim.c` (the C shell that runs every throwing epan call
-//! under TRY/CATCH and holds the trampolines epan calls, see `dissector/epan/shim.h`) with the
-//! `cc` crate, against the same include paths, into a static library linked into the plugin.
+//! under TRY/CATCH and holds the trampolines epan calls, see `dissector/epan/shim.h`) and
+//! `dissector/epan/secrets.c` (the UATs and the key-file preference, whose macros and callback
+//! types are C and change per version) with the `cc` crate, against the same include paths,
+//! into a static library linked into the plugin.
 //!
 //! Env toggles: `KASA_NO_LINK=1` skips linking libwireshark (symbols then resolve at dlopen);
 //! `LIBCLANG_PATH` as usual for clang-sys.
@@ -19,6 +21,8 @@ use std::path::PathBuf;
 const PACKAGES: &str = "libwireshark-dev libglib2.0-dev libclang-dev pkg-config gcc";
 const SHIM_C: &str = "dissector/epan/shim.c";
 const SHIM_H: &str = "dissector/epan/shim.h";
+const SECRETS_C: &str = "dissector/epan/secrets.c";
+const SECRETS_H: &str = "dissector/epan/secrets.h";
 const SUPPORTED_MINORS: [u32; 4] = [0, 2, 4, 6];
 
 fn fail(what: &str, detail: &dyn std::fmt::Display) -> ! {
@@ -35,6 +39,8 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed={SHIM_C}");
     println!("cargo::rerun-if-changed={SHIM_H}");
+    println!("cargo::rerun-if-changed={SECRETS_C}");
+    println!("cargo::rerun-if-changed={SECRETS_H}");
     for var in ["PKG_CONFIG_PATH", "KASA_NO_LINK", "LIBCLANG_PATH"] {
         println!("cargo::rerun-if-env-changed={var}");
     }
@@ -101,10 +107,10 @@ fn main() {
 
     let includes: Vec<&PathBuf> = ws.include_paths.iter().chain(&glib.include_paths).collect();
     let mut shim = cc::Build::new();
-    shim.file(SHIM_C).includes(&includes);
+    shim.file(SHIM_C).file(SECRETS_C).includes(&includes);
     shim.try_compile("kasa_shim").unwrap_or_else(|e| {
         fail(
-            &format!("cannot compile {SHIM_C} (is a C compiler installed?)"),
+            &format!("cannot compile {SHIM_C} and {SECRETS_C} (is a C compiler installed?)"),
             &e,
         )
     });
@@ -161,7 +167,13 @@ const ALLOW_FUNCTIONS: &[&str] = &[
     "expert_register_protocol",
     "expert_register_field_array",
     "register_dissector",
+    "create_dissector_handle",
     "find_dissector",
+    "find_dissector_table",
+    "dissector_get_string_handle",
+    "dissector_add_string",
+    "proto_register_protocol_in_name_only",
+    "proto_get_id_by_filter_name",
     "dissector_add_uint_range_with_preference",
     "dissector_add_uint",
     "heur_dissector_add",

@@ -13,3 +13,5 @@
 #endif
 /* The C shell's wrappers and trampolines (dissector/epan/shim.c). */
 #include "dissector/epan/shim.h"
+/* The UATs and the key-file preference (dissector/epan/secrets.c). */
+#include "dissector/epan/secrets.h"

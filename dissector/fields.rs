@@ -88,6 +88,7 @@ fields! {
     AES_ERROR_CODE => (c"Envelope error code", c"kasa.aes.error_code", I32, c"The outer error_code of a response."),
     AES_ENCRYPTED => (c"Encrypted", c"kasa.aes.encrypted", Bool, c"The envelope carries AES ciphertext."),
     AES_CLEAR     => (c"Clear response", c"kasa.aes.clear_response", Bool, c"result.response is clear JSON (some firmware), not ciphertext."),
+    HTTP_PROBE    => (c"HTTP access probe", c"kasa.http.probe", String, c"Test only (KASA_TEST_HTTP_PROBE set): what HTTP handed the plugin with a body."),
 }
 
 subtrees! { ETT_KASA, ETT_DEVICE, ETT_TRANSPORT }

@@ -12,14 +12,18 @@
 //!   table of callbacks handed to [`epan`];
 //! * [`xor`]: the XOR transport's entry points (TCP PDUs, UDP datagrams, heuristics);
 //! * [`tdp`]: TDP discovery datagrams (UDP 20002/20004 and the UDP heuristic);
+//! * [`http`]: HTTP/1.x bodies (KLAP, AES) as HTTP hands them over;
+//! * [`secrets`]: the user's credentials, AES keys and RSA key file;
 //! * [`render`]: the per-message pipeline: decoder → session → plan → columns and tree;
 //! * [`state`]: the capture's session (the decoder crate's, remembering its decisions).
 #![deny(unsafe_code)]
 
 pub mod epan;
 pub mod fields;
+pub mod http;
 pub mod register;
 pub mod render;
+pub mod secrets;
 pub mod state;
 pub mod sys;
 pub mod tdp;

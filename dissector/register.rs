@@ -3,7 +3,7 @@
 
 use crate::epan::{self, Callbacks, Entry, Handle, PortRange, PrefBool, PrefUint};
 use crate::fields::*;
-use crate::{render, state, xor};
+use crate::{http, render, state, xor};
 use kasa_decoder::wire::xor::DEFAULT_MAX_MESSAGE;
 
 /// What epan runs: handed over once, by `plugin_register` (in the crate root).
@@ -19,6 +19,7 @@ pub static CALLBACKS: Callbacks = Callbacks {
     dissect_udp: xor::dissect_udp,
     heur_tcp: xor::heur_tcp,
     heur_udp: xor::heur_udp,
+    dissect_http_body: http::dissect_body,
 };
 
 static MAX_MESSAGE: PrefUint = PrefUint::new(DEFAULT_MAX_MESSAGE);
@@ -64,10 +65,16 @@ pub fn register_protoinfo() {
         c"Hand the decrypted text to Wireshark's JSON dissector (json.key, json.value.* filters).",
         &JSON_TREE,
     );
+    epan::register_secrets(&prefs);
     epan::register_dissector(&TCP_HANDLE, c"kasa.tcp", Entry::TcpPort);
     epan::register_dissector(&TCP_CONV_HANDLE, c"kasa.tcp.heur", Entry::TcpConv);
     epan::register_dissector(&UDP_HANDLE, c"kasa.udp", Entry::UdpPort);
     epan::register_dissector(&UDP_CONV_HANDLE, c"kasa.udp.heur", Entry::UdpConv);
+    epan::register_http(
+        c"TP-Link Kasa over HTTP (body hook)",
+        c"KASA-HTTP",
+        c"kasa_http_hook",
+    );
     epan::register_init_cleanup();
 }
 
@@ -79,6 +86,7 @@ pub fn register_handoff() {
     }
     epan::add_heuristic(c"tcp", c"TP-Link Kasa over TCP", c"kasa_tcp", false);
     epan::add_heuristic(c"udp", c"TP-Link Kasa over UDP", c"kasa_udp", true);
+    epan::add_http_hooks(c"TP-Link Kasa over HTTP", c"kasa_http");
     epan::find_dissector(&JSON_HANDLE, c"json");
     apply_prefs();
 }

@@ -461,7 +461,15 @@ fn plan<'p>(
             } else {
                 Source::At(text_at)
             };
-            (meta, plaintext, body, problems, record?, response_in, source)
+            (
+                meta,
+                plaintext,
+                body,
+                problems,
+                record?,
+                response_in,
+                source,
+            )
         }
         Input::Http { view } => {
             let (shown, response_in) = decide_http(&seen, visited, &view);

@@ -23,8 +23,11 @@ fn lock() -> MutexGuard<'static, Option<(u64, Session)>> {
 fn load() -> Secrets {
     let mut s = Secrets::default();
     for (user, password) in secrets::credentials() {
-        s.credentials
-            .push(Credential::new(user.as_str(), user.as_str(), password.as_str()));
+        s.credentials.push(Credential::new(
+            user.as_str(),
+            user.as_str(),
+            password.as_str(),
+        ));
     }
     for (key, iv) in secrets::aes_keys() {
         if let Some(k) = AesKeys::from_hex(&key, &iv) {

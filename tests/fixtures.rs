@@ -220,7 +220,10 @@ fn check_transport(d: &mut dyn FnMut(String), g: &Value, w: &Value) {
     if let (Some(want), Some(got)) = (w["tdp"].get("tpap"), g["tdp"].get("tpap")) {
         for key in ["port", "tls", "pake", "user_hash_type"] {
             if want[key] != got[key] {
-                d(format!("tdp.tpap.{key} {} != expected {}", got[key], want[key]));
+                d(format!(
+                    "tdp.tpap.{key} {} != expected {}",
+                    got[key], want[key]
+                ));
             }
         }
     }

@@ -130,7 +130,8 @@ fn secrets(args: &Args) -> Result<Secrets, String> {
         s.aes_keys.push(keys);
     }
     for path in &args.rsa_keys {
-        let bytes = std::fs::read(path).map_err(|e| format!("--rsa-key {}: {e}", path.display()))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("--rsa-key {}: {e}", path.display()))?;
         let key = rsa_private_key(&bytes)
             .map_err(|e| format!("--rsa-key {}: not an RSA private key ({e})", path.display()))?;
         s.rsa_keys.push(key);

@@ -104,7 +104,13 @@ pub fn print(
             (Item::Marked(c), false) => writeln!(
                 out,
                 "= {} {} -> {} {} connection, frames {}..{} ({} frames): TLS to an endpoint a TDP reply announced; not decodable passively",
-                c.first_frame, c.client, c.device, c.transport, c.first_frame, c.last_frame, c.frames
+                c.first_frame,
+                c.client,
+                c.device,
+                c.transport,
+                c.first_frame,
+                c.last_frame,
+                c.frames
             )?,
             (Item::Marked(c), true) => json_line(
                 out,

@@ -7,6 +7,7 @@
 //! panic never crosses into C) and never throws (it reaches epan's throwing calls only through
 //! the shim).
 
+use super::http::{self, HttpCtx};
 use super::{CBool, Call, Pinfo, TcpInfo, Thrown, Tree, Tvb, shim};
 use crate::sys;
 use core::ffi::{c_int, c_uint, c_void};
@@ -73,11 +74,15 @@ pub struct Callbacks {
     pub heur_tcp: fn(&Call<'_>, PduCtx) -> bool,
     /// The UDP heuristic.
     pub heur_udp: fn(&Call<'_>) -> bool,
+    /// An HTTP/1.x body (from the `media_type` table or the `http` heuristics): whether the
+    /// plugin took it. When not, the body goes back to its former owner (`json`, `data`) or on
+    /// to the next heuristic, as if the plugin were not there.
+    pub dissect_http_body: fn(&Call<'_>, &HttpCtx<'_>) -> bool,
 }
 
 static CALLBACKS: OnceLock<&'static Callbacks> = OnceLock::new();
 
-fn callbacks() -> Option<&'static Callbacks> {
+pub(super) fn callbacks() -> Option<&'static Callbacks> {
     CALLBACKS.get().copied()
 }
 
@@ -96,6 +101,10 @@ pub fn register_plugin(callbacks: &'static Callbacks) {
         heur_udp: Some(heur_udp),
         pdu_len: Some(get_pdu_len),
         pdu: Some(dissect_pdu),
+        http_media_json: Some(http::http_media_json),
+        http_media_octet: Some(http::http_media_octet),
+        http_body: Some(http::http_body),
+        heur_http: Some(http::heur_http),
     };
     // SAFETY: the shim copies the table; PLUGIN is 'static and immutable.
     unsafe {
@@ -147,7 +156,7 @@ fn guard<R>(default: R, f: impl FnOnce() -> R) -> R {
 
 /// A dissector body under a guard; a panic that escaped the inner guards is reported on the
 /// packet and the bytes are taken as consumed.
-fn guard_dissect(pinfo: Pinfo<'_>, consumed: c_int, f: impl FnOnce() -> c_int) -> c_int {
+pub(super) fn guard_dissect(pinfo: Pinfo<'_>, consumed: c_int, f: impl FnOnce() -> c_int) -> c_int {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(n) => n,
         Err(_) => {
@@ -186,7 +195,7 @@ pub(super) extern "C" fn cleanup_routine() {
     run(|cb| cb.reset_state);
 }
 
-fn call<'p>(
+pub(super) fn call<'p>(
     tvb: *mut sys::tvbuff_t,
     pinfo: *mut sys::packet_info,
     tree: *mut sys::proto_tree,

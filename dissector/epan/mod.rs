@@ -23,11 +23,15 @@
 #![allow(unsafe_code)]
 
 mod exports;
+mod http;
+mod secrets;
 
 pub use exports::{
     Callbacks, PduCtx, Via, internal_error_text, register_plugin, set_quiet_panic_hook,
     tcp_dissect_pdus,
 };
+pub use http::{HttpCtx, HttpKind, add_http_hooks, register_http};
+pub use secrets::{aes_keys, credentials, register_secrets, rsa_key_path, secrets_generation};
 
 /// epan threw inside a shim wrapper (or an exception was already pending, and epan was not
 /// called). The exception is pending in the shim; the C trampoline that called the current

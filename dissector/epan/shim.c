@@ -20,6 +20,23 @@
 #include <string.h>
 #include <epan/exceptions.h>
 #include <epan/column-utils.h>
+#include <epan/conversation.h>
+#include <epan/proto_data.h>
+#include <epan/dissectors/packet-http.h>
+#include <ws_version.h>
+
+/* What HTTP hands its body subdissectors: http_message_info_t (packet-http.h) in 4.0,
+ * media_content_info_t (packet-media-type.h) from 4.4, with the same layout
+ * {type; media_str; content_id; data}; type 0 is a request, 1 a response. */
+#if __has_include(<epan/dissectors/packet-media-type.h>)
+#include <epan/dissectors/packet-media-type.h>
+typedef media_content_info_t kasa_media_info;
+#else
+typedef http_message_info_t kasa_media_info;
+#endif
+/* http_req_res_t carries request_uri and response_code from 4.4 on. */
+#define KASA_REQRES_HAS_URI                                                                    \
+    (WIRESHARK_VERSION_MAJOR > 4 || (WIRESHARK_VERSION_MAJOR == 4 && WIRESHARK_VERSION_MINOR >= 4))
 
 static struct kasa_rust_entries entries;
 
@@ -160,6 +177,26 @@ static int tramp_pdu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
     return run(entries.pdu, tvb, pinfo, tree, data);
 }
 
+int kasa_tramp_http_media_json(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.http_media_json, tvb, pinfo, tree, data);
+}
+
+int kasa_tramp_http_media_octet(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.http_media_octet, tvb, pinfo, tree, data);
+}
+
+int kasa_tramp_http_body(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.http_body, tvb, pinfo, tree, data);
+}
+
+kasa_heur_ret kasa_tramp_heur_http(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.heur_http, tvb, pinfo, tree, data) != 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Wrappers. */
 
@@ -262,4 +299,130 @@ int kasa_shim_tvb_new_subset_length(tvbuff_t **out, tvbuff_t *tvb, int offset, i
 int kasa_shim_tvb_memcpy(tvbuff_t *tvb, void *target, int offset, size_t length)
 {
     WRAP((void)tvb_memcpy(tvb, target, offset, length));
+}
+
+int kasa_shim_call_dissector_only(int *out, dissector_handle_t handle, tvbuff_t *tvb,
+                                  packet_info *pinfo, proto_tree *tree, void *data)
+{
+    WRAP(*out = call_dissector_only(handle, tvb, pinfo, tree, data));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* HTTP. */
+
+/* Whether the protocol below the plugin's own layers is HTTP: the media_type handle's protocol
+ * adds no layer (a helper protocol), the body hook and the heuristic add kasa's. */
+static bool called_by_http(packet_info *pinfo, int proto_http, int proto_kasa)
+{
+    if (pinfo->layers == NULL)
+        return false;
+    for (wmem_list_frame_t *f = wmem_list_tail(pinfo->layers); f != NULL;
+         f = wmem_list_frame_prev(f)) {
+        int id = GPOINTER_TO_INT(wmem_list_frame_data(f));
+        if (id != proto_kasa)
+            return id == proto_http;
+    }
+    return false;
+}
+
+static const char *header(wmem_map_t *headers, const char *lower_name)
+{
+    return headers != NULL ? (const char *)wmem_map_lookup(headers, lower_name) : NULL;
+}
+
+/* Key (in the capture scope, per frame) of the HTTP record the plugin keeps for the n-th body
+ * of a frame; the packet-scope key of the per-packet body counter. */
+#define KASA_PD_HTTP_RECORD(n) (0x100u + (n))
+#define KASA_PD_HTTP_COUNTER 3u
+
+#if !KASA_REQRES_HAS_URI
+/* 4.0: the URI and status as the first pass read them from the conversation. */
+struct kasa_http_record {
+    const char *uri;
+    uint32_t status;
+};
+#endif
+
+int kasa_shim_http_info(struct kasa_http_info *out, packet_info *pinfo, void *data,
+                        int proto_kasa)
+{
+    static int proto_http = -1;
+    if (proto_http < 0)
+        proto_http = proto_get_id_by_filter_name("http");
+    memset(out, 0, sizeof *out);
+    if (proto_http < 0 || !called_by_http(pinfo, proto_http, proto_kasa))
+        return 0;
+
+    /* This body's index among the frame's HTTP bodies (pipelined messages): the same on every
+     * pass, since HTTP hands them over in the same order. */
+    unsigned *counter = (unsigned *)p_get_proto_data(pinfo->pool, pinfo, proto_kasa,
+                                                     KASA_PD_HTTP_COUNTER);
+    if (counter == NULL) {
+        counter = wmem_new0(pinfo->pool, unsigned);
+        p_add_proto_data(pinfo->pool, pinfo, proto_kasa, KASA_PD_HTTP_COUNTER, counter);
+    }
+    unsigned index = (*counter)++;
+
+    http_req_res_t *rr =
+        (http_req_res_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_http, 0);
+    wmem_map_t *headers = NULL;
+    const kasa_media_info *info = (const kasa_media_info *)data;
+    if (info != NULL) {
+        /* Only HTTP/1.x requests and responses carry the header map in `data`. */
+        if ((int)info->type != 0 && (int)info->type != 1)
+            return 0;
+        if (info->data == NULL)
+            return 0;
+        out->kind = (int)info->type == 0 ? KASA_HTTP_REQUEST : KASA_HTTP_RESPONSE;
+        headers = (wmem_map_t *)info->data;
+    } else {
+        /* 4.0's http heuristics get no data: the frame's request/response record says which. */
+        if (rr == NULL)
+            return 0;
+        if (rr->req_framenum == pinfo->num)
+            out->kind = KASA_HTTP_REQUEST;
+        else if (rr->res_framenum == pinfo->num)
+            out->kind = KASA_HTTP_RESPONSE;
+        else
+            return 0;
+    }
+    out->cookie = header(headers, "cookie");
+    out->set_cookie = header(headers, "set-cookie");
+    out->content_type = header(headers, "content-type");
+
+    if (out->kind == KASA_HTTP_RESPONSE && rr != NULL && rr->req_framenum != 0 &&
+        rr->req_framenum != pinfo->num)
+        out->req_frame = rr->req_framenum;
+
+#if KASA_REQRES_HAS_URI
+    (void)index;
+    if (rr != NULL) {
+        out->uri = rr->request_uri;
+        if (out->kind == KASA_HTTP_RESPONSE)
+            out->status = rr->response_code;
+    }
+#else
+    /* The conversation holds the last request line and status line dissected: this message's
+     * (or, for a response, its request's) on the first, sequential pass only. Kept per frame
+     * and body for the later passes. */
+    struct kasa_http_record *rec = (struct kasa_http_record *)p_get_proto_data(
+        wmem_file_scope(), pinfo, proto_kasa, KASA_PD_HTTP_RECORD(index));
+    if (rec == NULL && !PINFO_FD_VISITED(pinfo)) {
+        rec = wmem_new0(wmem_file_scope(), struct kasa_http_record);
+        conversation_t *conv = find_conversation_pinfo(pinfo, 0);
+        http_conv_t *hc =
+            conv != NULL ? (http_conv_t *)conversation_get_proto_data(conv, proto_http) : NULL;
+        if (hc != NULL) {
+            rec->uri = hc->request_uri != NULL ? wmem_strdup(wmem_file_scope(), hc->request_uri)
+                                               : NULL;
+            rec->status = out->kind == KASA_HTTP_RESPONSE ? hc->response_code : 0;
+        }
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_kasa, KASA_PD_HTTP_RECORD(index), rec);
+    }
+    if (rec != NULL) {
+        out->uri = rec->uri;
+        out->status = rec->status;
+    }
+#endif
+    return 1;
 }

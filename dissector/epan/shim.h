@@ -55,6 +55,12 @@ struct kasa_rust_entries {
     kasa_rust_dissector heur_udp;
     kasa_rust_pdu_len pdu_len;
     kasa_rust_dissector pdu;
+    /* HTTP bodies: the media_type handles (one per media type taken over), the hook that runs
+     * under the kasa protocol, and the heuristic on the "http" list. */
+    kasa_rust_dissector http_media_json;
+    kasa_rust_dissector http_media_octet;
+    kasa_rust_dissector http_body;
+    kasa_rust_dissector heur_http;
 };
 
 /* Copies the table (called from plugin_register). */
@@ -68,6 +74,10 @@ int kasa_tramp_udp_port(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
 int kasa_tramp_udp_conv(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
 kasa_heur_ret kasa_tramp_heur_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
 kasa_heur_ret kasa_tramp_heur_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+int kasa_tramp_http_media_json(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+int kasa_tramp_http_media_octet(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+int kasa_tramp_http_body(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+kasa_heur_ret kasa_tramp_heur_http(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
 
 /* Whether an exception is pending (for tests and assertions; the wrappers check it anyway). */
 int kasa_shim_pending(void);
@@ -105,5 +115,36 @@ int kasa_shim_tvb_new_child_real_data(tvbuff_t **out, tvbuff_t *parent, const ui
                                       unsigned length, int reported_length);
 int kasa_shim_tvb_new_subset_length(tvbuff_t **out, tvbuff_t *tvb, int offset, int length);
 int kasa_shim_tvb_memcpy(tvbuff_t *tvb, void *target, int offset, size_t length);
+/* call_dissector_only(handle, tvb, pinfo, tree, data): the callee's own result (0 = rejected),
+ * columns left as they are (for handing a body back to the dissector it was taken from). */
+int kasa_shim_call_dissector_only(int *out, dissector_handle_t handle, tvbuff_t *tvb,
+                                  packet_info *pinfo, proto_tree *tree, void *data);
+
+/*
+ * HTTP (WIRESHARK.md section 13). What HTTP/1.x tells a dissector about the message whose body
+ * it hands over, read here because the structs differ per version (http_message_info_t in 4.0,
+ * media_content_info_t from 4.4; http_req_res_t gains the URI and status in 4.4; in 4.0 they are
+ * only in the conversation's http_conv_t, right on the first sequential pass only). Strings are
+ * NUL-terminated and live at least as long as the packet (packet or capture wmem scope); NULL
+ * where the version does not say.
+ */
+#define KASA_HTTP_REQUEST 0
+#define KASA_HTTP_RESPONSE 1
+struct kasa_http_info {
+    int kind;                 /* KASA_HTTP_REQUEST or KASA_HTTP_RESPONSE */
+    const char *uri;          /* request: its URI with the query; response: its request's */
+    uint32_t req_frame;       /* response: the frame of its request (0: unknown) */
+    uint32_t status;          /* response: the status code (0: unknown) */
+    const char *cookie;       /* the message's Cookie header */
+    const char *set_cookie;   /* the message's Set-Cookie header */
+    const char *content_type; /* the message's Content-Type header, parameters included */
+};
+/* Fills *out for a body HTTP/1.x handed to one of the plugin's handles (from the media_type
+ * table or the http heuristics: `data` is what that dissector got) and returns 1; returns 0 when
+ * the caller is not HTTP/1.x or the message is neither a request nor a response. `proto_kasa`
+ * keys the plugin's own per-frame records (4.0: the URI and status read on the first pass are
+ * kept for later passes). Never throws. */
+int kasa_shim_http_info(struct kasa_http_info *out, packet_info *pinfo, void *data,
+                        int proto_kasa);
 
 #endif

@@ -144,6 +144,26 @@ pub fn tshark(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
 
 /// Runs tshark with the plugin installed and exactly these arguments.
 pub fn tshark_raw(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    tshark_in(&env().plugins, args, extra_env)
+}
+
+/// An empty plugin folder (`<root>/no-plugins/4.N/epan`): tshark without the plugin, and without
+/// any system plugin, the baseline for "nothing changes".
+pub fn no_plugins() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = env().root.join("no-plugins");
+        let epan = dir
+            .join(format!("{}.{}", ws_major(), ws_minor()))
+            .join("epan");
+        std::fs::create_dir_all(&epan).unwrap();
+        chmod_tree(&dir);
+        dir
+    })
+}
+
+/// Runs tshark with `plugins` as `WIRESHARK_PLUGIN_DIR` and exactly these arguments.
+pub fn tshark_in(plugins: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
     let e = env();
     let mut cmd = if e.as_nobody {
         let mut c = Command::new("setpriv");
@@ -152,7 +172,7 @@ pub fn tshark_raw(args: &[&str], extra_env: &[(&str, &str)]) -> Output {
     } else {
         Command::new("env")
     };
-    cmd.arg(format!("WIRESHARK_PLUGIN_DIR={}", e.plugins.display()));
+    cmd.arg(format!("WIRESHARK_PLUGIN_DIR={}", plugins.display()));
     cmd.arg(format!("HOME={}", e.home.display()));
     for (k, v) in extra_env {
         cmd.arg(format!("{k}={v}"));

@@ -576,13 +576,7 @@ impl Decoder {
         if payload.is_empty() && seg.missing == 0 {
             return;
         }
-        let Some(raw) = datagram(
-            transport,
-            payload,
-            seg.missing as usize,
-            frame,
-            time,
-        ) else {
+        let Some(raw) = datagram(transport, payload, seg.missing as usize, frame, time) else {
             return;
         };
         let k = key(seg.src, seg.dst);

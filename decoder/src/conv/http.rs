@@ -388,8 +388,7 @@ fn parse_head(head: &[u8]) -> Option<(StartLine, Vec<(String, String)>)> {
         let status = b.parse::<u16>().ok().filter(|s| (100..1000).contains(s))?;
         StartLine::Response { status }
     } else {
-        if a.is_empty() || !a.bytes().all(|x| x.is_ascii_uppercase()) || !c.starts_with("HTTP/1")
-        {
+        if a.is_empty() || !a.bytes().all(|x| x.is_ascii_uppercase()) || !c.starts_with("HTTP/1") {
             return None;
         }
         StartLine::Request {
@@ -540,7 +539,10 @@ mod tests {
         let ev = split(&[r]);
         let m = msgs(&ev);
         assert_eq!(m.len(), 4, "{ev:?}");
-        assert_eq!(m[0].view(None).set_cookie, Some("TP_SESSIONID=1;TIMEOUT=86400"));
+        assert_eq!(
+            m[0].view(None).set_cookie,
+            Some("TP_SESSIONID=1;TIMEOUT=86400")
+        );
         assert_eq!(m[0].body, b"hi");
         assert!(m[1].body.is_empty());
         assert_eq!(m[2].body, b"abcde");
@@ -551,7 +553,16 @@ mod tests {
     #[test]
     fn garbage_and_truncation_are_reported() {
         let ev = split(&[b"\x00\x01binary junk that is not http"]);
-        assert!(matches!(ev[..], [Event::Problem { problem: Problem::Garbage { bytes: 30 }, .. }]), "{ev:?}");
+        assert!(
+            matches!(
+                ev[..],
+                [Event::Problem {
+                    problem: Problem::Garbage { bytes: 30 },
+                    ..
+                }]
+            ),
+            "{ev:?}"
+        );
         let ev = split(&[b"POST /app HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"]);
         let m = msgs(&ev);
         assert_eq!(m.len(), 1);
@@ -581,7 +592,13 @@ mod tests {
         };
         push(b"POST /app HTTP/1.1\r\nContent-Length: 10\r\n\r\n01234", 1);
         push(b"56789POST /app HTTP/1.1\r\nContent-Length: 1\r\n\r\nz", 2);
-        assert!(matches!(out[0], Event::Problem { problem: Problem::LengthAboveCap { len: 10, cap: 4 }, .. }));
+        assert!(matches!(
+            out[0],
+            Event::Problem {
+                problem: Problem::LengthAboveCap { len: 10, cap: 4 },
+                ..
+            }
+        ));
         let m = msgs(&out);
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].body, b"z");

@@ -12,9 +12,9 @@ pub mod session;
 pub mod stream;
 
 pub use framer::{Framer, RawMessage};
+pub use http::{HttpMessage, HttpSplitter, HttpView};
 pub use pair::Pairer;
 pub use reassembly::{Chunk, Reassembler};
-pub use http::{HttpMessage, HttpSplitter, HttpView};
 pub use secure::Secrets;
 pub use session::{Admission, ConvId, Found, Link, MessageId, Record, Seen, Session, Shown};
 pub use stream::{Event, StreamDecoder};

@@ -248,7 +248,8 @@ mod tests {
         p.tdp_probe(client, bcast, 7, id(1), Duration::ZERO);
         p.tdp_probe(client, dev_20004, 7, id(2), Duration::ZERO);
         p.tdp_probe(client, dev, 8, id(3), Duration::ZERO);
-        let reply = |p: &mut Pairer, c, d, s| p.tdp_reply(c, d, s, Duration::ZERO).map(|l| l.request);
+        let reply =
+            |p: &mut Pairer, c, d, s| p.tdp_reply(c, d, s, Duration::ZERO).map(|l| l.request);
         // Two devices answer the broadcast; the probe to 20004 with the same serial is not it.
         assert_eq!(reply(&mut p, client, dev, 7), Some(id(1)));
         assert_eq!(reply(&mut p, client, dev2, 7), Some(id(1)));

@@ -501,7 +501,8 @@ impl Session {
             }
             (Meta::Tdp(t), Direction::Response) => {
                 let h = t.header.as_ref()?;
-                self.pairer.tdp_reply(seen.dst, seen.src, h.serial, seen.time)
+                self.pairer
+                    .tdp_reply(seen.dst, seen.src, h.serial, seen.time)
             }
             // HTTP transports are paired by `Session::http`.
             (Meta::Klap(_) | Meta::Aes(_), _) => None,

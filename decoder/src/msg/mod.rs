@@ -11,9 +11,9 @@ mod body;
 mod problem;
 mod smart;
 
+pub use crate::wire::klap::KlapVersion;
 pub use body::{Body, Call, Context, Device, Dialect, Method, answers_all};
 pub use problem::{Problem, Severity};
-pub use crate::wire::klap::KlapVersion;
 
 use crate::wire::{aes, klap, tdp};
 use core::fmt;
