@@ -176,6 +176,7 @@ const ALLOW_FUNCTIONS: &[&str] = &[
     "proto_get_id_by_filter_name",
     "dissector_add_uint_range_with_preference",
     "dissector_add_uint",
+    "register_postdissector",
     "heur_dissector_add",
     "tvb_captured_length",
     "tvb_reported_length",

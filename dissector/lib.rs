@@ -12,6 +12,7 @@
 //!   table of callbacks handed to [`epan`];
 //! * [`xor`]: the XOR transport's entry points (TCP PDUs, UDP datagrams, heuristics);
 //! * [`tdp`]: TDP discovery datagrams (UDP 20002/20004 and the UDP heuristic);
+//! * [`tpap`]: the postdissector that marks connections to announced TPAP endpoints;
 //! * [`http`]: HTTP/1.x bodies (KLAP, AES) as HTTP hands them over;
 //! * [`secrets`]: the user's credentials, AES keys and RSA key file;
 //! * [`render`]: the per-message pipeline: decoder → session → plan → columns and tree;
@@ -27,6 +28,7 @@ pub mod secrets;
 pub mod state;
 pub mod sys;
 pub mod tdp;
+pub mod tpap;
 pub mod xor;
 
 /// The one function Wireshark's loader calls into the plugin. The crate root is where the two

@@ -3,7 +3,7 @@
 
 use crate::epan::{self, Callbacks, Entry, Handle, PortRange, PrefBool, PrefUint};
 use crate::fields::*;
-use crate::{http, render, state, xor};
+use crate::{http, render, state, tpap, xor};
 use kasa_decoder::wire::xor::DEFAULT_MAX_MESSAGE;
 
 /// What epan runs: handed over once, by `plugin_register` (in the crate root).
@@ -20,6 +20,7 @@ pub static CALLBACKS: Callbacks = Callbacks {
     heur_tcp: xor::heur_tcp,
     heur_udp: xor::heur_udp,
     dissect_http_body: http::dissect_body,
+    postdissect: tpap::postdissect,
 };
 
 static MAX_MESSAGE: PrefUint = PrefUint::new(DEFAULT_MAX_MESSAGE);
@@ -32,6 +33,7 @@ pub(crate) static TCP_CONV_HANDLE: Handle = Handle::new();
 static UDP_HANDLE: Handle = Handle::new();
 pub(crate) static UDP_CONV_HANDLE: Handle = Handle::new();
 pub(crate) static JSON_HANDLE: Handle = Handle::new();
+static POST_HANDLE: Handle = Handle::new();
 
 /// Whether to hand the plaintext to Wireshark's JSON dissector.
 pub fn json_tree() -> bool {
@@ -70,6 +72,8 @@ pub fn register_protoinfo() {
     epan::register_dissector(&TCP_CONV_HANDLE, c"kasa.tcp.heur", Entry::TcpConv);
     epan::register_dissector(&UDP_HANDLE, c"kasa.udp", Entry::UdpPort);
     epan::register_dissector(&UDP_CONV_HANDLE, c"kasa.udp.heur", Entry::UdpConv);
+    epan::register_dissector(&POST_HANDLE, c"kasa.tpap", Entry::Post);
+    epan::register_postdissector(&POST_HANDLE);
     epan::register_http(
         c"TP-Link Kasa over HTTP (body hook)",
         c"KASA-HTTP",

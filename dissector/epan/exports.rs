@@ -78,6 +78,8 @@ pub struct Callbacks {
     /// plugin took it. When not, the body goes back to its former owner (`json`, `data`) or on
     /// to the next heuristic, as if the plugin were not there.
     pub dissect_http_body: fn(&Call<'_>, &HttpCtx<'_>) -> bool,
+    /// The postdissector: every frame, after every other dissector.
+    pub postdissect: fn(&Call<'_>),
 }
 
 static CALLBACKS: OnceLock<&'static Callbacks> = OnceLock::new();
@@ -105,6 +107,7 @@ pub fn register_plugin(callbacks: &'static Callbacks) {
         http_media_octet: Some(http::http_media_octet),
         http_body: Some(http::http_body),
         heur_http: Some(http::heur_http),
+        post: Some(postdissect),
     };
     // SAFETY: the shim copies the table; PLUGIN is 'static and immutable.
     unsafe {
@@ -312,6 +315,22 @@ unsafe extern "C" fn dissect_udp_conv(
     _data: *mut c_void,
 ) -> c_int {
     udp_entry(tvb, pinfo, tree, false)
+}
+
+unsafe extern "C" fn postdissect(
+    tvb: *mut sys::tvbuff_t,
+    pinfo: *mut sys::packet_info,
+    tree: *mut sys::proto_tree,
+    _data: *mut c_void,
+) -> c_int {
+    let (Some(c), Some(cb)) = (call(tvb, pinfo, tree), callbacks()) else {
+        return 0;
+    };
+    let pinfo = c.pinfo;
+    guard_dissect(pinfo, 0, || {
+        (cb.postdissect)(&c);
+        0
+    })
 }
 
 // The heuristics return 0 or 1; the C trampoline turns that into the header's own return type

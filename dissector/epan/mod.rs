@@ -485,6 +485,8 @@ pub enum Entry {
     TcpConv,
     UdpPort,
     UdpConv,
+    /// The postdissector (every frame).
+    Post,
 }
 
 pub fn register_dissector(handle: &Handle, name: &'static CStr, entry: Entry) {
@@ -499,6 +501,7 @@ pub fn register_dissector(handle: &Handle, name: &'static CStr, entry: Entry) {
         Entry::TcpConv => sys::kasa_tramp_tcp_conv,
         Entry::UdpPort => sys::kasa_tramp_udp_port,
         Entry::UdpConv => sys::kasa_tramp_udp_conv,
+        Entry::Post => sys::kasa_tramp_post,
     };
     // SAFETY: 'static name, valid function.
     let h = unsafe { sys::register_dissector(name.as_ptr(), Some(f), PROTO.get()) };
@@ -511,6 +514,12 @@ pub fn add_port_range(table: &'static CStr, ports: &'static CStr, handle: &Handl
     unsafe {
         sys::dissector_add_uint_range_with_preference(table.as_ptr(), ports.as_ptr(), handle.get())
     }
+}
+
+/// Registers `handle` (an [`Entry::Post`] handle) as a postdissector.
+pub fn register_postdissector(handle: &Handle) {
+    // SAFETY: registered handle.
+    unsafe { sys::register_postdissector(handle.get()) }
 }
 
 /// `dissector_add_uint(table, port, handle)`: a fixed port, without a preference.
@@ -764,6 +773,10 @@ impl<'p> Pinfo<'p> {
     pub fn time(&self) -> Duration {
         let ts = self.get().abs_ts;
         Duration::new(ts.secs.max(0) as u64, ts.nsecs.max(0) as u32)
+    }
+    /// Whether the frame's transport is TCP (`pinfo->ptype`).
+    pub fn is_tcp(&self) -> bool {
+        self.get().ptype == sys::PT_TCP
     }
     pub fn src(&self) -> SocketAddr {
         socket_addr(&self.get().src, self.get().srcport)

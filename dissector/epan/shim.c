@@ -197,6 +197,11 @@ kasa_heur_ret kasa_tramp_heur_http(tvbuff_t *tvb, packet_info *pinfo, proto_tree
     return run(entries.heur_http, tvb, pinfo, tree, data) != 0;
 }
 
+int kasa_tramp_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.post, tvb, pinfo, tree, data);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Wrappers. */
 

@@ -61,6 +61,7 @@ struct kasa_rust_entries {
     kasa_rust_dissector http_media_octet;
     kasa_rust_dissector http_body;
     kasa_rust_dissector heur_http;
+    kasa_rust_dissector post;
 };
 
 /* Copies the table (called from plugin_register). */
@@ -78,6 +79,7 @@ int kasa_tramp_http_media_json(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tr
 int kasa_tramp_http_media_octet(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
 int kasa_tramp_http_body(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
 kasa_heur_ret kasa_tramp_heur_http(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+int kasa_tramp_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
 
 /* Whether an exception is pending (for tests and assertions; the wrappers check it anyway). */
 int kasa_shim_pending(void);
