@@ -65,6 +65,7 @@ fields! {
     TDP_ENCRYPT_TYPE => (c"Encryption type", c"kasa.tdp.encrypt_type", String, c"mgt_encrypt_schm.encrypt_type of a reply: KLAP, AES or TPAP."),
     TDP_HTTP_PORT => (c"HTTP port", c"kasa.tdp.http_port", U32, c"mgt_encrypt_schm.http_port: the device's KLAP/AES port."),
     TDP_LOGIN_VERSION => (c"Login version", c"kasa.tdp.login_version", U32, c"mgt_encrypt_schm.lv (2: KLAP v2 hashes, AES password2)."),
+    TDP_ENCRYPT_INFO => (c"Encrypted info (decrypted)", c"kasa.tdp.encrypt_info", String, c"A reply's encrypt_info, decrypted with the probe's RSA private key (kasa.rsa_private_key)."),
     TDP_TPAP_PORT => (c"TPAP port", c"kasa.tdp.tpap.port", U32, c"tpap.port: where the device speaks TPAP (TLS)."),
     TDP_TPAP_TLS  => (c"TPAP TLS", c"kasa.tdp.tpap.tls", U32, c"tpap.tls: 0 none, 1 server-only, 2 mutual."),
     TDP_TPAP_PAKE => (c"TPAP PAKE", c"kasa.tdp.tpap.pake", U32, c"tpap.pake entries: 0 default, 2 user, 3 token."),

@@ -131,6 +131,7 @@ enum WirePlan<'p> {
         http_port: Option<u32>,
         login_version: Option<u32>,
         tpap: Option<TpapPlan<'p>>,
+        encrypt_info: Option<&'p CStr>,
     },
     Klap {
         step: KlapStep,
@@ -181,6 +182,11 @@ impl<'p> WirePlan<'p> {
                     encrypt_type: d.and_then(|d| opt(&d.encrypt_type)),
                     http_port: d.and_then(|d| d.http_port).map(u32::from),
                     login_version: d.and_then(|d| d.login_version),
+                    encrypt_info: match &t.encrypt_info {
+                        Some(Ok(p)) => Some(pool.cstr(&msg::display_text(p))),
+                        Some(Err(e)) => Some(pool.cstr(&format!("[not decrypted: {e}]"))),
+                        None => None,
+                    },
                     tpap: d.and_then(|d| d.tpap.as_ref()).map(|t| TpapPlan {
                         port: t.port.map(u32::from),
                         tls: t.tls,
@@ -456,6 +462,10 @@ fn plan<'p>(
         } => {
             let body = Body::analyse(plaintext, &mut problems);
             let (record, response_in) = decide(&seen, visited, &meta, &body);
+            let mut meta = meta;
+            if let (Meta::Tdp(t), Some(r)) = (&mut meta, &record) {
+                t.encrypt_info = r.encrypt_info.clone();
+            }
             let source = if decrypted {
                 Source::Decrypted
             } else {
@@ -603,7 +613,11 @@ fn render_wire<'p>(tree: Tree<'p>, tvb: Tvb<'p>, wire: WirePlan<'p>) -> Result<(
             http_port,
             login_version,
             tpap,
+            encrypt_info,
         } => {
+            if let Some(v) = encrypt_info {
+                generated(tree.string(&TDP_ENCRYPT_INFO, none, v)?);
+            }
             if let Some(h) = header {
                 tree.uint(&TDP_VERSION, at(0, 1), h.version.into())?;
                 tree.uint(&TDP_MSG_TYPE, at(1, 1), h.msg_type.into())?;

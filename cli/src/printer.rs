@@ -34,7 +34,7 @@
 //!   `seq`, `signature`, `signature_ok`, `ciphertext_len`), `aes` (`envelope_method`,
 //!   `session`, `token` (whether present), `error_code`, `encrypted`, `decrypted`,
 //!   `clear_response`), `tdp` (the header fields, `crc_ok`, and a reply's `encrypt_type`,
-//!   `http_port`, `login_version`, `tpap`).
+//!   `http_port`, `login_version`, `tpap`, and `encrypt_info` decrypted with `--rsa-key`).
 //! * `"connection"`: a connection marked by what discovery announced (TPAP): `transport`,
 //!   `src`, `dst`, `first_frame`, `last_frame`, `frames`.
 //! * `"summary"`: `frames`, `messages`, `requests`, `responses`, `connections`, `udp_flows`,
@@ -288,6 +288,11 @@ fn transport_json(meta: &Meta) -> Option<Value> {
                 v["flags"] = json!(h.flags);
                 v["serial"] = json!(h.serial);
                 v["crc"] = json!(h.crc);
+            }
+            match &t.encrypt_info {
+                Some(Ok(p)) => v["encrypt_info"] = json!(String::from_utf8_lossy(p)),
+                Some(Err(e)) => v["encrypt_info_error"] = json!(e.to_string()),
+                None => {}
             }
             if let Some(d) = &t.discovery {
                 v["encrypt_type"] = json!(d.encrypt_type);

@@ -20,7 +20,7 @@ use crate::conv::{
     Chunk, ConvId, Event, Found, HttpMessage, MessageId, RawMessage, Reassembler, Secrets, Seen,
     Session, StreamDecoder,
 };
-use crate::msg::{Body, Direction, Message, Pairing, Problem, Transport};
+use crate::msg::{Body, Direction, Message, Meta, Pairing, Problem, Transport};
 use crate::wire::{tdp, xor};
 use core::fmt;
 use std::collections::HashMap;
@@ -651,9 +651,13 @@ impl Decoder {
                     let Some(record) = session.message(&seen, &raw.meta, &body) else {
                         continue;
                     };
+                    let mut meta = raw.meta;
+                    if let Meta::Tdp(t) = &mut meta {
+                        t.encrypt_info = record.encrypt_info;
+                    }
                     ids.push(seen.id);
                     messages.push(Message {
-                        meta: raw.meta,
+                        meta,
                         direction: record.direction,
                         src: at.src,
                         dst: at.dst,

@@ -14,10 +14,11 @@
 use super::session::{ConvId, MessageId, Seen};
 use crate::msg::{AesMeta, Direction, KlapMeta, KlapStep, Meta, Problem};
 use crate::wire::aes::{self, AesKeys, EnvelopeMethod};
-use crate::wire::http;
+use crate::wire::crypto::CryptoError;
 use crate::wire::klap::{self, AuthHash, Credential, KlapKeys, KlapUri, KlapVersion};
+use crate::wire::{http, tdp};
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,6 +113,8 @@ pub struct Secure {
     klap_by_conv: HashMap<ConvId, Arc<KlapSession>>,
     aes_by_cookie: HashMap<(IpAddr, String), Arc<AesSession>>,
     aes_by_conv: HashMap<ConvId, Arc<AesSession>>,
+    /// TDP probes whose RSA key the user holds: (client, serial) → index into the RSA keys.
+    tdp_probes: HashMap<(SocketAddr, u32), usize>,
 }
 
 impl Default for Secure {
@@ -158,7 +161,32 @@ impl Secure {
             klap_by_conv: HashMap::new(),
             aes_by_cookie: HashMap::new(),
             aes_by_conv: HashMap::new(),
+            tdp_probes: HashMap::new(),
         }
+    }
+
+    /// A TDP probe from `client` carrying the public key `pem`: remembered when the user holds
+    /// its private key.
+    pub fn tdp_probe(&mut self, client: SocketAddr, serial: u32, pem: &str) {
+        if let Some(i) = self
+            .secrets
+            .rsa_keys
+            .iter()
+            .position(|k| aes::key_matches(pem, k))
+        {
+            remember(&mut self.tdp_probes, (client, serial), i);
+        }
+    }
+
+    /// A TDP reply's `encrypt_info`, decrypted with the private key of the probe it answers.
+    pub fn tdp_info(
+        &self,
+        client: SocketAddr,
+        serial: u32,
+        info: &tdp::EncryptInfo,
+    ) -> Option<Result<Vec<u8>, CryptoError>> {
+        let &i = self.tdp_probes.get(&(client, serial))?;
+        Some(tdp::decrypt_encrypt_info(info, &self.secrets.rsa_keys[i]))
     }
 
     /// Classifies one HTTP message; `None` when it is not KLAP or AES (it stays HTTP's).

@@ -32,6 +32,7 @@ use super::http::HttpView;
 use super::pair::Pairer;
 use super::secure::{Classified, Secrets, Secure};
 use crate::msg::{Body, Call, Device, Dialect, Direction, Meta, Method, Problem};
+use crate::wire::crypto::CryptoError;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -115,6 +116,9 @@ pub struct Record {
     pub response_to: Option<Link>,
     /// The device's identity from an earlier answer, when this message does not carry it.
     pub peer_device: Option<Arc<Device>>,
+    /// A TDP reply's `encrypt_info`, decrypted with the user's RSA key of the probe it
+    /// answers (or why it did not decrypt).
+    pub encrypt_info: Option<Result<Vec<u8>, CryptoError>>,
 }
 
 /// An HTTP message the session recognised as KLAP or AES: what its transport said, its
@@ -261,6 +265,7 @@ impl Session {
                 conversation,
                 response_to,
                 peer_device,
+                encrypt_info: None,
             },
         })
     }
@@ -457,12 +462,30 @@ impl Session {
             self.tpap.insert(SocketAddr::new(device.ip(), port));
         }
         let peer_device = self.identify(direction, device, body);
+        let mut encrypt_info = None;
+        if let Meta::Tdp(t) = meta
+            && let Some(h) = &t.header
+        {
+            match (direction, &t.probe_key, &t.discovery) {
+                (Direction::Request, Some(pem), _) => {
+                    self.secure.tdp_probe(seen.src, h.serial, pem)
+                }
+                (Direction::Response, _, Some(d)) => {
+                    encrypt_info = d
+                        .encrypt_info
+                        .as_ref()
+                        .and_then(|info| self.secure.tdp_info(seen.dst, h.serial, info));
+                }
+                _ => {}
+            }
+        }
         Some(Record {
             direction,
             device,
             conversation,
             response_to,
             peer_device,
+            encrypt_info,
         })
     }
 
@@ -741,5 +764,75 @@ mod tests {
             .unwrap();
         // The oldest ten were forgotten.
         assert_eq!(r.response_to.unwrap().request.frame, 10);
+    }
+
+    /// A reply's `encrypt_info` is read with the RSA key of the probe it answers, and only
+    /// with it: another probe's serial, or no key, leaves it unread.
+    #[test]
+    fn tdp_encrypt_info_with_the_probe_key() {
+        use crate::conv::stream::datagram;
+        use crate::msg::Transport;
+        use crate::wire::{aes, crypto, tdp};
+        use rand_chacha::ChaCha8Rng;
+        use rand_chacha::rand_core::SeedableRng;
+
+        let key = aes::rsa_private_key(include_bytes!("../../../fixtures/keys/rsa1024.pkcs8.pem"))
+            .unwrap();
+        let pem = include_str!("../../../fixtures/keys/rsa1024.pub.pem").replace('\n', "\\n");
+        let inner = br#"{"connect_ssid":"home","http_port":443}"#;
+        let (k, iv) = ([0x11u8; 16], [0x22u8; 16]);
+        let wrapped = rsa::RsaPublicKey::from(&key)
+            .encrypt(
+                &mut ChaCha8Rng::seed_from_u64(1),
+                rsa::Oaep::new::<sha1::Sha1>(),
+                &[k, iv].concat(),
+            )
+            .unwrap();
+        let header = |serial, flags| tdp::TdpHeader {
+            version: 2,
+            msg_type: 0,
+            op_code: 1,
+            size: 0,
+            flags,
+            padding: 0,
+            serial,
+            crc: 0,
+        };
+        let probe = format!(r#"{{"params":{{"rsa_key":"{pem}"}}}}"#);
+        let reply = format!(
+            r#"{{"result":{{"device_id":"D","device_model":"C200","mac":"AA-BB-CC-DD-EE-FF","encrypt_info":{{"sym_schm":"AES","key":"{}","data":"{}"}}}},"error_code":0}}"#,
+            crypto::b64_encode(&wrapped),
+            crypto::b64_encode(&crypto::cbc_encrypt(&k, &iv, inner))
+        );
+        let client = "10.0.0.1:40000";
+        let device = "10.0.0.2:20002";
+        let run = |secrets: Secrets, reply_serial: u32| {
+            let mut s = Session::with_secrets(secrets, false);
+            let mut out = None;
+            for (f, (serial, flags, body, src, dst)) in [
+                (5u32, 0x11, probe.as_str(), client, device),
+                (reply_serial, 0x02, reply.as_str(), device, client),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let bytes = header(serial, flags).emit(body.as_bytes());
+                let raw =
+                    datagram(Transport::Tdp, &bytes, 0, f as u64 + 1, Duration::ZERO).unwrap();
+                let b = Body::analyse(&raw.plaintext, &mut Vec::new());
+                let ports = (src == device, dst == device);
+                let mut sn = seen(f as u64 + 1, src, dst, Found::Port, ports);
+                sn.conv = 9;
+                out = s.message(&sn, &raw.meta, &b).unwrap().encrypt_info;
+            }
+            out
+        };
+        let with_key = Secrets {
+            rsa_keys: vec![key],
+            ..Secrets::default()
+        };
+        assert_eq!(run(with_key.clone(), 5), Some(Ok(inner.to_vec())));
+        assert_eq!(run(with_key, 6), None);
+        assert_eq!(run(Secrets::default(), 5), None);
     }
 }

@@ -124,8 +124,8 @@ fn tdp_datagram(payload: &[u8], missing: usize, problems: &mut Vec<Problem>) -> 
         crc_ok: None,
         crc_computed: None,
         discovery: None,
-        probe_key: false,
-        decrypted_info: None,
+        probe_key: None,
+        encrypt_info: None,
     };
     let Some(h) = header else {
         if missing == 0 {
@@ -154,7 +154,7 @@ fn tdp_datagram(payload: &[u8], missing: usize, problems: &mut Vec<Problem>) -> 
         }
     }
     meta.discovery = tdp::discovery(body).map(Box::new);
-    meta.probe_key = tdp::probe_key(body).is_some();
+    meta.probe_key = tdp::probe_key(body);
     (body.to_vec(), Meta::Tdp(meta))
 }
 

@@ -99,10 +99,13 @@ pub struct TdpMeta {
     pub crc_computed: Option<u32>,
     /// A reply's transport hints and device identity.
     pub discovery: Option<Box<tdp::Discovery>>,
-    /// A probe's RSA public key is present (`params.rsa_key`).
-    pub probe_key: bool,
-    /// A reply's `encrypt_info`, decrypted with the probe's private key.
-    pub decrypted_info: Option<Vec<u8>>,
+    /// A probe's RSA public key (`params.rsa_key`, PEM): the session matches it with the
+    /// user's private keys, to read the reply's `encrypt_info`.
+    pub probe_key: Option<String>,
+    /// A reply's `encrypt_info` decrypted (or why not), when the user holds the probe's RSA
+    /// key: the session decides it ([`crate::conv::Record::encrypt_info`]), the front end puts
+    /// it here.
+    pub encrypt_info: Option<Result<Vec<u8>, crate::wire::crypto::CryptoError>>,
 }
 
 /// One KLAP message (PROTOCOL.md §4).
