@@ -416,6 +416,14 @@ mod tests {
             })
         );
         assert_eq!(
+            parse_response(br#"{"result":{"response":"DkA5"}}"#),
+            Some(ResponseEnvelope {
+                error_code: None,
+                key_b64: None,
+                response: Some("DkA5".into()),
+            })
+        );
+        assert_eq!(
             parse_response(br#"{"error_code":9999}"#),
             Some(ResponseEnvelope {
                 error_code: Some(9999),
@@ -455,6 +463,9 @@ mod tests {
             "Bag Attributes\n    localKeyID: 01\n{}",
             pem.replace('\n', "\r\n")
         );
+        assert_eq!(rsa_private_key(bagged.as_bytes()).unwrap(), key);
+        let pkcs1 = std::str::from_utf8(PKCS1_PEM).unwrap();
+        let bagged = format!("Bag Attributes\n{}", pkcs1.replace('\n', "\r\n"));
         assert_eq!(rsa_private_key(bagged.as_bytes()).unwrap(), key);
         let mut lines = pem.lines();
         let (head, body, tail): (&str, Vec<&str>, &str) = {

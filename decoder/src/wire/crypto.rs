@@ -87,7 +87,6 @@ const B64: GeneralPurpose = GeneralPurpose::new(
 /// Decodes standard base64 (with or without `=` padding); ASCII whitespace (line breaks of
 /// wrapped text) is skipped.
 pub fn b64_decode(text: &str) -> Result<Vec<u8>, CryptoError> {
-    let text = text.trim_ascii();
     if text.bytes().any(|b| b.is_ascii_whitespace()) {
         let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
         return B64.decode(compact).map_err(|_| CryptoError::Base64);

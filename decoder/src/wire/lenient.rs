@@ -128,15 +128,25 @@ impl Lenient for i64 {
     }
 }
 
-/// A list whose elements are read leniently; elements of another type are dropped.
+/// A list whose elements are read leniently; elements of another type are dropped, and so is
+/// every element after the first [`List::MAX_ITEMS`] (the lists read here hold a handful:
+/// without a cap, `["","",…]` would cost a 24-byte `String` per 3 input bytes).
 pub(crate) struct List<T>(pub Vec<T>);
+
+impl<T> List<T> {
+    pub const MAX_ITEMS: usize = 16;
+}
 
 impl<T: Lenient> Lenient for List<T> {
     fn from_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Option<Self>, A::Error> {
         let mut out = Vec::new();
-        while let Some(L(item)) = seq.next_element::<L<T>>()? {
-            out.extend(item);
+        while out.len() < List::<T>::MAX_ITEMS {
+            match seq.next_element::<L<T>>()? {
+                Some(L(item)) => out.extend(item),
+                None => return Ok(Some(List(out))),
+            }
         }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Some(List(out)))
     }
 }
@@ -329,6 +339,16 @@ mod tests {
         assert_eq!(o.n, None);
         let o: Obj = from_slice(br#"{"list":"one"}"#).unwrap();
         assert_eq!(o.list, ["one"]);
+    }
+
+    #[test]
+    fn lists_are_capped() {
+        let items: Vec<String> = (0..40).map(|i| format!("\"{i}\"")).collect();
+        let text = format!(r#"{{"list":[{}],"s":"after"}}"#, items.join(","));
+        let o: Obj = from_slice(text.as_bytes()).unwrap();
+        let want: Vec<String> = (0..List::<()>::MAX_ITEMS).map(|i| i.to_string()).collect();
+        assert_eq!(o.list, want);
+        assert_eq!(o.s.as_deref(), Some("after"));
     }
 
     #[test]
