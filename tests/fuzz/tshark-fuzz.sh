@@ -76,12 +76,14 @@ one() {
   for pass in 1 2; do
     log="$WORK/mut/r$round-$name.$pass.log"
     set +e
+    # The credential of the recorded KLAP fixtures: their mutated sessions are decrypted too.
     # shellcheck disable=SC2086
     timeout -s KILL "$TIME_BOUND" $RUN_AS_STR env \
       WIRESHARK_PLUGIN_DIR="$WORK/plugins" HOME="$WORK/home" \
       WIRESHARK_ABORT_ON_DISSECTOR_BUG=1 WIRESHARK_ABORT_ON_TOO_MANY_ITEMS=1 \
       tshark --disable-protocol tplink-smarthome -o tcp.reassemble_out_of_order:TRUE \
       --enable-heuristic kasa_tcp --enable-heuristic kasa_udp \
+      -o 'uat:kasa_credentials:"user@example.com","secret"' \
       $([ $pass = 2 ] && echo -2) -nVxr "$out" 2>"$log.err" |
       grep -aoE 'Dissector bug[^]]*|[Aa]ssertion[^]]*|panicked[^]]*|Plugin internal error|Malformed Packet: KASA' |
       sort | uniq -c | head -5 >"$log.hits"

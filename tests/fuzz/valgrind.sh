@@ -54,7 +54,8 @@ vg() {
     --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
     --suppressions="$ROOT/tests/fuzz/valgrind.supp" --log-file="$LOGS/$(echo "$name" | tr / _).log" \
     tshark --disable-protocol tplink-smarthome -o tcp.reassemble_out_of_order:TRUE \
-    --enable-heuristic kasa_tcp --enable-heuristic kasa_udp -2 -nVxr "$in" >/dev/null 2>&1 || true
+    --enable-heuristic kasa_tcp --enable-heuristic kasa_udp \
+    -o 'uat:kasa_credentials:"user@example.com","secret"' -2 -nVxr "$in" >/dev/null 2>&1 || true
 }
 export -f vg
 
