@@ -10,6 +10,10 @@
 //! them, the frames and the set of problems; then the problems outside messages and the exit
 //! status.
 
+#[path = "common/expected.rs"]
+mod expected;
+
+use expected::shown_messages;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -129,40 +133,6 @@ fn check_shown(d: &mut dyn FnMut(String), g: &Value, w: &Value, got: &[&Value]) 
             .collect();
         same("response_in", &g["response_in"], &Value::Array(want));
     }
-}
-
-/// The expected messages a front end shows: all but the HTTP responses without a body, which
-/// Wireshark's HTTP never hands to a subdissector (so neither front end shows them); the
-/// indexes in `response_to` and `response_in` are renumbered accordingly.
-fn shown_messages(expected: &Value) -> Vec<Value> {
-    let all = expected["messages"].as_array().cloned().unwrap_or_default();
-    let keep: Vec<bool> = all
-        .iter()
-        .map(|m| m.get("empty_body") != Some(&Value::Bool(true)))
-        .collect();
-    let mut new_index = Vec::with_capacity(all.len());
-    let mut n = 0u64;
-    for &k in &keep {
-        new_index.push(k.then_some(n));
-        n += u64::from(k);
-    }
-    let map = |v: &Value| {
-        v.as_u64()
-            .and_then(|i| new_index.get(i as usize).copied().flatten())
-    };
-    all.into_iter()
-        .zip(&keep)
-        .filter(|(_, k)| **k)
-        .map(|(mut m, _)| {
-            if let Some(to) = m.get("response_to").cloned() {
-                m["response_to"] = map(&to).map_or(Value::Null, Value::from);
-            }
-            if let Some(list) = m.get("response_in").and_then(Value::as_array).cloned() {
-                m["response_in"] = list.iter().filter_map(map).map(Value::from).collect();
-            }
-            m
-        })
-        .collect()
 }
 
 /// What the transport said (`klap`, `aes`, `tdp` objects of the expected file) against the

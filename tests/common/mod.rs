@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod expected;
+
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -207,10 +209,58 @@ pub fn tshark_args_for(fixture_args: &[String]) -> Vec<String> {
                     out.push(h.into());
                 }
             }
+            "--credential" => {
+                let (user, password) = split_pair(it.next(), "--credential USER:PASSWORD");
+                out.push("-o".into());
+                out.push(format!(
+                    "uat:kasa_credentials:{},{}",
+                    uat_field(user),
+                    uat_field(password)
+                ));
+            }
+            "--aes-key" => {
+                let (key, iv) = split_pair(it.next(), "--aes-key KEYHEX:IVHEX");
+                out.push("-o".into());
+                out.push(format!(
+                    "uat:kasa_aes_keys:{},{}",
+                    uat_field(key),
+                    uat_field(iv)
+                ));
+            }
+            "--rsa-key" => {
+                let path = it.next().expect("--rsa-key PATH");
+                let staged = stage(&repo_path(path));
+                out.push("-o".into());
+                out.push(format!("kasa.rsa_private_key:{}", staged.display()));
+            }
             other => panic!("fixture argument {other} has no tshark translation"),
         }
     }
     out
+}
+
+/// `A:B` of a fixture argument, split at the first colon (as `kasa-decode` does).
+fn split_pair<'a>(arg: Option<&'a String>, what: &str) -> (&'a str, &'a str) {
+    arg.and_then(|a| a.split_once(':'))
+        .unwrap_or_else(|| panic!("{what}: no colon"))
+}
+
+/// One quoted UAT field of a `-o uat:NAME:"a","b"` option: `"`, `\` and `,` as `\xHH`.
+fn uat_field(v: &str) -> String {
+    let mut out = String::from("\"");
+    for c in v.chars() {
+        match c {
+            '"' | '\\' | ',' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A path of a fixture's arguments: relative to the repository root.
+fn repo_path(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
 }
 
 /// The same arguments as a decoder configuration.
@@ -228,6 +278,30 @@ pub fn config_for(fixture_args: &[String]) -> kasa_decoder::capture::Config {
             }
             "--max-message-size" => c.max_message = it.next().unwrap().parse().unwrap(),
             "--no-heuristics" => c.heuristics = false,
+            "--credential" => {
+                let (user, password) = split_pair(it.next(), "--credential USER:PASSWORD");
+                c.secrets
+                    .credentials
+                    .push(kasa_decoder::wire::klap::Credential::new(
+                        user, user, password,
+                    ));
+            }
+            "--aes-key" => {
+                let (key, iv) = split_pair(it.next(), "--aes-key KEYHEX:IVHEX");
+                c.secrets.aes_keys.push(
+                    kasa_decoder::wire::aes::AesKeys::from_hex(key, iv)
+                        .expect("--aes-key: 32 hex digits each"),
+                );
+            }
+            "--rsa-key" => {
+                let path = repo_path(it.next().expect("--rsa-key PATH"));
+                let bytes = std::fs::read(&path)
+                    .unwrap_or_else(|e| panic!("--rsa-key {}: {e}", path.display()));
+                c.secrets.rsa_keys.push(
+                    kasa_decoder::wire::aes::rsa_private_key(&bytes)
+                        .unwrap_or_else(|e| panic!("--rsa-key {}: {e}", path.display())),
+                );
+            }
             other => panic!("unknown fixture argument {other}"),
         }
     }
@@ -257,7 +331,13 @@ pub struct Shown {
     /// `kasa.time` in seconds.
     pub time: Option<f64>,
     pub experts: Vec<String>,
+    /// The transport fields (`kasa.klap.*`, `kasa.aes.*`, `kasa.tdp.*`) as `-T json` prints
+    /// them (FT_BYTES as colon-separated hex, hex integers as `0x…`), by name.
+    pub wire: BTreeMap<String, Vec<String>>,
 }
+
+/// The prefixes of the transport fields.
+pub const WIRE_PREFIXES: [&str; 3] = ["kasa.klap.", "kasa.aes.", "kasa.tdp."];
 
 /// What one tshark run showed: messages, and expert infos per frame (in and outside messages).
 #[derive(Debug, Default)]
@@ -340,6 +420,13 @@ pub fn parse_json(stdout: &[u8]) -> Run {
                     .map(|v| text(v).parse().unwrap())
                     .collect(),
                 experts,
+                wire: k
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(key, _)| WIRE_PREFIXES.iter().any(|p| key.starts_with(p)))
+                    .map(|(key, v)| (key.clone(), list(Some(v)).into_iter().map(text).collect()))
+                    .collect(),
             });
         }
         // Expert infos added outside a kasa item (e.g. a caught panic before the tree).
@@ -457,13 +544,20 @@ fn unhex(h: &str) -> Vec<u8> {
 /// One message as a correct dissector shows it, from an expected file (never from the decoder).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Want {
+    /// Index among the messages a front end shows (`expected::shown_messages`).
     pub index: usize,
     pub frame: u64,
     pub transport: String,
     pub direction: String,
     pub bytes: Vec<u8>,
     pub len: Option<u64>,
-    pub info: String,
+    /// The Info column. `None` for the messages of an expected file without the dissector keys
+    /// (the KLAP/AES/TDP recordings, fixtures/record/README.md): for those only what the file
+    /// has is compared (frame, transport, direction, text, method, err_code, links, time, the
+    /// `klap`/`aes`/`tdp` object, a TDP reply's device), not the Info column, `len`, `err_msg`,
+    /// the context, the other device fields, nor the experts (tests/cli_tshark.rs compares
+    /// those between the two front ends).
+    pub info: Option<String>,
     pub methods: Vec<String>,
     pub err_codes: Vec<Option<i64>>,
     pub err_msgs: Vec<Option<String>>,
@@ -475,12 +569,147 @@ pub struct Want {
     pub response_in: Vec<u64>,
     pub time: Option<f64>,
     pub problems: BTreeSet<String>,
+    /// The transport fields the expected `klap`/`aes`/`tdp` object gives, as tshark's `-T json`
+    /// prints them; an empty list: the field must be absent.
+    pub wire: BTreeMap<&'static str, Vec<String>>,
+    /// Transport fields the expected file says nothing about for this message: not judged.
+    pub wire_unjudged: BTreeSet<&'static str>,
 }
 
-/// The messages of an expected file, and the problems outside messages as `(frame, kasa.…)`.
-/// Needs the dissector keys (`frame`, `info`, ...): every committed expected file has them.
+/// `00ff…` as tshark's `-T json` prints an FT_BYTES field: `00:ff:…`.
+fn colon_hex(h: &str) -> String {
+    unhex(h)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// A scalar of an expected transport object as tshark prints its field (`null`: absent; a
+/// boolean as FT_BOOLEAN's `0`/`1`).
+fn field_values(v: Option<&Value>) -> Vec<String> {
+    match v {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Bool(b)) => vec![u8::from(*b).to_string()],
+        Some(Value::Array(a)) => a.iter().flat_map(|x| field_values(Some(x))).collect(),
+        Some(v) => vec![text(v)],
+    }
+}
+
+/// The transport fields a message's expected `klap`, `aes` or `tdp` object gives, and those
+/// it says nothing about (the exceptions of tests/fixtures.rs's `check_transport`).
+fn want_wire(m: &Value) -> (BTreeMap<&'static str, Vec<String>>, BTreeSet<&'static str>) {
+    let mut wire = BTreeMap::new();
+    let mut unjudged = BTreeSet::new();
+    let request = m["direction"] == "request";
+    if let Some(k) = m.get("klap") {
+        // `step` is no field: the Info column names it (compared between the front ends).
+        for (key, field) in [
+            ("local_seed", "kasa.klap.local_seed"),
+            ("remote_seed", "kasa.klap.remote_seed"),
+            ("server_hash", "kasa.klap.server_hash"),
+            ("client_hash", "kasa.klap.client_hash"),
+        ] {
+            let v = k.get(key).and_then(Value::as_str).map(colon_hex);
+            wire.insert(field, v.into_iter().collect());
+        }
+        wire.insert("kasa.klap.seq", field_values(k.get("seq")));
+        // A handshake1 request cannot know its session's cookie, version or account yet.
+        let hs1 = request && k["step"] == "handshake1";
+        for (key, field) in [
+            ("version", "kasa.klap.version"),
+            ("auth", "kasa.klap.auth"),
+            ("session", "kasa.klap.session"),
+        ] {
+            if hs1 {
+                unjudged.insert(field);
+            } else {
+                wire.insert(field, field_values(k.get(key)));
+            }
+        }
+        unjudged.extend([
+            "kasa.klap.signature",
+            "kasa.klap.signature.status",
+            "kasa.klap.ciphertext",
+        ]);
+    }
+    if let Some(a) = m.get("aes") {
+        wire.insert("kasa.aes.method", field_values(a.get("envelope_method")));
+        wire.insert("kasa.aes.session", field_values(a.get("session")));
+        if request {
+            // Whether the URI carries the token (on the login_device answer, `token` is the
+            // one it grants: no field).
+            let has = a["token"].is_string();
+            wire.insert(
+                "kasa.aes.token",
+                if has { vec!["1".into()] } else { vec![] },
+            );
+        } else {
+            unjudged.insert("kasa.aes.token");
+        }
+        let envelope: Value = a["envelope"]
+            .as_str()
+            .and_then(|e| serde_json::from_str(e).ok())
+            .expect("aes.envelope is JSON");
+        let error_code = if request {
+            Vec::new()
+        } else {
+            field_values(envelope.get("error_code"))
+        };
+        wire.insert("kasa.aes.error_code", error_code);
+        let encrypted =
+            envelope["params"]["request"].is_string() || envelope["result"]["response"].is_string();
+        wire.insert("kasa.aes.encrypted", vec![u8::from(encrypted).to_string()]);
+        unjudged.insert("kasa.aes.clear_response");
+    }
+    if let Some(t) = m.get("tdp") {
+        for (key, field) in [
+            ("version", "kasa.tdp.version"),
+            ("msg_type", "kasa.tdp.msg_type"),
+            ("size", "kasa.tdp.size"),
+            ("encrypt_type", "kasa.tdp.encrypt_type"),
+            ("http_port", "kasa.tdp.http_port"),
+            ("login_version", "kasa.tdp.login_version"),
+        ] {
+            wire.insert(field, field_values(t.get(key)));
+        }
+        for (key, field) in [
+            ("op_code", "kasa.tdp.op_code"),
+            ("flags", "kasa.tdp.flags"),
+            ("serial", "kasa.tdp.serial"),
+            ("crc", "kasa.tdp.crc"),
+        ] {
+            let n = t[key].as_u64().expect("tdp header field");
+            wire.insert(field, vec![format!("0x{n:08x}")]);
+        }
+        // FT_CHECKSUM's status: PROTO_CHECKSUM_E_GOOD is 1, _BAD 0.
+        let ok = t["crc_ok"].as_bool().expect("tdp.crc_ok");
+        wire.insert("kasa.tdp.crc.status", vec![u8::from(ok).to_string()]);
+        let tpap = t.get("tpap");
+        for (key, field) in [
+            ("port", "kasa.tdp.tpap.port"),
+            ("tls", "kasa.tdp.tpap.tls"),
+            ("pake", "kasa.tdp.tpap.pake"),
+            ("dac", "kasa.tdp.tpap.dac"),
+            ("noc", "kasa.tdp.tpap.noc"),
+            ("user_hash_type", "kasa.tdp.tpap.user_hash_type"),
+        ] {
+            wire.insert(field, field_values(tpap.and_then(|p| p.get(key))));
+        }
+    }
+    (wire, unjudged)
+}
+
+/// The messages of an expected file as a front end shows them (`expected::shown_messages`:
+/// not the HTTP answers without a body), and the problems outside messages as
+/// `(frame, kasa.…)`. A file has the dissector keys (`info`, ...) on every message or on none.
 pub fn wants(expected: &Value) -> (Vec<Want>, Vec<(u64, String)>) {
-    let msgs = expected["messages"].as_array().cloned().unwrap_or_default();
+    let msgs = expected::shown_messages(expected);
+    let with_info = msgs.iter().filter(|m| m.get("info").is_some()).count();
+    assert!(
+        with_info == 0 || with_info == msgs.len(),
+        "expected file with the dissector keys (info, ...) on some messages only: regenerate it"
+    );
     let frame_of = |j: &Value| -> u64 {
         let j = j.as_u64().expect("message index") as usize;
         msgs[j]["frame"].as_u64().expect("frame")
@@ -490,16 +719,15 @@ pub fn wants(expected: &Value) -> (Vec<Want>, Vec<(u64, String)>) {
         .iter()
         .enumerate()
         .map(|(index, m)| {
-            assert!(
-                m.get("info").is_some(),
-                "expected file without the dissector keys (info, frame, ...): regenerate it"
-            );
+            let info = m.get("info").map(|i| i.as_str().expect("info").to_owned());
             let bytes = match (m["text"].as_str(), m["hex"].as_str()) {
                 (Some(t), _) => t.as_bytes().to_vec(),
                 (None, Some(h)) => unhex(h),
+                // Nothing readable (a KLAP handshake, a session without its credential).
+                (None, None) if info.is_none() && m.get("text") == Some(&Value::Null) => Vec::new(),
                 _ => panic!("message {index} has neither text nor hex"),
             };
-            let device = m
+            let mut device: BTreeMap<String, String> = m
                 .get("device")
                 .map(|d| {
                     DEVICE_FIELDS
@@ -508,6 +736,20 @@ pub fn wants(expected: &Value) -> (Vec<Want>, Vec<(u64, String)>) {
                         .collect()
                 })
                 .unwrap_or_default();
+            // A TDP reply names its device.
+            if let Some(t) = m.get("tdp") {
+                for (key, f) in [
+                    ("device_model", "model"),
+                    ("mac", "mac"),
+                    ("device_id", "id"),
+                    ("device_type", "type"),
+                ] {
+                    if let Some(v) = t[key].as_str() {
+                        device.insert(f.to_owned(), v.to_owned());
+                    }
+                }
+            }
+            let (wire, wire_unjudged) = want_wire(m);
             Want {
                 index,
                 frame: m["frame"].as_u64().expect("frame"),
@@ -515,7 +757,7 @@ pub fn wants(expected: &Value) -> (Vec<Want>, Vec<(u64, String)>) {
                 direction: m["direction"].as_str().unwrap().to_owned(),
                 bytes,
                 len: m["len"].as_u64(),
-                info: m["info"].as_str().unwrap().to_owned(),
+                info,
                 methods: list(m.get("method")).into_iter().map(text).collect(),
                 err_codes: list(m.get("err_code"))
                     .into_iter()
@@ -529,7 +771,7 @@ pub fn wants(expected: &Value) -> (Vec<Want>, Vec<(u64, String)>) {
                     .unwrap_or_default(),
                 device,
                 device_generated: m["device"]["generated"].as_bool().unwrap_or(false),
-                response_to: m.get("response_to").map(frame_of),
+                response_to: m.get("response_to").filter(|v| !v.is_null()).map(frame_of),
                 response_in: list(m.get("response_in"))
                     .into_iter()
                     .map(frame_of)
@@ -540,6 +782,8 @@ pub fn wants(expected: &Value) -> (Vec<Want>, Vec<(u64, String)>) {
                     .filter_map(Value::as_str)
                     .map(|p| format!("kasa.{}", p.trim_start_matches("kasa.")))
                     .collect(),
+                wire,
+                wire_unjudged,
             }
         })
         .collect();
@@ -578,7 +822,9 @@ impl Coverage {
 
 /// Differences between the messages tshark shows and the expected ones, one line each, every
 /// field of the README's table: transport, len, plaintext, request/response, methods,
-/// err_code, err_msg, context, device, response_to, response_in, time, experts per message.
+/// err_code, err_msg, context, device, response_to, response_in, time, experts per message,
+/// and the transport fields (`kasa.klap.*`, `kasa.aes.*`, `kasa.tdp.*`). For a message whose
+/// expected file has no dissector keys (`Want::info` is `None`), only what the file has.
 pub fn compare_messages(shown: &[Shown], want: &[Want], cov: &mut Coverage) -> Vec<String> {
     let mut diffs = Vec::new();
     if shown.len() != want.len() {
@@ -615,7 +861,10 @@ pub fn compare_messages(shown: &[Shown], want: &[Want], cov: &mut Coverage) -> V
         } else {
             "kasa.response"
         });
-        d("kasa.len", &s.len, &w.len);
+        let dissector_keys = w.info.is_some();
+        if dissector_keys {
+            d("kasa.len", &s.len, &w.len);
+        }
         if w.len.is_some() {
             cov.saw("kasa.len");
         }
@@ -651,19 +900,21 @@ pub fn compare_messages(shown: &[Shown], want: &[Want], cov: &mut Coverage) -> V
             cov.saw("kasa.err_code");
         }
         let msgs: Vec<String> = w.err_msgs.iter().flatten().map(|m| c_string(m)).collect();
-        d("kasa.err_msg", &s.err_msgs, &msgs);
+        if dissector_keys {
+            d("kasa.err_msg", &s.err_msgs, &msgs);
+            d(
+                "kasa.context.source",
+                &s.source,
+                &w.source.as_deref().map(c_string),
+            );
+            d("kasa.context.child_id", &s.child_ids, &cs(&w.child_ids));
+        }
         if !msgs.is_empty() {
             cov.saw("kasa.err_msg");
         }
-        d(
-            "kasa.context.source",
-            &s.source,
-            &w.source.as_deref().map(c_string),
-        );
         if w.source.is_some() {
             cov.saw("kasa.context.source");
         }
-        d("kasa.context.child_id", &s.child_ids, &cs(&w.child_ids));
         if !w.child_ids.is_empty() {
             cov.saw("kasa.context.child_id");
         }
@@ -678,7 +929,10 @@ pub fn compare_messages(shown: &[Shown], want: &[Want], cov: &mut Coverage) -> V
                 _ => "kasa.device.type",
             };
             let want_v = w.device.get(f).map(|v| c_string(v));
-            d(what, &s.device.get(f), &want_v.as_ref());
+            // Without the dissector keys, only the device fields the file gives (a TDP reply's).
+            if dissector_keys || want_v.is_some() {
+                d(what, &s.device.get(f), &want_v.as_ref());
+            }
             if want_v.is_some() {
                 cov.saw(what);
                 if w.device_generated {
@@ -699,8 +953,26 @@ pub fn compare_messages(shown: &[Shown], want: &[Want], cov: &mut Coverage) -> V
             (Some(a), Some(b)) if (a - b).abs() <= 1e-6 => cov.saw("kasa.time"),
             (a, b) => d("kasa.time", &a, &b),
         }
-        let experts: BTreeSet<String> = s.experts.iter().cloned().collect();
-        d("experts of the message", &experts, &w.problems);
+        if dissector_keys {
+            let experts: BTreeSet<String> = s.experts.iter().cloned().collect();
+            d("experts of the message", &experts, &w.problems);
+        }
+        for (field, want_v) in &w.wire {
+            let shown_v = s.wire.get(*field).cloned().unwrap_or_default();
+            d(field, &shown_v, want_v);
+            if !want_v.is_empty() {
+                cov.saw(field);
+            }
+        }
+        for (field, shown_v) in &s.wire {
+            if !w.wire.contains_key(field.as_str()) && !w.wire_unjudged.contains(field.as_str()) {
+                d(
+                    &format!("{field} (the expected file gives no such field here)"),
+                    shown_v,
+                    &None::<()>,
+                );
+            }
+        }
     }
     diffs
 }
@@ -713,12 +985,19 @@ pub fn compare_experts(
     orphans: &[(u64, String)],
     cov: &mut Coverage,
 ) -> Vec<String> {
+    // The frames of messages whose expected file has no dissector keys: their experts are
+    // compared between the front ends (tests/cli_tshark.rs), not here.
+    let unjudged: BTreeSet<u64> = want
+        .iter()
+        .filter(|w| w.info.is_none())
+        .map(|w| w.frame)
+        .collect();
     let mut got: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
-    for (f, e) in shown {
+    for (f, e) in shown.iter().filter(|(f, _)| !unjudged.contains(f)) {
         got.entry(*f).or_default().insert(e.clone());
     }
     let mut exp: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
-    for w in want {
+    for w in want.iter().filter(|w| !unjudged.contains(&w.frame)) {
         for p in &w.problems {
             exp.entry(w.frame).or_default().insert(p.clone());
         }
@@ -826,7 +1105,7 @@ fn parse_columns(out: &Output, sep: char, n: usize) -> Columns {
 /// The Info column without the notes Wireshark's TCP analysis puts before a subdissector's
 /// text (`[TCP Retransmission]  | …` on the segment that fills an out-of-order hole): TCP's, not
 /// the plugin's.
-fn without_tcp_notes(info: &str) -> &str {
+pub fn without_tcp_notes(info: &str) -> &str {
     let mut rest = info;
     while let Some(after) = rest.strip_prefix("[TCP ") {
         let Some(end) = after.find(']') else {
@@ -852,11 +1131,16 @@ pub fn compare_info(
     cov: &mut Coverage,
 ) -> Vec<String> {
     let mut per_frame: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    // The frames of messages whose expected file gives no Info column: tests/cli_tshark.rs
+    // compares theirs between the front ends.
+    let mut unjudged: BTreeSet<u64> = BTreeSet::new();
     for w in want {
-        per_frame
-            .entry(w.frame)
-            .or_default()
-            .push(c_string(&w.info));
+        match &w.info {
+            Some(info) => per_frame.entry(w.frame).or_default().push(c_string(info)),
+            None => {
+                unjudged.insert(w.frame);
+            }
+        }
     }
     let orphan_frames: BTreeSet<u64> = orphans.iter().map(|(f, _)| *f).collect();
     let mut diffs = Vec::new();
@@ -884,7 +1168,11 @@ pub fn compare_info(
         }
     }
     for (f, (proto, info)) in cols {
-        if proto == "KASA" && !per_frame.contains_key(f) && !orphan_frames.contains(f) {
+        if proto == "KASA"
+            && !per_frame.contains_key(f)
+            && !orphan_frames.contains(f)
+            && !unjudged.contains(f)
+        {
             diffs.push(format!(
                 "frame {f}: {what}: KASA {:?} on a frame without an expected message",
                 clip(info)
