@@ -146,12 +146,53 @@ fn the_probe_shows_what_http_handed_over() {
     }
 }
 
+/// The frames whose bodies are KLAP (a `/app/handshake…` or `/app/request` URI), from the
+/// hand-written expected probe lines: the plugin takes those, and only those.
+fn klap_frames() -> std::collections::BTreeSet<u64> {
+    expected()
+        .into_iter()
+        .filter(|(_, line)| {
+            line.split(' ')
+                .find_map(|w| w.strip_prefix("uri="))
+                .is_some_and(|uri| {
+                    uri.starts_with("/app/handshake") || uri.starts_with("/app/request")
+                })
+        })
+        .map(|(f, _)| f)
+        .collect()
+}
+
+/// `tshark` output cut per frame: `-V` blocks start with "Frame N:", summary lines with N.
+fn per_frame(out: &str, tree: bool) -> BTreeMap<u64, String> {
+    let mut frames: BTreeMap<u64, String> = BTreeMap::new();
+    let mut current = 0;
+    for line in out.lines() {
+        let number = if tree {
+            line.strip_prefix("Frame ")
+                .and_then(|r| r.split(':').next())
+                .and_then(|n| n.parse().ok())
+        } else {
+            line.split_whitespace().next().and_then(|n| n.parse().ok())
+        };
+        if let Some(n) = number {
+            current = n;
+        }
+        let block = frames.entry(current).or_default();
+        block.push_str(line);
+        block.push('\n');
+    }
+    frames
+}
+
 #[test]
-fn without_the_probe_http_and_json_show_as_without_the_plugin() {
+fn http_that_is_not_kasa_shows_as_without_the_plugin() {
     let cap = capture();
     let cap = cap.to_str().unwrap();
+    let klap = klap_frames();
+    assert_eq!(klap.len(), 9, "{klap:?}");
     for passes in [&[][..], &["-2"][..]] {
         for mode in [&["-V"][..], &[][..]] {
+            let tree = mode == ["-V"];
             let mut args = vec!["-r", cap];
             args.extend_from_slice(passes);
             args.extend_from_slice(mode);
@@ -171,7 +212,7 @@ fn without_the_probe_http_and_json_show_as_without_the_plugin() {
             let disabled = tshark(&disabled_args, &[]);
             assert_clean_exit(&disabled);
             let (w, base, d) = (stdout(&with), stdout(&without), stdout(&disabled));
-            if mode == ["-V"] {
+            if tree {
                 // The capture exercises what must not change: JSON bodies, octet-stream bodies,
                 // bodies without a Content-Type, a split request.
                 assert!(base.contains("JavaScript Object Notation: application/json"));
@@ -197,11 +238,34 @@ fn without_the_probe_http_and_json_show_as_without_the_plugin() {
                     .map(|(i, (x, y))| format!("line {}: {x:?} / {y:?}", i + 1))
                     .unwrap_or_else(|| "lengths differ".into())
             };
-            assert!(
-                w == base,
-                "{passes:?} {mode:?}: with the plugin / without: {}",
-                first_difference(&w, &base)
+            // With the plugin: every frame that is not KLAP exactly as without it; every KLAP
+            // frame shows the Kasa layer (and never "subdissector failed").
+            let (wf, bf) = (per_frame(&w, tree), per_frame(&base, tree));
+            assert_eq!(
+                wf.keys().collect::<Vec<_>>(),
+                bf.keys().collect::<Vec<_>>(),
+                "{passes:?} {mode:?}: frames differ"
             );
+            for (f, block) in &wf {
+                let other = &bf[f];
+                if klap.contains(f) {
+                    let kasa = if tree {
+                        "TP-Link Kasa Smart Home"
+                    } else {
+                        "KASA"
+                    };
+                    assert!(
+                        block.contains(kasa) && !block.contains("subdissector failed"),
+                        "{passes:?} {mode:?}: frame {f} is KLAP but shows:\n{block}"
+                    );
+                } else {
+                    assert!(
+                        block == other,
+                        "{passes:?} {mode:?}: frame {f} with the plugin / without: {}",
+                        first_difference(block, other)
+                    );
+                }
+            }
             assert!(
                 d == base,
                 "{passes:?} {mode:?}: kasa disabled / without the plugin: {}",
