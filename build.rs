@@ -168,6 +168,7 @@ const ALLOW_FUNCTIONS: &[&str] = &[
     "expert_register_field_array",
     "register_dissector",
     "create_dissector_handle",
+    "create_dissector_handle_with_name_and_description",
     "find_dissector",
     "find_dissector_table",
     "dissector_get_string_handle",

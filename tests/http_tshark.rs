@@ -285,6 +285,12 @@ fn the_hooks_are_registered() {
     );
     let prefs = stdout(&tshark(&["-G", "currentprefs"], &[]));
     assert!(prefs.contains("kasa.rsa_private_key"), "{prefs}");
+    // Registration draws no warning (4.6 checks, for one, that the handles of a dissector
+    // table have distinct descriptions).
+    let cap = capture();
+    let out = tshark(&["-r", cap.to_str().unwrap()], &[]);
+    assert_clean_exit(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "tshark's stderr");
 }
 
 #[test]

@@ -16,13 +16,15 @@
 //! Both end in [`Callbacks::dissect_http_body`](super::Callbacks) with an [`HttpCtx`].
 //!
 //! What each version gives (the C shim reads it, `kasa_shim_http_info`, compiled against that
-//! version's headers):
+//! version's headers). Everything is read on the first, sequential pass and kept per frame and
+//! body for later passes (`tshark -2`, GUI clicks): 4.0's conversation and 4.6's header map
+//! describe other messages by then.
 //!
 //! | | 4.0 | 4.4, 4.6 |
 //! |---|---|---|
-//! | `uri` | the conversation's last request line, read on the first pass and kept for later passes (wrong for pipelined requests) | the frame's `http_req_res_t` (a response's: its request's URI) |
+//! | `uri` | the conversation's last request line (wrong for pipelined requests) | the frame's `http_req_res_t` (a response's: its request's URI) |
 //! | `req_frame` (responses) | `http_req_res_t.req_framenum` | same |
-//! | `status` (responses) | the conversation's last status line, first pass, kept | `http_req_res_t.response_code` |
+//! | `status` (responses) | the conversation's last status line | `http_req_res_t.response_code` |
 //! | `cookie`, `set_cookie`, `content_type` | the header map, from the `media_type` table only; `None` from the heuristic (HTTP passes no data) | the header map, both ways in |
 //!
 //! Responses with an empty body (KLAP handshake2's) never reach a subdissector.
@@ -78,7 +80,8 @@ static BODY: Handle = Handle::new();
 /// this Wireshark has no `http` protocol.
 pub fn register_http(name: &'static CStr, short: &'static CStr, filter: &'static CStr) {
     // SAFETY: 'static strings; the C functions are the shim's trampolines. HTTP is registered
-    // before plugins' register_protoinfo runs.
+    // before plugins' register_protoinfo runs. Each media_type handle has its own description:
+    // 4.6 warns about two handles of one table sharing one (the helper protocol's name).
     unsafe {
         let http = sys::proto_get_id_by_filter_name(c"http".as_ptr());
         if http < 0 {
@@ -91,14 +94,28 @@ pub fn register_http(name: &'static CStr, short: &'static CStr, filter: &'static
             http,
             sys::FT_PROTOCOL,
         );
-        let media: [sys::dissector_t; 2] = [
-            Some(sys::kasa_tramp_http_media_json),
-            Some(sys::kasa_tramp_http_media_octet),
+        let media: [(sys::dissector_t, &CStr, &CStr); 2] = [
+            (
+                Some(sys::kasa_tramp_http_media_json),
+                c"kasa_http_json",
+                c"TP-Link Kasa over HTTP (application/json, else JSON)",
+            ),
+            (
+                Some(sys::kasa_tramp_http_media_octet),
+                c"kasa_http_octet_stream",
+                c"TP-Link Kasa over HTTP (application/octet-stream, else data)",
+            ),
         ];
-        for (handle, f) in MEDIA.iter().zip(media) {
-            handle
-                .0
-                .store(sys::create_dissector_handle(f, helper), Relaxed);
+        for (handle, (f, name, description)) in MEDIA.iter().zip(media) {
+            handle.0.store(
+                sys::create_dissector_handle_with_name_and_description(
+                    f,
+                    helper,
+                    name.as_ptr(),
+                    description.as_ptr(),
+                ),
+                Relaxed,
+            );
         }
         BODY.0.store(
             sys::create_dissector_handle(Some(sys::kasa_tramp_http_body), PROTO.get()),

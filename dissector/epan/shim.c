@@ -335,19 +335,24 @@ static const char *header(wmem_map_t *headers, const char *lower_name)
     return headers != NULL ? (const char *)wmem_map_lookup(headers, lower_name) : NULL;
 }
 
-/* Key (in the capture scope, per frame) of the HTTP record the plugin keeps for the n-th body
+/* Key (in the capture scope, per frame) of the record the plugin keeps for the n-th HTTP body
  * of a frame; the packet-scope key of the per-packet body counter. */
 #define KASA_PD_HTTP_RECORD(n) (0x100u + (n))
 #define KASA_PD_HTTP_COUNTER 3u
 
-#if !KASA_REQRES_HAS_URI
-/* 4.0: the URI and status as the first pass read them from the conversation. */
-struct kasa_http_record {
-    const char *uri;
-    uint32_t status;
-};
-#endif
+static const char *keep(const char *s)
+{
+    return s != NULL ? wmem_strdup(wmem_file_scope(), s) : NULL;
+}
 
+/*
+ * What HTTP says is reliable on the first, sequential pass only: in 4.0 the URI and status are
+ * the conversation's last ones, and 4.6 hands later passes a header map that is not this
+ * message's (its request/response headers are kept per exchange on the first pass only, and a
+ * later pass gets an empty map or the conversation's last one). So the first pass reads it all
+ * and keeps a copy per frame and body in the capture scope; later passes (tshark -2, GUI clicks)
+ * read the copy.
+ */
 int kasa_shim_http_info(struct kasa_http_info *out, packet_info *pinfo, void *data,
                         int proto_kasa)
 {
@@ -367,6 +372,17 @@ int kasa_shim_http_info(struct kasa_http_info *out, packet_info *pinfo, void *da
         p_add_proto_data(pinfo->pool, pinfo, proto_kasa, KASA_PD_HTTP_COUNTER, counter);
     }
     unsigned index = (*counter)++;
+
+    bool first_pass = !PINFO_FD_VISITED(pinfo);
+    if (!first_pass) {
+        const struct kasa_http_info *kept = (const struct kasa_http_info *)p_get_proto_data(
+            wmem_file_scope(), pinfo, proto_kasa, KASA_PD_HTTP_RECORD(index));
+        if (kept != NULL) {
+            *out = *kept;
+            return 1;
+        }
+        /* Not seen on the first pass: what can be read reliably now, below. */
+    }
 
     http_req_res_t *rr =
         (http_req_res_t *)p_get_proto_data(wmem_file_scope(), pinfo, proto_http, 0);
@@ -391,16 +407,17 @@ int kasa_shim_http_info(struct kasa_http_info *out, packet_info *pinfo, void *da
         else
             return 0;
     }
-    out->cookie = header(headers, "cookie");
-    out->set_cookie = header(headers, "set-cookie");
-    out->content_type = header(headers, "content-type");
+    if (first_pass) {
+        out->cookie = header(headers, "cookie");
+        out->set_cookie = header(headers, "set-cookie");
+        out->content_type = header(headers, "content-type");
+    }
 
     if (out->kind == KASA_HTTP_RESPONSE && rr != NULL && rr->req_framenum != 0 &&
         rr->req_framenum != pinfo->num)
         out->req_frame = rr->req_framenum;
 
 #if KASA_REQRES_HAS_URI
-    (void)index;
     if (rr != NULL) {
         out->uri = rr->request_uri;
         if (out->kind == KASA_HTTP_RESPONSE)
@@ -408,26 +425,27 @@ int kasa_shim_http_info(struct kasa_http_info *out, packet_info *pinfo, void *da
     }
 #else
     /* The conversation holds the last request line and status line dissected: this message's
-     * (or, for a response, its request's) on the first, sequential pass only. Kept per frame
-     * and body for the later passes. */
-    struct kasa_http_record *rec = (struct kasa_http_record *)p_get_proto_data(
-        wmem_file_scope(), pinfo, proto_kasa, KASA_PD_HTTP_RECORD(index));
-    if (rec == NULL && !PINFO_FD_VISITED(pinfo)) {
-        rec = wmem_new0(wmem_file_scope(), struct kasa_http_record);
+     * (or, for a response, its request's) on the first, sequential pass. */
+    if (first_pass) {
         conversation_t *conv = find_conversation_pinfo(pinfo, 0);
         http_conv_t *hc =
             conv != NULL ? (http_conv_t *)conversation_get_proto_data(conv, proto_http) : NULL;
         if (hc != NULL) {
-            rec->uri = hc->request_uri != NULL ? wmem_strdup(wmem_file_scope(), hc->request_uri)
-                                               : NULL;
-            rec->status = out->kind == KASA_HTTP_RESPONSE ? hc->response_code : 0;
+            out->uri = hc->request_uri;
+            if (out->kind == KASA_HTTP_RESPONSE)
+                out->status = hc->response_code;
         }
-        p_add_proto_data(wmem_file_scope(), pinfo, proto_kasa, KASA_PD_HTTP_RECORD(index), rec);
-    }
-    if (rec != NULL) {
-        out->uri = rec->uri;
-        out->status = rec->status;
     }
 #endif
+
+    if (first_pass) {
+        struct kasa_http_info *kept = wmem_new(wmem_file_scope(), struct kasa_http_info);
+        *kept = *out;
+        kept->uri = keep(out->uri);
+        kept->cookie = keep(out->cookie);
+        kept->set_cookie = keep(out->set_cookie);
+        kept->content_type = keep(out->content_type);
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_kasa, KASA_PD_HTTP_RECORD(index), kept);
+    }
     return 1;
 }

@@ -143,9 +143,10 @@ struct kasa_http_info {
 };
 /* Fills *out for a body HTTP/1.x handed to one of the plugin's handles (from the media_type
  * table or the http heuristics: `data` is what that dissector got) and returns 1; returns 0 when
- * the caller is not HTTP/1.x or the message is neither a request nor a response. `proto_kasa`
- * keys the plugin's own per-frame records (4.0: the URI and status read on the first pass are
- * kept for later passes). Never throws. */
+ * the caller is not HTTP/1.x or the message is neither a request nor a response. What HTTP says
+ * is reliable on the first pass only (4.0's URI and status, 4.6's header map): the first pass
+ * keeps a copy per frame and body, keyed under `proto_kasa` in the capture scope, and later
+ * passes read it. Never throws. */
 int kasa_shim_http_info(struct kasa_http_info *out, packet_info *pinfo, void *data,
                         int proto_kasa);
 
