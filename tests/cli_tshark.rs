@@ -120,6 +120,9 @@ const SECURE: [&str; 3] = ["klap", "aes", "tdp"];
 /// experts (of messages and outside them).
 struct Cli {
     msgs: Vec<Msg>,
+    /// Connections marked by what discovery announced: (transport, first frame, last frame,
+    /// frames).
+    marked: Vec<(String, u64, u64, u64)>,
     infos: BTreeMap<u64, Vec<String>>,
     experts: BTreeMap<u64, BTreeSet<String>>,
 }
@@ -184,8 +187,23 @@ fn cli_messages(capture: &Path, args: &[String]) -> Cli {
             }
         })
         .collect();
+    let marked = lines
+        .iter()
+        .filter(|l| l["type"] == "connection")
+        .map(|l| {
+            let d = &l["data"];
+            let n = |k: &str| d[k].as_u64().expect("connection frame numbers");
+            (
+                d["transport"].as_str().unwrap().to_owned(),
+                n("first_frame"),
+                n("last_frame"),
+                n("frames"),
+            )
+        })
+        .collect();
     Cli {
         msgs,
+        marked,
         infos,
         experts,
     }
@@ -309,6 +327,23 @@ fn kasa_decode_and_tshark_show_the_same_messages_and_links() {
             })
             .collect();
         let mut diffs = compare(&name, &cli.msgs, &shown);
+        // A marked connection: kasa-decode's one line against tshark's marks on its frames.
+        let mut tshark_marked: Vec<(String, u64, u64, u64)> = Vec::new();
+        for (frame, t) in &run.marked {
+            match tshark_marked.last_mut() {
+                Some(m) if m.0 == *t => {
+                    m.2 = *frame;
+                    m.3 += 1;
+                }
+                _ => tshark_marked.push((t.clone(), *frame, *frame, 1)),
+            }
+        }
+        if cli.marked != tshark_marked {
+            diffs.push(format!(
+                "{name}: marked connections: kasa-decode {:?} / tshark {tshark_marked:?}",
+                cli.marked
+            ));
+        }
         let mut tally = Tally {
             messages: cli.msgs.len(),
             ..Tally::default()

@@ -258,6 +258,26 @@ fn check_fixture(path: &Path, expected: &serde_json::Value) -> (Vec<String>, Cov
             failures.push(format!("{name}: stderr has {bad:?}: {stderr}"));
         }
     }
+    // A TPAP connection (the expected file's `tls` section: the fake device's connection on
+    // the port its discovery reply announced) is marked on each of its frames, and nothing else.
+    let want_marked: Vec<(u64, String)> = expected["tls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| {
+            let (a, b) = (
+                c["first_frame"].as_u64().unwrap(),
+                c["last_frame"].as_u64().unwrap(),
+            );
+            (a..=b).map(|f| (f, "tpap".to_owned()))
+        })
+        .collect();
+    if run.marked != want_marked {
+        failures.push(format!(
+            "{name}: connection marks {:?} != expected {:?}",
+            run.marked, want_marked
+        ));
+    }
     let (want, orphans) = wants(expected);
     let mut cov = Coverage::default();
     let mut diffs = compare_messages(&run.messages, &want, &mut cov);

@@ -344,6 +344,9 @@ pub const WIRE_PREFIXES: [&str; 3] = ["kasa.klap.", "kasa.aes.", "kasa.tdp."];
 pub struct Run {
     pub messages: Vec<Shown>,
     pub experts: Vec<(u64, String)>,
+    /// Frames marked as a connection of a transport that is not read (`kasa.transport ==
+    /// "tpap"`, neither request nor response): (frame, transport).
+    pub marked: Vec<(u64, String)>,
 }
 
 fn list(v: Option<&Value>) -> Vec<&Value> {
@@ -382,6 +385,10 @@ pub fn parse_json(stdout: &[u8]) -> Run {
             let Some(transport) = k.get("kasa.transport") else {
                 continue;
             };
+            if k.get("kasa.request").is_none() && k.get("kasa.response").is_none() {
+                run.marked.push((frame, text(transport)));
+                continue;
+            }
             let direction = if k.get("kasa.request").is_some() {
                 "request"
             } else {
