@@ -345,7 +345,7 @@ pub struct Run {
     pub messages: Vec<Shown>,
     pub experts: Vec<(u64, String)>,
     /// Frames marked as a connection of a transport that is not read (`kasa.transport ==
-    /// "tpap"`, neither request nor response): (frame, transport).
+    /// "tpap"`): (frame, transport).
     pub marked: Vec<(u64, String)>,
 }
 
@@ -385,7 +385,9 @@ pub fn parse_json(stdout: &[u8]) -> Run {
             let Some(transport) = k.get("kasa.transport") else {
                 continue;
             };
-            if k.get("kasa.request").is_none() && k.get("kasa.response").is_none() {
+            // TPAP connections are marked, not read: no message (a message whose rendering
+            // stopped at a throw also lacks kasa.request/response, so the transport decides).
+            if text(transport) == "tpap" {
                 run.marked.push((frame, text(transport)));
                 continue;
             }
