@@ -19,6 +19,7 @@ use crate::fields::{ETT_KASA, HTTP_PROBE};
 use crate::render::{self, Input};
 use crate::secrets;
 use kasa_decoder::conv::HttpView;
+use kasa_decoder::wire::http::is_app_target;
 use std::fmt::Write;
 use std::sync::OnceLock;
 
@@ -32,7 +33,7 @@ pub fn dissect_body(c: &Call<'_>, ctx: &HttpCtx<'_>) -> bool {
     let request = match ctx.kind {
         HttpKind::Request => match ctx.uri {
             // Only `/app…` can be KLAP or AES: other bodies cost nothing more.
-            Some(uri) if uri.starts_with("/app") => Some(("POST", uri)),
+            Some(uri) if is_app_target(uri) => Some(("POST", uri)),
             _ => return false,
         },
         HttpKind::Response => None,

@@ -21,7 +21,7 @@ use crate::conv::{
     Session, StreamDecoder,
 };
 use crate::msg::{Body, Direction, Message, Meta, Pairing, Problem, Transport};
-use crate::wire::{tdp, xor};
+use crate::wire::{http, tdp, xor};
 use core::fmt;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -328,9 +328,14 @@ pub struct Decoder {
     last_time: Duration,
 }
 
-/// Whether a TCP payload starts an HTTP request to `/app…` (KLAP or AES).
+/// Whether a TCP payload starts an HTTP POST whose target can be KLAP or AES
+/// ([`http::is_app_target`]).
 fn is_app_request(payload: &[u8]) -> bool {
-    payload.starts_with(b"POST /app")
+    payload
+        .strip_prefix(b"POST ")
+        .and_then(|rest| rest.split(|&b| b == b' ').next())
+        .and_then(|target| core::str::from_utf8(target).ok())
+        .is_some_and(http::is_app_target)
 }
 
 fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {

@@ -10,6 +10,13 @@ pub fn path(uri: &str) -> &str {
     uri.get(..end).unwrap_or(uri)
 }
 
+/// Whether a request target can be KLAP or AES: its path starts with `/app` (`/app`,
+/// `/app?token=…`, `/app/handshake1`, `/app/request?seq=…`). The cheap first test of both front
+/// ends; the session decides the rest.
+pub fn is_app_target(uri: &str) -> bool {
+    path(uri).starts_with("/app")
+}
+
 /// The value of the first query parameter `name` (`/app/request?seq=5`, `/app?token=T&x=1`),
 /// not percent-decoded. `Some("")` for `name=` and for a bare `name`.
 pub fn query_param<'a>(uri: &'a str, name: &str) -> Option<&'a str> {
