@@ -17,7 +17,7 @@
 use crate::epan::{Call, HttpCtx, HttpKind, Span, Thrown, Via};
 use crate::fields::{ETT_KASA, HTTP_PROBE};
 use crate::render::{self, Input};
-use crate::secrets;
+use crate::{secrets, state};
 use kasa_decoder::conv::HttpView;
 use kasa_decoder::wire::http::is_app_target;
 use std::fmt::Write;
@@ -32,8 +32,11 @@ pub fn dissect_body(c: &Call<'_>, ctx: &HttpCtx<'_>) -> bool {
     }
     let request = match ctx.kind {
         HttpKind::Request => match ctx.uri {
-            // Only `/app…` can be KLAP or AES: other bodies cost nothing more.
-            Some(uri) if is_app_target(uri) => Some(("POST", uri)),
+            // Only `/app…` can be KLAP or AES, and TPAP goes to an endpoint discovery
+            // announced: other bodies cost nothing more.
+            Some(uri) if is_app_target(uri) || state::with(|s| s.is_tpap(c.pinfo.dst())) => {
+                Some(("POST", uri))
+            }
             _ => return false,
         },
         HttpKind::Response => None,

@@ -16,7 +16,7 @@ use crate::register::{JSON_HANDLE, TCP_PORTS, UDP_PORTS, json_tree};
 use crate::state;
 use core::ffi::CStr;
 use kasa_decoder::conv::{Found, HttpView, MessageId, Record, Seen, Shown};
-use kasa_decoder::msg::{self, Body, Direction, KlapStep, Meta, Problem, Transport};
+use kasa_decoder::msg::{self, Body, Direction, KlapStep, Meta, Problem, TpapStep, Transport};
 use kasa_decoder::wire::tdp::TdpHeader;
 use kasa_decoder::wire::xor::{self, FrameCut, HEADER_LEN};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -139,6 +139,12 @@ enum WirePlan<'p> {
         auth: Option<&'p CStr>,
         session: Option<&'p CStr>,
     },
+    Tpap {
+        step: TpapStep,
+        sub_method: Option<&'p CStr>,
+        seq: Option<i64>,
+        data_len: usize,
+    },
     Aes {
         method: Option<&'p CStr>,
         session: Option<&'p CStr>,
@@ -202,6 +208,12 @@ impl<'p> WirePlan<'p> {
                 version: k.version.map(|v| v.number().into()),
                 auth: opt(&k.auth),
                 session: opt(&k.session),
+            },
+            Meta::Tpap(t) => WirePlan::Tpap {
+                step: t.step,
+                sub_method: opt(&t.sub_method),
+                seq: t.seq,
+                data_len: t.data_len,
             },
             Meta::Aes(a) => WirePlan::Aes {
                 method: a.method.map(|m| pool.cstr(m.as_str())),
@@ -487,6 +499,8 @@ fn plan<'p>(
             let decrypted = match &shown.meta {
                 Meta::Klap(k) => k.decrypted,
                 Meta::Aes(a) => a.decrypted || a.clear_response,
+                // Clear JSON inside TLS: shown where it is.
+                Meta::Tpap(_) => false,
                 _ => true,
             };
             let plaintext: &'p [u8] = pool.slice(&shown.plaintext);
@@ -710,6 +724,22 @@ fn render_wire<'p>(tree: Tree<'p>, tvb: Tvb<'p>, wire: WirePlan<'p>) -> Result<(
             }
             if let Some(v) = session {
                 generated(tree.string(&KLAP_SESSION, none, v)?);
+            }
+        }
+        WirePlan::Tpap {
+            step,
+            sub_method,
+            seq,
+            data_len,
+        } => {
+            if let Some(v) = sub_method {
+                generated(tree.string(&TPAP_SUB_METHOD, none, v)?);
+            }
+            if let Some(v) = seq {
+                generated(tree.int(&TPAP_SEQ, none, clamp_i32(v))?);
+            }
+            if step == TpapStep::Data && data_len > 0 {
+                tree.bytes_item(&TPAP_DATA, at(0, data_len))?;
             }
         }
         WirePlan::Aes {

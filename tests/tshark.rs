@@ -572,3 +572,62 @@ fn the_plugin_decodes_everything_the_builtin_decodes() {
         "{compared} built-in messages in {files} captures found in the plugin; {utf8_restored} with UTF-8 the built-in showed as dots"
     );
 }
+
+/// TPAP inside TLS: with the recording's TLS key log (written by the fake device's client),
+/// Wireshark decrypts the connection to the announced endpoint and the plugin shows the login
+/// steps there as the expected file's `tls.inside` says (texts from the fake device's log):
+/// transport `tpap`, direction, text, `kasa.tpap.sub_method`, the answer paired with its
+/// request; and the connection stays marked on every frame.
+#[test]
+fn tpap_login_inside_tls_with_the_recorded_key_log() {
+    let (path, expected) = fixtures()
+        .into_iter()
+        .find(|(p, _)| p.to_string_lossy().ends_with("tdp-tpap.pcapng"))
+        .expect("the tdp-tpap fixture");
+    let keylog = common::stage(&path.with_file_name("tdp-tpap.tls-keys.log"));
+    let extra = vec![
+        "-o".to_owned(),
+        format!("tls.keylog_file:{}", keylog.display()),
+    ];
+    let (out, run) = decode(&path, &extra, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inside = expected["tls"][0]["inside"].as_array().expect("tls.inside");
+    let shown: Vec<_> = run
+        .messages
+        .iter()
+        .filter(|m| m.transport == "tpap")
+        .collect();
+    assert_eq!(shown.len(), inside.len(), "{shown:#?}");
+    let mut request_frame = None;
+    for (s, w) in shown.iter().zip(inside) {
+        assert_eq!(s.frame, w["frame"].as_u64().unwrap());
+        assert_eq!(s.direction, w["direction"].as_str().unwrap());
+        assert_eq!(s.plaintext, w["text"].as_str().unwrap());
+        let sub = serde_json::from_str::<serde_json::Value>(inside[0]["text"].as_str().unwrap())
+            .unwrap()["params"]["sub_method"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            s.wire.get("kasa.tpap.sub_method"),
+            Some(&vec![sub]),
+            "{s:#?}"
+        );
+        if s.direction == "request" {
+            request_frame = Some(s.frame);
+        } else {
+            assert_eq!(s.response_to, request_frame);
+        }
+    }
+    let c = &expected["tls"][0];
+    let (a, b) = (
+        c["first_frame"].as_u64().unwrap(),
+        c["last_frame"].as_u64().unwrap(),
+    );
+    let marked: Vec<u64> = run.marked.iter().map(|(f, _)| *f).collect();
+    assert_eq!(marked, (a..=b).collect::<Vec<_>>());
+}

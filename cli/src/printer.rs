@@ -44,7 +44,7 @@
 
 use base64::Engine;
 use kasa_decoder::capture::{Decoded, Marked, Orphan};
-use kasa_decoder::msg::{Device, KlapStep, Message, Meta, Problem, Severity};
+use kasa_decoder::msg::{Device, KlapStep, Message, Meta, Problem, Severity, TpapStep};
 use serde_json::{Value, json};
 use std::io::{self, Write};
 use std::time::Duration;
@@ -351,6 +351,15 @@ fn transport_json(meta: &Meta) -> Option<Value> {
             }
             v
         }
+        Meta::Tpap(t) => json!({
+            "step": match t.step {
+                TpapStep::Login => "login",
+                TpapStep::Data => "data",
+            },
+            "sub_method": t.sub_method,
+            "seq": t.seq,
+            "data_len": t.data_len,
+        }),
         Meta::Aes(a) => json!({
             "envelope_method": a.method.map(|m| m.as_str()),
             "session": a.session,

@@ -337,7 +337,7 @@ pub struct Shown {
 }
 
 /// The prefixes of the transport fields.
-pub const WIRE_PREFIXES: [&str; 3] = ["kasa.klap.", "kasa.aes.", "kasa.tdp."];
+pub const WIRE_PREFIXES: [&str; 4] = ["kasa.klap.", "kasa.aes.", "kasa.tdp.", "kasa.tpap."];
 
 /// What one tshark run showed: messages, and expert infos per frame (in and outside messages).
 #[derive(Debug, Default)]
@@ -385,9 +385,13 @@ pub fn parse_json(stdout: &[u8]) -> Run {
             let Some(transport) = k.get("kasa.transport") else {
                 continue;
             };
-            // TPAP connections are marked, not read: no message (a message whose rendering
-            // stopped at a throw also lacks kasa.request/response, so the transport decides).
-            if text(transport) == "tpap" {
+            // A TPAP connection's mark: transport tpap and no direction (a TPAP login step
+            // seen inside decrypted TLS is a message; a message whose rendering stopped at a
+            // throw lacks its direction too, but is not tpap).
+            if text(transport) == "tpap"
+                && k.get("kasa.request").is_none()
+                && k.get("kasa.response").is_none()
+            {
                 run.marked.push((frame, text(transport)));
                 continue;
             }

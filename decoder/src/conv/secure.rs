@@ -1,4 +1,5 @@
-//! The encrypted HTTP transports, KLAP (PROTOCOL.md §4) and AES securePassthrough (§5): which
+//! The encrypted HTTP transports, KLAP (PROTOCOL.md §4), AES securePassthrough (§5) and, when
+//! Wireshark decrypted its TLS, TPAP's login and data frames (§6): which
 //! HTTP message is one of theirs, which step it is, which session it belongs to, and, when the
 //! user's secrets allow, its plaintext.
 //!
@@ -12,7 +13,7 @@
 //! its envelope and a note.
 
 use super::session::{ConvId, MessageId, Seen};
-use crate::msg::{AesMeta, Direction, KlapMeta, KlapStep, Meta, Problem};
+use crate::msg::{AesMeta, Direction, KlapMeta, KlapStep, Meta, Problem, TpapMeta, TpapStep};
 use crate::wire::aes::{self, AesKeys, EnvelopeMethod};
 use crate::wire::crypto::CryptoError;
 use crate::wire::klap::{self, AuthHash, Credential, KlapKeys, KlapUri, KlapVersion};
@@ -89,6 +90,11 @@ enum Pending {
         session: Option<Arc<KlapSession>>,
         cookie: Option<String>,
     },
+    Tpap {
+        step: TpapStep,
+        sub_method: Option<String>,
+        seq: Option<i64>,
+    },
     Aes {
         method: EnvelopeMethod,
         cookie: Option<String>,
@@ -115,6 +121,8 @@ pub struct Secure {
     aes_by_conv: HashMap<ConvId, Arc<AesSession>>,
     /// TDP probes whose RSA key the user holds: (client, serial) → index into the RSA keys.
     tdp_probes: HashMap<(SocketAddr, u32), usize>,
+    /// TPAP connections: the next data frame's sequence number, once `pake_share` answered.
+    tpap_seq: HashMap<ConvId, i64>,
 }
 
 impl Default for Secure {
@@ -162,6 +170,7 @@ impl Secure {
             aes_by_cookie: HashMap::new(),
             aes_by_conv: HashMap::new(),
             tdp_probes: HashMap::new(),
+            tpap_seq: HashMap::new(),
         }
     }
 
@@ -189,12 +198,60 @@ impl Secure {
         Some(tdp::decrypt_encrypt_info(info, &self.secrets.rsa_keys[i]))
     }
 
-    /// Classifies one HTTP message; `None` when it is not KLAP or AES (it stays HTTP's).
-    pub fn http(&mut self, seen: &Seen, view: &HttpView<'_>) -> Option<Classified> {
+    /// Classifies one HTTP message; `None` when it is not KLAP, AES or TPAP (it stays HTTP's).
+    /// `tpap`: the request goes to an endpoint a TDP reply announced as TPAP.
+    pub fn http(&mut self, seen: &Seen, view: &HttpView<'_>, tpap: bool) -> Option<Classified> {
         match view.request {
+            Some((_, uri)) if tpap && !http::is_app_target(uri) => {
+                self.tpap_request(seen, uri, view)
+            }
             Some((_, uri)) => self.request(seen, uri, view),
             None => self.response(seen, view),
         }
+    }
+
+    /// A request to a TPAP endpoint: a login step (`POST /`, JSON) or a data frame
+    /// (`POST /stok=…/ds`); anything else stays HTTP's.
+    fn tpap_request(&mut self, seen: &Seen, uri: &str, view: &HttpView<'_>) -> Option<Classified> {
+        let path = http::path(uri);
+        let (step, sub_method, seq, plaintext) =
+            if path.starts_with("/stok=") && path.ends_with("/ds") {
+                let seq = self.tpap_seq.get_mut(&seen.conv).map(|next| {
+                    *next = next.wrapping_add(1);
+                    *next - 1
+                });
+                (TpapStep::Data, None, seq, Vec::new())
+            } else {
+                let v: serde_json::Value = serde_json::from_slice(view.body).ok()?;
+                if v.get("method").and_then(|m| m.as_str()) != Some("login") {
+                    return None;
+                }
+                let sub = v
+                    .pointer("/params/sub_method")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned);
+                (TpapStep::Login, sub, None, view.body.to_vec())
+            };
+        self.push_open(
+            seen,
+            Pending::Tpap {
+                step,
+                sub_method: sub_method.clone(),
+                seq,
+            },
+        );
+        Some(Classified {
+            direction: Direction::Request,
+            meta: Meta::Tpap(Box::new(TpapMeta {
+                step,
+                sub_method,
+                seq,
+                data_len: view.body.len(),
+            })),
+            plaintext,
+            problems: Vec::new(),
+            answers: None,
+        })
     }
 
     fn push_open(&mut self, seen: &Seen, pending: Pending) {
@@ -538,6 +595,28 @@ impl Secure {
                     version: matched.map(|(_, a, _)| a.version()),
                     auth: matched.map(|(l, _, _)| l.clone()),
                     decrypted: !plaintext.is_empty(),
+                }))
+            }
+            Pending::Tpap {
+                step,
+                sub_method,
+                seq,
+            } => {
+                if step == TpapStep::Login {
+                    plaintext = body.to_vec();
+                    if sub_method.as_deref() == Some("pake_share")
+                        && let Some(start) = serde_json::from_slice::<serde_json::Value>(body)
+                            .ok()
+                            .and_then(|v| v.pointer("/result/start_seq").and_then(|s| s.as_i64()))
+                    {
+                        remember(&mut self.tpap_seq, seen.conv, start);
+                    }
+                }
+                Meta::Tpap(Box::new(TpapMeta {
+                    step,
+                    sub_method,
+                    seq,
+                    data_len: body.len(),
                 }))
             }
             Pending::Aes {

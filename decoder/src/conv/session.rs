@@ -225,7 +225,9 @@ impl Session {
             plaintext,
             mut problems,
             answers,
-        } = self.secure.http(seen, view)?;
+        } = self
+            .secure
+            .http(seen, view, self.tpap.contains(&seen.dst))?;
         let device = match direction {
             Direction::Request => seen.dst,
             Direction::Response => seen.src,
@@ -528,7 +530,7 @@ impl Session {
                     .tdp_reply(seen.dst, seen.src, h.serial, seen.time)
             }
             // HTTP transports are paired by `Session::http`.
-            (Meta::Klap(_) | Meta::Aes(_), _) => None,
+            (Meta::Klap(_) | Meta::Aes(_) | Meta::Tpap(_), _) => None,
         }?;
         self.responses
             .entry(matched.request)
@@ -834,5 +836,108 @@ mod tests {
         assert_eq!(run(with_key.clone(), 5), Some(Ok(inner.to_vec())));
         assert_eq!(run(with_key, 6), None);
         assert_eq!(run(Secrets::default(), 5), None);
+    }
+
+    /// TPAP seen inside decrypted TLS: only to an endpoint a TDP reply announced; login steps
+    /// by their `sub_method`, data frames numbered from `pake_share`'s `start_seq`, answers
+    /// paired and numbered like their requests.
+    #[test]
+    fn tpap_login_and_data_to_an_announced_endpoint() {
+        use crate::conv::http::HttpView;
+        use crate::conv::stream::datagram;
+        use crate::msg::{TpapStep, Transport};
+        use crate::wire::tdp;
+
+        let mut s = Session::new();
+        let client = "10.0.0.1:40000";
+        let device = "10.0.0.2:4433";
+        let http = |s: &mut Session, frame: u64, request: Option<&str>, body: &str| {
+            let (src, dst) = if request.is_some() {
+                (client, device)
+            } else {
+                (device, client)
+            };
+            let mut sn = seen(frame, src, dst, Found::Heuristic, (false, false));
+            sn.conv = 3;
+            let view = HttpView {
+                request: request.map(|u| ("POST", u)),
+                status: None,
+                answers: None,
+                cookie: None,
+                set_cookie: None,
+                body: body.as_bytes(),
+            };
+            s.http(&sn, &view)
+        };
+        let login = r#"{"method":"login","params":{"sub_method":"pake_share","user_share":"x"}}"#;
+        // Before discovery announced the endpoint: plain HTTP.
+        assert!(http(&mut s, 1, Some("/"), login).is_none());
+
+        let reply = r#"{"result":{"device_id":"D","mgt_encrypt_schm":{"encrypt_type":"TPAP"},"tpap":{"port":4433,"tls":1}},"error_code":0}"#;
+        let bytes = tdp::TdpHeader {
+            version: 2,
+            msg_type: 0,
+            op_code: 1,
+            size: 0,
+            flags: 2,
+            padding: 0,
+            serial: 1,
+            crc: 0,
+        }
+        .emit(reply.as_bytes());
+        let raw = datagram(Transport::Tdp, &bytes, 0, 2, Duration::ZERO).unwrap();
+        let b = Body::analyse(&raw.plaintext, &mut Vec::new());
+        let mut sn = seen(
+            2,
+            "10.0.0.2:20002",
+            "10.0.0.1:5000",
+            Found::Port,
+            (true, false),
+        );
+        sn.conv = 8;
+        s.message(&sn, &raw.meta, &b).unwrap();
+        assert!(s.is_tpap(device.parse().unwrap()));
+
+        let tpap = |shown: Option<Shown>| match shown.map(|x| x.meta) {
+            Some(Meta::Tpap(t)) => (t.step, t.sub_method, t.seq),
+            other => panic!("not TPAP: {other:?}"),
+        };
+        assert_eq!(
+            tpap(http(&mut s, 3, Some("/"), login)),
+            (TpapStep::Login, Some("pake_share".into()), None)
+        );
+        let answer = http(
+            &mut s,
+            4,
+            None,
+            r#"{"error_code":0,"result":{"start_seq":100}}"#,
+        );
+        assert_eq!(
+            answer
+                .as_ref()
+                .unwrap()
+                .record
+                .response_to
+                .unwrap()
+                .request
+                .frame,
+            3
+        );
+        assert_eq!(
+            tpap(answer),
+            (TpapStep::Login, Some("pake_share".into()), None)
+        );
+        for (f, seq) in [(5, 100), (7, 101)] {
+            assert_eq!(
+                tpap(http(&mut s, f, Some("/stok=T/ds"), "\u{1}binary")),
+                (TpapStep::Data, None, Some(seq))
+            );
+            assert_eq!(
+                tpap(http(&mut s, f + 1, None, "\u{2}binary")),
+                (TpapStep::Data, None, Some(seq))
+            );
+        }
+        // Other HTTP to the endpoint stays HTTP's.
+        assert!(http(&mut s, 9, Some("/"), r#"{"method":"other"}"#).is_none());
     }
 }

@@ -85,6 +85,31 @@ pub enum Meta {
     Klap(Box<KlapMeta>),
     /// AES securePassthrough: the envelope and what the session knows.
     Aes(Box<AesMeta>),
+    /// TPAP, visible only when Wireshark decrypted its TLS: a login step or a data frame.
+    Tpap(Box<TpapMeta>),
+}
+
+/// One TPAP message (PROTOCOL.md §6) to an endpoint a TDP reply announced, seen inside TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TpapMeta {
+    pub step: TpapStep,
+    /// A login step's `params.sub_method` (a response: its request's): `discover`,
+    /// `pake_register`, `pake_share`.
+    pub sub_method: Option<String>,
+    /// A data frame's sequence number: the `start_seq` of the session's `pake_share` answer
+    /// plus the frames before it on the connection (`None` without that answer).
+    pub seq: Option<i64>,
+    /// A data frame's body length (AEAD ciphertext, not decryptable passively).
+    pub data_len: usize,
+}
+
+/// The kind of a TPAP message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TpapStep {
+    /// `POST /` with `{"method":"login","params":{"sub_method":…}}`, and its answer: clear JSON.
+    Login,
+    /// `POST /stok=…/ds` with a binary body, and its answer.
+    Data,
 }
 
 /// A TDP datagram's header and CRC verdict.
@@ -197,6 +222,7 @@ impl Meta {
             Meta::Tdp(_) => Transport::Tdp,
             Meta::Klap(_) => Transport::Klap,
             Meta::Aes(_) => Transport::Aes,
+            Meta::Tpap(_) => Transport::Tpap,
         }
     }
 
@@ -204,7 +230,7 @@ impl Meta {
     pub fn len_header(&self) -> Option<u32> {
         match *self {
             Meta::XorTcp { len_header } => Some(len_header),
-            Meta::XorUdp | Meta::Tdp(_) | Meta::Klap(_) | Meta::Aes(_) => None,
+            Meta::XorUdp | Meta::Tdp(_) | Meta::Klap(_) | Meta::Aes(_) | Meta::Tpap(_) => None,
         }
     }
 
@@ -217,6 +243,7 @@ impl Meta {
                     && !k.decrypted
             }
             Meta::Aes(a) => a.encrypted && !a.decrypted,
+            Meta::Tpap(t) => t.step == TpapStep::Data,
             Meta::XorTcp { .. } | Meta::XorUdp | Meta::Tdp(_) => false,
         }
     }
@@ -344,6 +371,34 @@ pub fn message_summary(
         Meta::Aes(a) if a.encrypted && !a.decrypted => {
             summary(f, direction, body)?;
             return f.write_str(" (encrypted)");
+        }
+        Meta::Tpap(t) => {
+            f.write_str("TPAP")?;
+            match t.step {
+                TpapStep::Login => {
+                    f.write_str(" login")?;
+                    if let Some(m) = &t.sub_method {
+                        write!(f, " {m}")?;
+                    }
+                    if direction == Direction::Response {
+                        f.write_str(" reply")?;
+                        if let Some(code) = body.error_code {
+                            write!(f, " error_code={code}")?;
+                        }
+                    }
+                    return Ok(());
+                }
+                TpapStep::Data => {
+                    f.write_str(match direction {
+                        Direction::Request => " data",
+                        Direction::Response => " data reply",
+                    })?;
+                    if let Some(seq) = t.seq {
+                        write!(f, " seq={seq}")?;
+                    }
+                    return f.write_str(" (encrypted)");
+                }
+            }
         }
         Meta::XorTcp { .. } | Meta::XorUdp | Meta::Aes(_) => {}
     }
