@@ -2,6 +2,13 @@
  * The user's secrets: see secrets.h. One C file because uat.h is macros and callback types that
  * change between versions; everything is plain C over the installed headers.
  */
+/* glib 2.78 turns g_free() into a call of g_free_sized() (uat.h's UAT_CSTRING_CB_DEF expands to
+ * g_free too), a symbol older glib lacks: a plugin built on a newer distribution could then not
+ * even be loaded by an older Wireshark to be refused with its "compiled for Wireshark version"
+ * message. Pin the glib API this file sees to 2.74, Debian 12's, the oldest supported. */
+#define GLIB_VERSION_MIN_REQUIRED GLIB_VERSION_2_56
+#define GLIB_VERSION_MAX_ALLOWED GLIB_VERSION_2_74
+
 #include "secrets.h"
 
 #include <stdbool.h>
