@@ -110,15 +110,47 @@ struct Open {
     pending: Pending,
 }
 
+/// The sessions of one transport: by their cookie at the device, and the latest per connection
+/// (for messages without a cookie: anonymised traces, clients that do not send it).
+struct Sessions<T> {
+    by_cookie: HashMap<(IpAddr, String), Arc<T>>,
+    by_conv: HashMap<ConvId, Arc<T>>,
+}
+
+impl<T> Default for Sessions<T> {
+    fn default() -> Self {
+        Sessions {
+            by_cookie: HashMap::new(),
+            by_conv: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Sessions<T> {
+    /// The session of a message: by its cookie, else the connection's latest.
+    fn find(&self, conv: ConvId, device: IpAddr, cookie: Option<&str>) -> Option<Arc<T>> {
+        cookie
+            .and_then(|c| self.by_cookie.get(&(device, c.to_owned())))
+            .or_else(|| self.by_conv.get(&conv))
+            .cloned()
+    }
+
+    /// A new session on `conv`, under `cookie` when the device set one.
+    fn insert(&mut self, conv: ConvId, device: IpAddr, cookie: Option<&str>, s: Arc<T>) {
+        remember(&mut self.by_conv, conv, s.clone());
+        if let Some(c) = cookie {
+            remember(&mut self.by_cookie, (device, c.to_owned()), s);
+        }
+    }
+}
+
 /// KLAP and AES state of one capture.
 pub struct Secure {
     secrets: Secrets,
     candidates: Vec<Credential>,
     open: HashMap<ConvId, VecDeque<Open>>,
-    klap_by_cookie: HashMap<(IpAddr, String), Arc<KlapSession>>,
-    klap_by_conv: HashMap<ConvId, Arc<KlapSession>>,
-    aes_by_cookie: HashMap<(IpAddr, String), Arc<AesSession>>,
-    aes_by_conv: HashMap<ConvId, Arc<AesSession>>,
+    klap: Sessions<KlapSession>,
+    aes: Sessions<AesSession>,
     /// TDP probes whose RSA key the user holds: (client, serial) → index into the RSA keys.
     tdp_probes: HashMap<(SocketAddr, u32), usize>,
     /// TPAP connections: the next data frame's sequence number, once `pake_share` answered.
@@ -135,8 +167,8 @@ impl core::fmt::Debug for Secure {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Secure")
             .field("secrets", &self.secrets)
-            .field("klap_sessions", &self.klap_by_conv.len())
-            .field("aes_sessions", &self.aes_by_conv.len())
+            .field("klap_sessions", &self.klap.by_conv.len())
+            .field("aes_sessions", &self.aes.by_conv.len())
             .finish_non_exhaustive()
     }
 }
@@ -165,10 +197,8 @@ impl Secure {
             secrets,
             candidates,
             open: HashMap::new(),
-            klap_by_cookie: HashMap::new(),
-            klap_by_conv: HashMap::new(),
-            aes_by_cookie: HashMap::new(),
-            aes_by_conv: HashMap::new(),
+            klap: Sessions::default(),
+            aes: Sessions::default(),
             tdp_probes: HashMap::new(),
             tpap_seq: HashMap::new(),
         }
@@ -299,7 +329,7 @@ impl Secure {
                     )
                 }
                 KlapUri::Handshake2 => {
-                    let session = self.klap_session(seen.conv, device, cookie.as_deref());
+                    let session = self.klap.find(seen.conv, device, cookie.as_deref());
                     let client_hash = array::<32>(body).unwrap_or_default();
                     if body.len() != 32 {
                         problems.push(Problem::KlapBody {
@@ -331,7 +361,7 @@ impl Secure {
                     )
                 }
                 KlapUri::Request => {
-                    let session = self.klap_session(seen.conv, device, cookie.as_deref());
+                    let session = self.klap.find(seen.conv, device, cookie.as_deref());
                     let mut seq = klap::uri_seq(uri);
                     let signature = array::<32>(body).unwrap_or_default();
                     let ct = body.get(32..).unwrap_or_default();
@@ -411,7 +441,7 @@ impl Secure {
         let envelope = aes::parse_request(body)?;
         let token = http::query_param(uri, "token").map(str::to_owned);
         let mut rsa = None;
-        let mut session = self.aes_session(seen.conv, device, cookie.as_deref());
+        let mut session = self.aes.find(seen.conv, device, cookie.as_deref());
         let mut plaintext = body.to_vec();
         let mut decrypted = false;
         let encrypted = envelope.request_b64.is_some();
@@ -522,10 +552,8 @@ impl Secure {
                     matched,
                     last_seq: std::sync::Mutex::new(None),
                 });
-                remember(&mut self.klap_by_conv, seen.conv, session.clone());
-                if let Some(c) = &set_cookie {
-                    remember(&mut self.klap_by_cookie, (device, c.clone()), session);
-                }
+                self.klap
+                    .insert(seen.conv, device, set_cookie.as_deref(), session);
                 Meta::Klap(Box::new(KlapMeta {
                     step: KlapStep::Handshake1Reply {
                         remote_seed,
@@ -638,10 +666,7 @@ impl Secure {
                         });
                         if let Some(keys) = keys {
                             let s = Arc::new(AesSession { keys });
-                            remember(&mut self.aes_by_conv, seen.conv, s.clone());
-                            if let Some(c) = &set_cookie {
-                                remember(&mut self.aes_by_cookie, (device, c.clone()), s);
-                            }
+                            self.aes.insert(seen.conv, device, set_cookie.as_deref(), s);
                         }
                     }
                     (_, Some(env)) => {
@@ -690,30 +715,6 @@ impl Secure {
         })
     }
 
-    fn klap_session(
-        &self,
-        conv: ConvId,
-        device: IpAddr,
-        cookie: Option<&str>,
-    ) -> Option<Arc<KlapSession>> {
-        cookie
-            .and_then(|c| self.klap_by_cookie.get(&(device, c.to_owned())))
-            .or_else(|| self.klap_by_conv.get(&conv))
-            .cloned()
-    }
-
-    fn aes_session(
-        &self,
-        conv: ConvId,
-        device: IpAddr,
-        cookie: Option<&str>,
-    ) -> Option<Arc<AesSession>> {
-        cookie
-            .and_then(|c| self.aes_by_cookie.get(&(device, c.to_owned())))
-            .or_else(|| self.aes_by_conv.get(&conv))
-            .cloned()
-    }
-
     /// A user-given AES key that decrypts `ct` to a JSON object becomes the session's key.
     fn adopt_aes_key(
         &mut self,
@@ -727,10 +728,7 @@ impl Secure {
                 .is_ok_and(|p| p.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
         })?;
         let s = Arc::new(AesSession { keys: keys.clone() });
-        remember(&mut self.aes_by_conv, conv, s.clone());
-        if let Some(c) = cookie {
-            remember(&mut self.aes_by_cookie, (device, c.to_owned()), s.clone());
-        }
+        self.aes.insert(conv, device, cookie, s.clone());
         Some(s)
     }
 }
