@@ -23,6 +23,8 @@ const SHIM_C: &str = "dissector/epan/shim.c";
 const SHIM_H: &str = "dissector/epan/shim.h";
 const SECRETS_C: &str = "dissector/epan/secrets.c";
 const SECRETS_H: &str = "dissector/epan/secrets.h";
+const TLS_C: &str = "dissector/epan/tls.c";
+const TLS_H: &str = "dissector/epan/tls.h";
 const SUPPORTED_MINORS: [u32; 4] = [0, 2, 4, 6];
 
 fn fail(what: &str, detail: &dyn std::fmt::Display) -> ! {
@@ -41,6 +43,8 @@ fn main() {
     println!("cargo::rerun-if-changed={SHIM_H}");
     println!("cargo::rerun-if-changed={SECRETS_C}");
     println!("cargo::rerun-if-changed={SECRETS_H}");
+    println!("cargo::rerun-if-changed={TLS_C}");
+    println!("cargo::rerun-if-changed={TLS_H}");
     for var in ["PKG_CONFIG_PATH", "KASA_NO_LINK", "LIBCLANG_PATH"] {
         println!("cargo::rerun-if-env-changed={var}");
     }
@@ -107,10 +111,13 @@ fn main() {
 
     let includes: Vec<&PathBuf> = ws.include_paths.iter().chain(&glib.include_paths).collect();
     let mut shim = cc::Build::new();
-    shim.file(SHIM_C).file(SECRETS_C).includes(&includes);
+    shim.file(SHIM_C)
+        .file(SECRETS_C)
+        .file(TLS_C)
+        .includes(&includes);
     shim.try_compile("kasa_shim").unwrap_or_else(|e| {
         fail(
-            &format!("cannot compile {SHIM_C} and {SECRETS_C} (is a C compiler installed?)"),
+            &format!("cannot compile {SHIM_C}, {SECRETS_C} and {TLS_C} (is a C compiler installed?)"),
             &e,
         )
     });
@@ -194,6 +201,9 @@ const ALLOW_FUNCTIONS: &[&str] = &[
     "prefs_register_uint_preference",
     "prefs_register_bool_preference",
     "prefs_get_range_value",
+    "prefs_register_range_preference",
+    "range_convert_str",
+    "wmem_epan_scope",
     "value_is_in_range",
     "p_add_proto_data",
     "p_get_proto_data",

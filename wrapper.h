@@ -15,3 +15,5 @@
 #include "dissector/epan/shim.h"
 /* The UATs and the key-file preference (dissector/epan/secrets.c). */
 #include "dissector/epan/secrets.h"
+/* TLS hand-off and the postdissector's field reads (dissector/epan/tls.c). */
+#include "dissector/epan/tls.h"

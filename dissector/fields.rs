@@ -34,7 +34,7 @@ macro_rules! experts {
 }
 
 fields! {
-    TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp, xor-udp, tdp, klap, aes (tpap marks connections)."),
+    TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp, xor-udp, tdp, klap, aes, cloud (tpap and cloud also mark connections)."),
     LEN           => (c"Length", c"kasa.len", U32, c"The TCP length header: ciphertext bytes that follow it."),
     PLAINTEXT     => (c"Plaintext", c"kasa.plaintext", String, c"The whole decrypted text: UTF-8 as it is, invalid sequences as U+FFFD, NUL as U+2400."),
     REQUEST       => (c"Request", c"kasa.request", Bool, c"The message goes to the device."),
@@ -92,10 +92,19 @@ fields! {
     AES_ERROR_CODE => (c"Envelope error code", c"kasa.aes.error_code", I32, c"The outer error_code of a response."),
     AES_ENCRYPTED => (c"Encrypted", c"kasa.aes.encrypted", Bool, c"The envelope carries AES ciphertext."),
     AES_CLEAR     => (c"Clear response", c"kasa.aes.clear_response", Bool, c"result.response is clear JSON (some firmware), not ciphertext."),
+    CLOUD         => (c"Cloud link", c"kasa.cloud", String, c"On every frame of a device's connection to the TP-Link cloud (TCP 50443, or 443 to a *.tplinkcloud.com server): the server's name (from DNS or its certificate), else its address."),
+    CLOUD_NAME_SOURCE => (c"Server name from", c"kasa.cloud.name_source", String, c"Where the server name comes from: dns (an answer earlier in the capture), certificate (its subject) or sni."),
+    CLOUD_SERVER  => (c"Server", c"kasa.cloud.server", String, c"The cloud end of the connection (address:port)."),
+    CLOUD_DEVICE  => (c"Device", c"kasa.cloud.device", String, c"The device end of the connection (address:port): the side that opened it."),
+    CLOUD_SNI_ABSENT => (c"No SNI", c"kasa.cloud.sni_absent", Bool, c"The device's ClientHello carries no server name (a fingerprint of Kasa plugs)."),
+    CLOUD_ISSUER  => (c"Certificate issuer", c"kasa.cloud.issuer", String, c"The server certificate chain names TP-Link's private CA (TP-LINK CA P1 / tp-link-CA)."),
+    CLOUD_ANSWERED => (c"Answered", c"kasa.cloud.answered", Bool, c"Whether the server ever answered the device's connection attempt (false: SYNs unanswered, e.g. a firewall)."),
+    CLOUD_DIRECTION => (c"Record role", c"kasa.cloud.direction", String, c"Role of each TLS application-data record: push (cloud to device, opens an exchange) or report (device to cloud)."),
+    CLOUD_FRAMING => (c"Framing", c"kasa.cloud.framing", String, c"How a decrypted message on the cloud link is framed: xor-length (as on TCP 9999), xor, json-length or json."),
     HTTP_PROBE    => (c"HTTP access probe", c"kasa.http.probe", String, c"Test only (KASA_TEST_HTTP_PROBE set): what HTTP handed the plugin with a body."),
 }
 
-subtrees! { ETT_KASA, ETT_DEVICE, ETT_TRANSPORT }
+subtrees! { ETT_KASA, ETT_DEVICE, ETT_TRANSPORT, ETT_CLOUD }
 
 experts! {
     EI_MALFORMED_LENGTH => (c"kasa.malformed.length", Malformed, Error, c"Implausible or inconsistent length header"),
@@ -114,6 +123,8 @@ experts! {
     EI_KLAP_CLIENT_HASH => (c"kasa.klap.client_hash.bad", Protocol, Warning, c"handshake2 client_hash from another account"),
     EI_DECRYPT          => (c"kasa.decrypt_failed", Malformed, Error, c"Ciphertext did not decrypt"),
     EI_AES_NO_KEY       => (c"kasa.aes.no_key", Undecoded, Note, c"AES session key unknown"),
+    EI_CLOUD_UNKNOWN    => (c"kasa.cloud.unknown", Undecoded, Note, c"Cloud-link data in no known framing (shown as data)"),
+    EI_CLOUD_UNANSWERED => (c"kasa.cloud.unanswered", Sequence, Warning, c"Connection attempt to the TP-Link cloud never answered"),
 }
 
 /// The expert info for a decoder problem. Exhaustive: a new [`Problem`] variant does not compile
@@ -149,6 +160,7 @@ pub fn transport_name(t: Transport) -> &'static CStr {
         Transport::Klap => c"klap",
         Transport::Aes => c"aes",
         Transport::Tpap => c"tpap",
+        Transport::Cloud => c"cloud",
     }
 }
 
@@ -228,6 +240,7 @@ mod tests {
             Transport::Klap,
             Transport::Aes,
             Transport::Tpap,
+            Transport::Cloud,
         ] {
             assert_eq!(transport_name(t).to_str().unwrap(), t.as_str());
         }

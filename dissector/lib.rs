@@ -19,6 +19,7 @@
 //! * [`state`]: the capture's session (the decoder crate's, remembering its decisions).
 #![deny(unsafe_code)]
 
+pub mod cloud;
 pub mod epan;
 pub mod fields;
 pub mod http;

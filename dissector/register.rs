@@ -3,7 +3,7 @@
 
 use crate::epan::{self, Callbacks, Entry, Handle, PortRange, PrefBool, PrefUint};
 use crate::fields::*;
-use crate::{http, render, state, tpap, xor};
+use crate::{cloud, http, render, state, tpap, xor};
 use kasa_decoder::wire::xor::DEFAULT_MAX_MESSAGE;
 
 /// What epan runs: handed over once, by `plugin_register` (in the crate root).
@@ -20,8 +20,16 @@ pub static CALLBACKS: Callbacks = Callbacks {
     heur_tcp: xor::heur_tcp,
     heur_udp: xor::heur_udp,
     dissect_http_body: http::dissect_body,
-    postdissect: tpap::postdissect,
+    postdissect,
+    dissect_tls: cloud::dissect_tls,
+    heur_tls: cloud::heur_tls,
 };
+
+/// The one postdissector: the TPAP mark and the cloud link's annotation.
+fn postdissect(c: &crate::epan::Call<'_>) {
+    tpap::postdissect(c);
+    cloud::postdissect(c);
+}
 
 static MAX_MESSAGE: PrefUint = PrefUint::new(DEFAULT_MAX_MESSAGE);
 static JSON_TREE: PrefBool = PrefBool::new(true);
@@ -67,6 +75,13 @@ pub fn register_protoinfo() {
         c"Hand the decrypted text to Wireshark's JSON dissector (json.key, json.value.* filters).",
         &JSON_TREE,
     );
+    prefs.range(
+        c"cloud_ports",
+        c"Cloud link TCP ports",
+        c"TCP ports of the devices' TLS connection to the TP-Link cloud (50443 on older firmware). They are handed to TLS, and its decrypted application data to this plugin. Port 443 is recognised from a DNS answer or the certificate instead.",
+        cloud::DEFAULT_PORTS,
+        &cloud::CLOUD_PORTS,
+    );
     epan::register_secrets(&prefs);
     epan::register_dissector(&TCP_HANDLE, c"kasa.tcp", Entry::TcpPort);
     epan::register_dissector(&TCP_CONV_HANDLE, c"kasa.tcp.heur", Entry::TcpConv);
@@ -74,6 +89,7 @@ pub fn register_protoinfo() {
     epan::register_dissector(&UDP_CONV_HANDLE, c"kasa.udp.heur", Entry::UdpConv);
     epan::register_dissector(&POST_HANDLE, c"kasa.tpap", Entry::Post);
     epan::register_postdissector(&POST_HANDLE);
+    epan::register_dissector(&cloud::TLS_HANDLE, c"kasa.cloud", Entry::Tls);
     epan::register_http(
         c"TP-Link Kasa over HTTP (body hook)",
         c"KASA-HTTP",
@@ -91,16 +107,20 @@ pub fn register_handoff() {
     epan::add_heuristic(c"tcp", c"TP-Link Kasa over TCP", c"kasa_tcp", false);
     epan::add_heuristic(c"udp", c"TP-Link Kasa over UDP", c"kasa_udp", true);
     epan::add_http_hooks(c"TP-Link Kasa over HTTP", c"kasa_http");
+    epan::add_tls_heuristic(c"TP-Link Kasa cloud link over TLS", c"kasa_tls");
     epan::find_dissector(&JSON_HANDLE, c"json");
+    cloud::want_fields(&POST_HANDLE);
     apply_prefs();
 }
 
 pub fn apply_prefs() {
     TCP_PORTS.reload(c"kasa", c"tcp.port");
     UDP_PORTS.reload(c"kasa", c"udp.port");
+    cloud::apply_prefs();
 }
 
 /// A new capture (or the end of one): forget everything.
 pub fn reset_state() {
     state::reset();
+    cloud::reset();
 }

@@ -124,6 +124,10 @@ enum WirePlan<'p> {
     Xor {
         len_header: Option<u32>,
     },
+    Cloud {
+        framing: &'static CStr,
+        len_header: Option<u32>,
+    },
     Tdp {
         header: Option<TdpHeader>,
         crc_status: u32,
@@ -175,6 +179,13 @@ impl<'p> WirePlan<'p> {
         match meta {
             Meta::XorTcp { .. } | Meta::XorUdp => WirePlan::Xor {
                 len_header: meta.len_header(),
+            },
+            Meta::Cloud {
+                framing,
+                len_header,
+            } => WirePlan::Cloud {
+                framing: crate::cloud::framing_name(*framing),
+                len_header: *len_header,
             },
             Meta::Tdp(t) => {
                 let d = t.discovery.as_deref();
@@ -301,6 +312,9 @@ fn seen(pinfo: Pinfo<'_>, via: Via, transport: Transport) -> Seen {
             ),
         ),
         Via::Conversation => (Found::Heuristic, (false, false)),
+        // Handed over by TLS (the cloud port, or a record the TLS heuristic judged): the
+        // tracker knows which end is the device.
+        Via::Tls => (Found::Port, crate::cloud::device_sides(src, dst)),
     };
     Seen {
         id: MessageId {
@@ -616,6 +630,15 @@ fn render_wire<'p>(tree: Tree<'p>, tvb: Tvb<'p>, wire: WirePlan<'p>) -> Result<(
     };
     match wire {
         WirePlan::Xor { len_header } => {
+            if let Some(h) = len_header {
+                tree.uint(&LEN, at(0, HEADER_LEN), h)?;
+            }
+        }
+        WirePlan::Cloud {
+            framing,
+            len_header,
+        } => {
+            generated(tree.string(&CLOUD_FRAMING, none, framing)?);
             if let Some(h) = len_header {
                 tree.uint(&LEN, at(0, HEADER_LEN), h)?;
             }

@@ -15,7 +15,7 @@ use kasa_decoder::wire::xor::{self, HEADER_LEN, Header, Start};
 /// The fixed part `tcp_dissect_pdus` reads before asking for the PDU length.
 pub const FIXED_LEN: usize = HEADER_LEN;
 
-/// The length callback of `tcp_dissect_pdus`. Where the bytes are at hand, the decoder's cut
+/// The length callback of `tcp_dissect_pdus` (inside TLS: [`crate::cloud::pdu_len`]). Where the bytes are at hand, the decoder's cut
 /// rule decides where the message ends (a client that counted characters, not UTF-8 bytes,
 /// writes a wrong header); what it learned (the plaintext, the mismatch) is kept for the
 /// dissect call that follows. Bytes that start no frame — a header above the cap, a plausible
@@ -23,7 +23,10 @@ pub const FIXED_LEN: usize = HEADER_LEN;
 /// in the segment ([`xor::next_header`], as the decoder's framer resynchronises), or to its end:
 /// nothing waits for bytes that will never come. A zero header claims the rest of the segment
 /// (`dissect_tcp` has already asked for everything up to FIN).
-pub fn pdu_len(pinfo: Pinfo<'_>, tvb: Tvb<'_>, offset: usize) -> usize {
+pub fn pdu_len(pinfo: Pinfo<'_>, tvb: Tvb<'_>, offset: usize, ctx: PduCtx) -> usize {
+    if ctx.via == Via::Tls {
+        return crate::cloud::pdu_len(pinfo, tvb, offset);
+    }
     let rest = tvb.remaining(offset);
     let mut head = [0u8; HEADER_LEN + 1];
     let n = head.len().min(rest);
@@ -98,6 +101,9 @@ pub fn dissect_tcp(c: &Call<'_>, ctx: PduCtx) -> c_int {
 
 /// One PDU (header + ciphertext) as cut by `tcp_dissect_pdus`.
 pub fn dissect_tcp_pdu(c: &Call<'_>, ctx: PduCtx) -> c_int {
+    if ctx.via == Via::Tls {
+        return crate::cloud::dissect_pdu(c);
+    }
     let total = c.tvb.captured_len();
     let mut head = [0u8; HEADER_LEN + 1];
     let n = head.len().min(total);

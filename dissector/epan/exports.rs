@@ -8,7 +8,7 @@
 //! the shim).
 
 use super::http::{self, HttpCtx};
-use super::{CBool, Call, Pinfo, TcpInfo, Thrown, Tree, Tvb, shim};
+use super::{CBool, Call, Pinfo, TcpInfo, Thrown, TlsSlot, Tree, Tvb, shim};
 use crate::sys;
 use core::ffi::{c_int, c_uint, c_void};
 use std::cell::RefCell;
@@ -64,8 +64,8 @@ pub struct Callbacks {
     pub report_panic: fn(Pinfo<'_>),
     /// TCP, from the port table (`Via::Port`) or a claimed conversation.
     pub dissect_tcp: fn(&Call<'_>, PduCtx) -> c_int,
-    /// `tcp_dissect_pdus`' length callback: the PDU's length at `offset`.
-    pub pdu_len: fn(Pinfo<'_>, Tvb<'_>, usize) -> usize,
+    /// `tcp_dissect_pdus`' length callback: the PDU's length at `offset` (0: one more segment).
+    pub pdu_len: fn(Pinfo<'_>, Tvb<'_>, usize, PduCtx) -> usize,
     /// `tcp_dissect_pdus`' PDU callback.
     pub dissect_tcp_pdu: fn(&Call<'_>, PduCtx) -> c_int,
     /// UDP, from the port table or a claimed conversation.
@@ -80,6 +80,11 @@ pub struct Callbacks {
     pub dissect_http_body: fn(&Call<'_>, &HttpCtx<'_>) -> bool,
     /// The postdissector: every frame, after every other dissector.
     pub postdissect: fn(&Call<'_>),
+    /// Decrypted TLS application data, from `tls.port` or a session the TLS heuristic claimed.
+    pub dissect_tls: fn(&Call<'_>) -> c_int,
+    /// The heuristic on the `tls` list: whether the record was claimed (and dissected); a
+    /// claim stores the plugin's handle in the [`TlsSlot`].
+    pub heur_tls: fn(&Call<'_>, TlsSlot) -> bool,
 }
 
 static CALLBACKS: OnceLock<&'static Callbacks> = OnceLock::new();
@@ -108,6 +113,8 @@ pub fn register_plugin(callbacks: &'static Callbacks) {
         http_body: Some(http::http_body),
         heur_http: Some(http::heur_http),
         post: Some(postdissect),
+        tls: Some(dissect_tls),
+        heur_tls: Some(heur_tls),
     };
     // SAFETY: the shim copies the table; PLUGIN is 'static and immutable.
     unsafe {
@@ -229,6 +236,8 @@ pub enum Via {
     Port(u32),
     /// From a conversation claimed by the heuristic.
     Conversation,
+    /// Decrypted TLS application data (the cloud link).
+    Tls,
 }
 
 /// What `tcp_dissect_pdus` hands both callbacks; plain data in the packet pool.
@@ -333,6 +342,33 @@ unsafe extern "C" fn postdissect(
     })
 }
 
+unsafe extern "C" fn dissect_tls(
+    tvb: *mut sys::tvbuff_t,
+    pinfo: *mut sys::packet_info,
+    tree: *mut sys::proto_tree,
+    _data: *mut c_void,
+) -> c_int {
+    let (Some(c), Some(cb)) = (call(tvb, pinfo, tree), callbacks()) else {
+        return 0;
+    };
+    let len = c.tvb.captured_len() as c_int;
+    let pinfo = c.pinfo;
+    guard_dissect(pinfo, len, || (cb.dissect_tls)(&c))
+}
+
+unsafe extern "C" fn heur_tls(
+    tvb: *mut sys::tvbuff_t,
+    pinfo: *mut sys::packet_info,
+    tree: *mut sys::proto_tree,
+    data: *mut c_void,
+) -> c_int {
+    let (Some(c), Some(cb)) = (call(tvb, pinfo, tree), callbacks()) else {
+        return 0;
+    };
+    let pinfo = c.pinfo;
+    guard_dissect(pinfo, 0, || (cb.heur_tls)(&c, TlsSlot::new(data)) as c_int)
+}
+
 // The heuristics return 0 or 1; the C trampoline turns that into the header's own return type
 // (gboolean up to 4.2, bool from 4.4).
 
@@ -394,7 +430,7 @@ unsafe extern "C" fn get_pdu_len(
     pinfo: *mut sys::packet_info,
     tvb: *mut sys::tvbuff_t,
     offset: c_int,
-    _data: *mut c_void,
+    data: *mut c_void,
 ) -> c_uint {
     let (Some(tvb), Some(pinfo), Some(cb)) =
         (Tvb::from_raw(tvb), Pinfo::from_raw(pinfo), callbacks())
@@ -404,7 +440,12 @@ unsafe extern "C" fn get_pdu_len(
     let offset = offset.max(0) as usize;
     // On a panic, claim the rest of the segment: it is then reported by dissect_pdu.
     let rest = tvb.remaining(offset) as c_uint;
-    guard(rest, || (cb.pdu_len)(pinfo, tvb, offset) as c_uint)
+    if data.is_null() {
+        return rest;
+    }
+    // SAFETY: data is the PduCtx that tcp_dissect_pdus was given, in the packet pool.
+    let ctx = unsafe { *(data as *const PduCtx) };
+    guard(rest, || (cb.pdu_len)(pinfo, tvb, offset, ctx) as c_uint)
 }
 
 unsafe extern "C" fn dissect_pdu(

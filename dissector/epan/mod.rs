@@ -429,6 +429,42 @@ impl Prefs {
     }
 }
 
+impl Prefs {
+    /// A port-range preference (`kasa.<name>`), read back with [`PortRange::reload`].
+    pub fn range(
+        &self,
+        name: &'static CStr,
+        title: &'static CStr,
+        desc: &'static CStr,
+        default: &'static CStr,
+        var: &'static PortRange,
+    ) {
+        let mut r: *mut sys::range_t = ptr::null_mut();
+        // SAFETY: 'static strings; the range is allocated in epan's scope and owned by the pref.
+        unsafe {
+            sys::range_convert_str(
+                sys::wmem_epan_scope(),
+                &mut r,
+                default.as_ptr(),
+                65535,
+            );
+        }
+        var.0.store(r, Relaxed);
+        // SAFETY: 'static strings; the preference keeps the pointer to the AtomicPtr's cell,
+        // which has the layout of a `range_t *`.
+        unsafe {
+            sys::prefs_register_range_preference(
+                self.0,
+                name.as_ptr(),
+                title.as_ptr(),
+                desc.as_ptr(),
+                var.0.as_ptr(),
+                65535,
+            )
+        }
+    }
+}
+
 /// A port-range preference of this protocol, re-read when preferences change.
 pub struct PortRange(AtomicPtr<sys::range_t>);
 impl PortRange {
@@ -440,6 +476,29 @@ impl PortRange {
         // SAFETY: 'static strings; the returned range is owned by the prefs module.
         let r = unsafe { sys::prefs_get_range_value(module.as_ptr(), name.as_ptr()) };
         self.0.store(r, Relaxed);
+    }
+    /// The ports in the range (ranges above 65535 are clipped).
+    pub fn ports(&self) -> Vec<u16> {
+        let r = self.0.load(Relaxed);
+        if r.is_null() {
+            return Vec::new();
+        }
+        // SAFETY: the live range of the preference: `nranges` entries follow the header.
+        let ranges = unsafe {
+            let n = (*r).nranges as usize;
+            core::slice::from_raw_parts((*r).ranges.as_ptr(), n)
+        };
+        let mut out = Vec::new();
+        for rg in ranges {
+            let (lo, hi) = (rg.low.min(65535), rg.high.min(65535));
+            for p in lo..=hi {
+                if out.len() >= 1024 {
+                    return out;
+                }
+                out.push(p as u16);
+            }
+        }
+        out
     }
     pub fn contains(&self, port: u32) -> bool {
         let r = self.0.load(Relaxed);
@@ -487,6 +546,8 @@ pub enum Entry {
     UdpConv,
     /// The postdissector (every frame).
     Post,
+    /// Decrypted TLS application data (the cloud link).
+    Tls,
 }
 
 pub fn register_dissector(handle: &Handle, name: &'static CStr, entry: Entry) {
@@ -502,6 +563,7 @@ pub fn register_dissector(handle: &Handle, name: &'static CStr, entry: Entry) {
         Entry::UdpPort => sys::kasa_tramp_udp_port,
         Entry::UdpConv => sys::kasa_tramp_udp_conv,
         Entry::Post => sys::kasa_tramp_post,
+        Entry::Tls => sys::kasa_tramp_tls,
     };
     // SAFETY: 'static name, valid function.
     let h = unsafe { sys::register_dissector(name.as_ptr(), Some(f), PROTO.get()) };
@@ -551,6 +613,62 @@ pub fn add_heuristic(
             PROTO.get(),
             sys::HEURISTIC_ENABLE,
         )
+    }
+}
+
+/// Adds the heuristic on the `tls` list (decrypted application data on any port).
+pub fn add_tls_heuristic(display: &'static CStr, internal: &'static CStr) {
+    // SAFETY: 'static strings, valid function.
+    unsafe {
+        sys::heur_dissector_add(
+            c"tls".as_ptr(),
+            Some(sys::kasa_tramp_heur_tls),
+            display.as_ptr(),
+            internal.as_ptr(),
+            PROTO.get(),
+            sys::HEURISTIC_ENABLE,
+        )
+    }
+}
+
+/// `ssl_dissector_add(port, handle)`: TCP `port` is TLS, its application data `handle`'s.
+pub fn tls_port_add(port: u16, handle: &Handle) {
+    // SAFETY: registered handle (handoff time).
+    unsafe { sys::kasa_tls_port_add(port.into(), handle.get()) }
+}
+
+/// Undoes [`tls_port_add`].
+pub fn tls_port_delete(port: u16, handle: &Handle) {
+    // SAFETY: registered handle (handoff or preference time).
+    unsafe { sys::kasa_tls_port_delete(port.into(), handle.get()) }
+}
+
+/// A registered field's or protocol's id by its filter name (`None` when unknown).
+pub fn field_id(filter_name: &CStr) -> Option<c_int> {
+    // SAFETY: NUL-terminated string; a lookup only.
+    let id = unsafe { sys::kasa_field_id(filter_name.as_ptr()) };
+    (id > 0).then_some(id)
+}
+
+/// The fields a postdissector needs in the tree (`set_postdissector_wanted_hfids`); a tree is
+/// then built for every frame, tshark's summary mode included.
+pub fn set_postdissector_wanted(handle: &Handle, ids: &[c_int]) {
+    // SAFETY: registered handle; the shim copies the ids into a GArray that epan owns.
+    unsafe { sys::kasa_set_postdissector_wanted(handle.get(), ids.as_ptr(), ids.len() as u32) }
+}
+
+/// The TLS heuristic's `data`: where a match says which handle takes the session's later
+/// records (a `dissector_handle_t *` in 4.0, a `struct tlsinfo *` from 4.4: the shim knows).
+#[derive(Clone, Copy)]
+pub struct TlsSlot(*mut c_void);
+impl TlsSlot {
+    pub(crate) fn new(data: *mut c_void) -> Self {
+        TlsSlot(data)
+    }
+    /// Later records of this TLS session go straight to `handle`.
+    pub fn claim(self, handle: &Handle) {
+        // SAFETY: the pointer TLS handed this heuristic call (or null, ignored by the shim).
+        unsafe { sys::kasa_tls_set_app_handle(self.0, handle.get()) }
     }
 }
 
@@ -996,6 +1114,26 @@ impl<'p> Span<'p> {
 }
 
 impl<'p> Tree<'p> {
+    /// Where the items of field `hf` are in this frame's tree (a field the postdissector
+    /// asked for with [`set_postdissector_wanted`]), at most `max`, in tree order.
+    pub fn field_spans(&self, hf: c_int, max: usize) -> Vec<Span<'p>> {
+        let mut raw = vec![sys::kasa_field_span::default(); max];
+        // SAFETY: live tree; `raw` has room for `max` spans.
+        let n = unsafe {
+            sys::kasa_field_spans(self.raw.as_ptr(), hf, raw.as_mut_ptr(), max as u32)
+        } as usize;
+        raw.truncate(n.min(max));
+        raw.into_iter()
+            .filter_map(|s| {
+                Some(Span {
+                    tvb: Tvb::from_raw(s.tvb)?,
+                    offset: usize::try_from(s.start).ok()?,
+                    len: usize::try_from(s.length).ok()?,
+                })
+            })
+            .collect()
+    }
+
     fn from_raw(raw: *mut sys::proto_tree) -> Option<Self> {
         NonNull::new(raw).map(|raw| Tree {
             raw,

@@ -202,6 +202,16 @@ int kasa_tramp_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *d
     return run(entries.post, tvb, pinfo, tree, data);
 }
 
+int kasa_tramp_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.tls, tvb, pinfo, tree, data);
+}
+
+kasa_heur_ret kasa_tramp_heur_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.heur_tls, tvb, pinfo, tree, data) != 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Wrappers. */
 

@@ -62,6 +62,10 @@ struct kasa_rust_entries {
     kasa_rust_dissector http_body;
     kasa_rust_dissector heur_http;
     kasa_rust_dissector post;
+    /* Decrypted TLS application data (the cloud link): the handle on tls.port and the
+     * heuristic on the "tls" list (see tls.h). */
+    kasa_rust_dissector tls;
+    kasa_rust_dissector heur_tls;
 };
 
 /* Copies the table (called from plugin_register). */
@@ -80,6 +84,8 @@ int kasa_tramp_http_media_octet(tvbuff_t *tvb, packet_info *pinfo, proto_tree *t
 int kasa_tramp_http_body(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
 kasa_heur_ret kasa_tramp_heur_http(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
 int kasa_tramp_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+int kasa_tramp_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+kasa_heur_ret kasa_tramp_heur_tls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
 
 /* Whether an exception is pending (for tests and assertions; the wrappers check it anyway). */
 int kasa_shim_pending(void);

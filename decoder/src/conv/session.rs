@@ -529,6 +529,18 @@ impl Session {
                 self.pairer
                     .tdp_reply(seen.dst, seen.src, h.serial, seen.time)
             }
+            // The cloud link carries requests both ways and unsolicited device reports: a
+            // response answers the oldest open request with the same methods between the same
+            // two endpoints (the rule of XOR over UDP), not simply the oldest one.
+            (Meta::Cloud { .. }, Direction::Request) => {
+                self.pairer
+                    .udp_request(seen.src, seen.dst, &body.methods, seen.id, seen.time);
+                None
+            }
+            (Meta::Cloud { .. }, Direction::Response) => {
+                self.pairer
+                    .udp_response(seen.dst, seen.src, &body.methods, seen.time)
+            }
             // HTTP transports are paired by `Session::http`.
             (Meta::Klap(_) | Meta::Aes(_) | Meta::Tpap(_), _) => None,
         }?;

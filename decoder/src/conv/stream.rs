@@ -52,7 +52,9 @@ impl StreamDecoder {
         match transport {
             Transport::XorTcp => Some(StreamDecoder::Xor(Framer::new(cap))),
             Transport::Klap | Transport::Aes => Some(StreamDecoder::Http(HttpSplitter::new(cap))),
-            Transport::XorUdp | Transport::Tdp | Transport::Tpap => None,
+            // The cloud link is TLS: kasa-decode does not decrypt it (the plugin reads it from
+            // Wireshark's decrypted records, wire::cloud).
+            Transport::XorUdp | Transport::Tdp | Transport::Tpap | Transport::Cloud => None,
         }
     }
 
@@ -94,7 +96,11 @@ pub fn datagram(
     let (plaintext, meta) = match transport {
         Transport::XorUdp => (xor::decrypt(payload), Meta::XorUdp),
         Transport::Tdp => tdp_datagram(payload, missing, &mut problems),
-        Transport::XorTcp | Transport::Klap | Transport::Aes | Transport::Tpap => return None,
+        Transport::XorTcp
+        | Transport::Klap
+        | Transport::Aes
+        | Transport::Tpap
+        | Transport::Cloud => return None,
     };
     if missing > 0 {
         problems.insert(

@@ -38,6 +38,9 @@ pub enum Transport {
     /// TPAP: TLS to the port a TDP reply announced; not decodable passively (a connection is
     /// marked, no message is read).
     Tpap,
+    /// The device's own TLS connection to the vendor cloud (TCP 50443 or 443), read when
+    /// Wireshark has the TLS secrets: the framings of [`crate::wire::cloud`].
+    Cloud,
 }
 
 impl Transport {
@@ -50,6 +53,7 @@ impl Transport {
             Transport::Klap => "klap",
             Transport::Aes => "aes",
             Transport::Tpap => "tpap",
+            Transport::Cloud => "cloud",
         }
     }
 
@@ -57,7 +61,11 @@ impl Transport {
     /// datagram each.
     pub fn is_stream(self) -> bool {
         match self {
-            Transport::XorTcp | Transport::Klap | Transport::Aes | Transport::Tpap => true,
+            Transport::XorTcp
+            | Transport::Klap
+            | Transport::Aes
+            | Transport::Tpap
+            | Transport::Cloud => true,
             Transport::XorUdp | Transport::Tdp => false,
         }
     }
@@ -87,6 +95,12 @@ pub enum Meta {
     Aes(Box<AesMeta>),
     /// TPAP, visible only when Wireshark decrypted its TLS: a login step or a data frame.
     Tpap(Box<TpapMeta>),
+    /// One message inside the cloud link's decrypted TLS: how it was framed, and the length
+    /// prefix when it had one.
+    Cloud {
+        framing: crate::wire::cloud::Framing,
+        len_header: Option<u32>,
+    },
 }
 
 /// One TPAP message (PROTOCOL.md §6) to an endpoint a TDP reply announced, seen inside TLS.
@@ -223,6 +237,7 @@ impl Meta {
             Meta::Klap(_) => Transport::Klap,
             Meta::Aes(_) => Transport::Aes,
             Meta::Tpap(_) => Transport::Tpap,
+            Meta::Cloud { .. } => Transport::Cloud,
         }
     }
 
@@ -230,6 +245,7 @@ impl Meta {
     pub fn len_header(&self) -> Option<u32> {
         match *self {
             Meta::XorTcp { len_header } => Some(len_header),
+            Meta::Cloud { len_header, .. } => len_header,
             Meta::XorUdp | Meta::Tdp(_) | Meta::Klap(_) | Meta::Aes(_) | Meta::Tpap(_) => None,
         }
     }
@@ -244,7 +260,7 @@ impl Meta {
             }
             Meta::Aes(a) => a.encrypted && !a.decrypted,
             Meta::Tpap(t) => t.step == TpapStep::Data,
-            Meta::XorTcp { .. } | Meta::XorUdp | Meta::Tdp(_) => false,
+            Meta::XorTcp { .. } | Meta::XorUdp | Meta::Tdp(_) | Meta::Cloud { .. } => false,
         }
     }
 }
@@ -400,7 +416,7 @@ pub fn message_summary(
                 }
             }
         }
-        Meta::XorTcp { .. } | Meta::XorUdp | Meta::Aes(_) => {}
+        Meta::XorTcp { .. } | Meta::XorUdp | Meta::Aes(_) | Meta::Cloud { .. } => {}
     }
     summary(f, direction, body)
 }
