@@ -278,6 +278,10 @@ fn hex(b: &[u8]) -> String {
 fn transport_json(meta: &Meta) -> Option<Value> {
     Some(match meta {
         Meta::XorTcp { .. } | Meta::XorUdp => return None,
+        Meta::Cloud {
+            framing,
+            len_header,
+        } => json!({ "framing": framing.as_str(), "len_header": len_header }),
         Meta::Tdp(t) => {
             let mut v = json!({ "crc_ok": t.crc_ok });
             if let Some(h) = &t.header {

@@ -337,7 +337,13 @@ pub struct Shown {
 }
 
 /// The prefixes of the transport fields.
-pub const WIRE_PREFIXES: [&str; 4] = ["kasa.klap.", "kasa.aes.", "kasa.tdp.", "kasa.tpap."];
+pub const WIRE_PREFIXES: [&str; 5] = [
+    "kasa.klap.",
+    "kasa.aes.",
+    "kasa.tdp.",
+    "kasa.tpap.",
+    "kasa.cloud.framing",
+];
 
 /// What one tshark run showed: messages, and expert infos per frame (in and outside messages).
 #[derive(Debug, Default)]
@@ -388,7 +394,7 @@ pub fn parse_json(stdout: &[u8]) -> Run {
             // A TPAP connection's mark: transport tpap and no direction (a TPAP login step
             // seen inside decrypted TLS is a message; a message whose rendering stopped at a
             // throw lacks its direction too, but is not tpap).
-            if text(transport) == "tpap"
+            if matches!(text(transport).as_str(), "tpap" | "cloud")
                 && k.get("kasa.request").is_none()
                 && k.get("kasa.response").is_none()
             {
