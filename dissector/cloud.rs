@@ -165,7 +165,12 @@ pub fn pdu_len(pinfo: Pinfo<'_>, tvb: Tvb<'_>, offset: usize) -> usize {
     };
     match wire::cut(bytes, cap) {
         Cut::Message { len, .. } => len,
-        Cut::NeedMore { at_least, .. } => at_least,
+        // A length prefix says how much; the end of an unprefixed object is found only when
+        // it arrives: ask for one more record.
+        Cut::NeedMore { framing, at_least } if framing.has_prefix() || !pinfo.can_desegment() => {
+            at_least
+        }
+        Cut::NeedMore { .. } => 0,
         // One more record (tcp_dissect_pdus: DESEGMENT_ONE_MORE_SEGMENT), which it asserts
         // TLS can give.
         Cut::TooShort if pinfo.can_desegment() => 0,

@@ -5,13 +5,11 @@
 #include "tls.h"
 
 #include <glib.h>
-#include <ws_version.h>
 #include <epan/dissectors/packet-tls.h>
 
-#if WIRESHARK_VERSION_MAJOR > 4 || (WIRESHARK_VERSION_MAJOR == 4 && WIRESHARK_VERSION_MINOR >= 4)
-#define KASA_TLSINFO 1
-#else
-#define KASA_TLSINFO 0
+/* KASA_TLSINFO comes from build.rs: 1 when the installed packet-tls.h declares struct tlsinfo. */
+#ifndef KASA_TLSINFO
+#error "build.rs defines KASA_TLSINFO"
 #endif
 
 void kasa_tls_set_app_handle(void *data, dissector_handle_t handle)
