@@ -22,16 +22,23 @@
 //!   handshake, session keys, request/response crypto, its URIs;
 //! * [`aes`]: AES securePassthrough envelopes, the RSA handshake and the session cipher;
 //! * [`crypto`]: what those share (AES-128-CBC/PKCS7, base64, hex, PEM, [`crypto::CryptoError`]);
-//! * [`http`]: a request target's path and query, a cookie's value.
+//! * [`http`]: a request target's path and query, a cookie's value;
+//! * [`dns`]: the addresses a DNS response gives for the name asked (CNAMEs followed);
+//! * [`tls`]: TLS records, handshake messages across records, the ClientHello's SNI and the
+//!   Certificate message's DER certificates, as a passive observer sees them (no decryption);
+//! * [`x509`]: the names in a DER certificate (subject and issuer CN and O, DNS names).
 //!
 //! JSON bodies are read leniently by a private module: a member of an unexpected type reads as
 //! `None`, never as an error for the whole body, and no `serde_json::Value` tree is built.
 
 pub mod aes;
 pub mod crypto;
+pub mod dns;
 pub mod http;
 pub mod json;
 pub mod klap;
 mod lenient;
 pub mod tdp;
+pub mod tls;
+pub mod x509;
 pub mod xor;
