@@ -115,6 +115,14 @@ fn main() {
         .file(SECRETS_C)
         .file(TLS_C)
         .includes(&includes);
+    // The TLS heuristic's `data` (WIRESHARK.md §13): a `struct tlsinfo *` where the installed
+    // packet-tls.h declares that struct (4.4 and later), the session's app-handle slot before.
+    // Read off the header itself, not guessed from the version number (4.2 is unchecked).
+    let tlsinfo = includes.iter().any(|dir| {
+        std::fs::read_to_string(dir.join("epan/dissectors/packet-tls.h"))
+            .is_ok_and(|h| h.contains("struct tlsinfo {"))
+    });
+    shim.define("KASA_TLSINFO", if tlsinfo { "1" } else { "0" });
     shim.try_compile("kasa_shim").unwrap_or_else(|e| {
         fail(
             &format!("cannot compile {SHIM_C}, {SECRETS_C} and {TLS_C} (is a C compiler installed?)"),

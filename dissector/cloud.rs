@@ -331,7 +331,7 @@ fn observe(tree: Tree<'_>, pinfo: Pinfo<'_>, ids: &Ids) {
     let dns_messages = read(ids.dns);
     let mut s = state();
     for m in dns_messages {
-        if let Ok(answers) = dns::parse_response(m) {
+        if let Ok(answers) = dns::answers(m) {
             s.tracker.dns(frame, &answers);
         }
     }

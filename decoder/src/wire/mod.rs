@@ -22,6 +22,7 @@
 //!   handshake, session keys, request/response crypto, its URIs;
 //! * [`aes`]: AES securePassthrough envelopes, the RSA handshake and the session cipher;
 //! * [`crypto`]: what those share (AES-128-CBC/PKCS7, base64, hex, PEM, [`crypto::CryptoError`]);
+//! * [`cloud`]: the framings recognised inside the cloud link's decrypted TLS;
 //! * [`http`]: a request target's path and query, a cookie's value;
 //! * [`dns`]: the addresses a DNS response gives for the name asked (CNAMEs followed);
 //! * [`tls`]: TLS records, handshake messages across records, the ClientHello's SNI and the
@@ -32,6 +33,7 @@
 //! `None`, never as an error for the whole body, and no `serde_json::Value` tree is built.
 
 pub mod aes;
+pub mod cloud;
 pub mod crypto;
 pub mod dns;
 pub mod http;
