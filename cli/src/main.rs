@@ -36,6 +36,9 @@ struct Args {
     /// Length headers above this many bytes are malformed.
     #[arg(long, value_name = "BYTES", default_value_t = kasa_decoder::wire::xor::DEFAULT_MAX_MESSAGE)]
     max_message_size: u32,
+    /// Treat this TCP server port as a cloud-link port, besides 50443 (repeatable).
+    #[arg(long = "cloud-port", value_name = "PORT")]
+    cloud_ports: Vec<u16>,
     /// Do not look for the protocol on other ports.
     #[arg(long)]
     no_heuristics: bool,
@@ -81,6 +84,11 @@ fn run(args: &Args) -> io::Result<ExitCode> {
         if !config.tcp_ports.contains(&p) {
             config.tcp_ports.push(p);
             config.udp_ports.push(p);
+        }
+    }
+    for &p in &args.cloud_ports {
+        if !config.cloud_ports.contains(&p) {
+            config.cloud_ports.push(p);
         }
     }
     let size = std::fs::metadata(&args.capture).map_or(0, |m| m.len());

@@ -9,8 +9,15 @@
 //!   ! kasa.malformed.json: not a JSON object: EOF while parsing at line 1 column 10
 //! ```
 //!
-//! A problem outside any message gets its own line starting with `!`. The last line is a summary
-//! starting with `--`. Control characters and invalid UTF-8 in the plaintext are shown as `\xNN`.
+//! A problem outside any message gets its own line starting with `!`; a connection marked by
+//! discovery (TPAP) and a cloud link (a device's TLS link to TP-Link's cloud) one starting with
+//! `=`, at its first frame:
+//!
+//! ```text
+//! = 12 192.168.1.50:40000 -> 52.49.1.2:443 cloud link, frames 12..9876 (4021 frames, 1203.512 s): server n-devs.tplinkcloud.com (dns), no SNI, issuer "TP-LINK CA P1", 1 SYN, answered; push 34 records 8398 bytes, report 35 records 12000 bytes; 33 of 34 pushes answered, median 31.0 ms, max 120.4 ms
+//! ```
+//!
+//! The last line is a summary starting with `--`. Control characters and invalid UTF-8 in the plaintext are shown as `\xNN`.
 //!
 //! # JSON Lines (`--json`)
 //!
@@ -37,6 +44,15 @@
 //!   `http_port`, `login_version`, `tpap`, and `encrypt_info` decrypted with `--rsa-key`).
 //! * `"connection"`: a connection marked by what discovery announced (TPAP): `transport`,
 //!   `src`, `dst`, `first_frame`, `last_frame`, `frames`.
+//! * `"cloud"`: a cloud link (PROTOCOL.md §7): `id` (the decoder's TCP connection number),
+//!   `src` (the device), `dst` (the server), `server_name` and `name_source` (`dns`,
+//!   `certificate`, `sni`; null when unknown), `sni_absent` (null when no ClientHello was seen),
+//!   `issuer` (the server certificate's issuer CN), `first_frame`, `last_frame`,
+//!   `identified_frame`, `frames`, `duration` (seconds), `syn_attempts`, `answered`, `ended`,
+//!   `tcp_bytes`, `records` and `bytes` (each `{"push": n, "report": n}`; push = server →
+//!   device), `pushes` (list of `{"frame", "answer_frame", "latency"}`, at most 4096, latency in
+//!   seconds or null), `latency` (`{"count", "median", "max"}` in seconds over the answered
+//!   pushes, or null).
 //! * `"summary"`: `frames`, `messages`, `requests`, `responses`, `connections`, `udp_flows`,
 //!   `devices`, `malformed`.
 //!
@@ -44,6 +60,7 @@
 
 use base64::Engine;
 use kasa_decoder::capture::{Decoded, Marked, Orphan};
+use kasa_decoder::conv::CloudLink;
 use kasa_decoder::msg::{Device, KlapStep, Message, Meta, Problem, Severity, TpapStep};
 use serde_json::{Value, json};
 use std::io::{self, Write};
@@ -53,6 +70,7 @@ enum Item<'a> {
     Message(&'a Message),
     Orphan(&'a Orphan),
     Marked(&'a Marked),
+    Cloud(&'a CloudLink),
 }
 
 pub fn print(
@@ -83,6 +101,12 @@ pub fn print(
                 .marked
                 .iter()
                 .map(|c| (c.first_frame, Item::Marked(c))),
+        );
+        items.extend(
+            decoded
+                .cloud
+                .iter()
+                .map(|c| (c.first_frame, Item::Cloud(c))),
         );
     }
     items.sort_by_key(|(frame, _)| *frame);
@@ -124,6 +148,8 @@ pub fn print(
                     "frames": c.frames,
                 }),
             )?,
+            (Item::Cloud(c), false) => writeln!(out, "{}", cloud_text(c))?,
+            (Item::Cloud(c), true) => json_line(out, "cloud", cloud_json(c))?,
             (Item::Orphan(o), true) => json_line(
                 out,
                 "problem",
@@ -170,6 +196,105 @@ pub fn print(
             s.frames
         )
     }
+}
+
+/// The text line of a cloud link (see the module docs).
+fn cloud_text(c: &CloudLink) -> String {
+    let mut parts = Vec::new();
+    parts.push(match (&c.server_name, c.name_source) {
+        (Some(n), Some(s)) => format!("server {n} ({})", s.as_str()),
+        (Some(n), None) => format!("server {n}"),
+        _ => "server name unknown".to_owned(),
+    });
+    parts.push(
+        match c.sni_absent {
+            Some(true) => "no SNI",
+            Some(false) => "SNI",
+            None => "no ClientHello seen",
+        }
+        .to_owned(),
+    );
+    parts.push(match &c.issuer {
+        Some(i) => {
+            let mut q = String::new();
+            let _ = kasa_decoder::msg::write_quoted(&mut q, i);
+            format!("issuer {q}")
+        }
+        None => "issuer unknown".to_owned(),
+    });
+    let syns = match c.syn_attempts {
+        0 => "no SYN seen".to_owned(),
+        1 => "1 SYN".to_owned(),
+        n => format!("{n} SYNs"),
+    };
+    let answered = if c.answered {
+        "answered"
+    } else {
+        "never answered"
+    };
+    parts.push(format!("{syns}, {answered}"));
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pushes = match c.latency() {
+        Some(l) => format!(
+            "{} of {} pushes answered, median {:.1} ms, max {:.1} ms",
+            l.count,
+            c.records[0],
+            ms(l.median),
+            ms(l.max)
+        ),
+        None if c.records[0] > 0 => format!("none of {} pushes answered", c.records[0]),
+        None => "no pushes".to_owned(),
+    };
+    format!(
+        "= {} {} -> {} cloud link, frames {}..{} ({} frames, {:.3} s): {}; push {} records {} bytes, report {} records {} bytes; {}",
+        c.first_frame,
+        c.client,
+        c.server,
+        c.first_frame,
+        c.last_frame,
+        c.frames,
+        c.duration().as_secs_f64(),
+        parts.join(", "),
+        c.records[0],
+        c.bytes[0],
+        c.records[1],
+        c.bytes[1],
+        pushes
+    )
+}
+
+fn cloud_json(c: &CloudLink) -> Value {
+    let by_role = |v: [u64; 2]| json!({ "push": v[0], "report": v[1] });
+    json!({
+        "id": c.id.0,
+        "src": c.client.to_string(),
+        "dst": c.server.to_string(),
+        "server_name": c.server_name,
+        "name_source": c.name_source.map(|s| s.as_str()),
+        "sni_absent": c.sni_absent,
+        "issuer": c.issuer,
+        "first_frame": c.first_frame,
+        "last_frame": c.last_frame,
+        "identified_frame": c.identified_frame,
+        "frames": c.frames,
+        "duration": c.duration().as_secs_f64(),
+        "syn_attempts": c.syn_attempts,
+        "answered": c.answered,
+        "ended": c.ended,
+        "tcp_bytes": by_role(c.tcp_bytes),
+        "records": by_role(c.records),
+        "bytes": by_role(c.bytes),
+        "pushes": c.pushes.iter().map(|p| json!({
+            "frame": p.frame,
+            "answer_frame": p.answer.map(|a| a.0),
+            "latency": p.answer.map(|a| a.1.as_secs_f64()),
+        })).collect::<Vec<_>>(),
+        "latency": c.latency().map(|l| json!({
+            "count": l.count,
+            "median": l.median.as_secs_f64(),
+            "max": l.max.as_secs_f64(),
+        })),
+    })
 }
 
 fn json_line(out: &mut impl Write, kind: &str, data: Value) -> io::Result<()> {

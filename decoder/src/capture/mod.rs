@@ -9,12 +9,14 @@
 //! messages themselves — admission, direction, pairing, device identity — is the
 //! [`Session`]'s, the same one the plugin uses, fed in capture order.
 
+pub mod cloud;
 pub mod link;
 pub mod reader;
 
 pub use link::{L4, LinkType, Segment};
 pub use reader::{Reader, Record};
 
+use crate::conv::cloud::{CLOUD_PORTS, CloudLink};
 use crate::conv::stream::{End, datagram};
 use crate::conv::{
     Chunk, ConvId, Event, Found, HttpMessage, MessageId, RawMessage, Reassembler, Secrets, Seen,
@@ -49,6 +51,8 @@ pub struct Config {
     pub tdp_ports: Vec<u16>,
     /// Credentials and keys to decrypt KLAP and AES with.
     pub secrets: Secrets,
+    /// TCP server ports of the cloud link (default 50443; see [`crate::conv::cloud`]).
+    pub cloud_ports: Vec<u16>,
 }
 
 impl Default for Config {
@@ -60,6 +64,7 @@ impl Default for Config {
             heuristics: true,
             tdp_ports: TDP_PORTS.to_vec(),
             secrets: Secrets::default(),
+            cloud_ports: CLOUD_PORTS.to_vec(),
         }
     }
 }
@@ -178,6 +183,8 @@ pub struct Decoded {
     pub orphans: Vec<Orphan>,
     /// Connections marked by what discovery announced.
     pub marked: Vec<Marked>,
+    /// The devices' TLS links to TP-Link's cloud, in order of first frame.
+    pub cloud: Vec<CloudLink>,
     pub stats: Stats,
     /// Set when reading stopped before the end of the file.
     pub stop: Option<CaptureError>,
@@ -326,6 +333,7 @@ pub struct Decoder {
     found: Vec<Found1>,
     frames: u64,
     last_time: Duration,
+    cloud: cloud::CloudReader,
 }
 
 /// Whether a TCP payload starts an HTTP POST whose target can be KLAP or AES
@@ -345,6 +353,7 @@ fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
 impl Decoder {
     pub fn new(config: Config) -> Decoder {
         Decoder {
+            cloud: cloud::CloudReader::new(&config.cloud_ports),
             config,
             conns: HashMap::new(),
             conn_list: Vec::new(),
@@ -363,6 +372,7 @@ impl Decoder {
         let Some(seg) = link::parse(record.link, record.data, record.orig_len) else {
             return;
         };
+        self.cloud.segment(&seg, record.frame, record.time);
         match seg.l4 {
             L4::Tcp {
                 seq,
@@ -609,6 +619,7 @@ impl Decoder {
     /// order (stable: messages completing in the same frame keep their stream order).
     pub fn finish(mut self) -> Decoded {
         let (frame, time) = (self.frames, self.last_time);
+        let cloud = self.cloud.finish(frame, time);
         for idx in 0..self.conn_list.len() {
             if matches!(self.conn_list[idx].read, Read::Ignored | Read::Undecided) {
                 continue;
@@ -778,6 +789,7 @@ impl Decoder {
             messages,
             orphans,
             marked,
+            cloud,
             stats,
             stop: None,
         }
