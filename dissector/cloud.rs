@@ -430,8 +430,7 @@ pub fn postdissect(c: &Call<'_>) {
         let s = state();
         let roles = s.roles.get(&pinfo.num()).cloned().unwrap_or_default();
         s.tracker
-            .link_of(pinfo.src(), pinfo.dst())
-            .filter(|l| l.first_frame <= u64::from(pinfo.num()))
+            .link_at(pinfo.src(), pinfo.dst(), u64::from(pinfo.num()))
             .map(|l| shown(l, roles))
     };
     let Some(what) = what else {
