@@ -15,7 +15,9 @@
 //!
 //! Nothing here decides anything: the tracker and the session do.
 
-use crate::epan::{self, Call, Col, Handle, PduCtx, Pinfo, PortRange, Span, Thrown, TlsSlot, Tree, Tvb, Via};
+use crate::epan::{
+    self, Call, Col, Handle, PduCtx, Pinfo, PortRange, Span, Thrown, TlsSlot, Tree, Tvb, Via,
+};
 use crate::fields::*;
 use crate::register::max_message;
 use crate::render::{self, Input};
@@ -25,9 +27,9 @@ use kasa_decoder::msg::Meta;
 use kasa_decoder::wire::cloud::{self as wire, Cut, Framing, PREFIX_LEN};
 use kasa_decoder::wire::tls::ClientHello;
 use kasa_decoder::wire::{dns, x509};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 thread_local! {

@@ -137,7 +137,9 @@ fn check_marks(name: &str, expected: &Value, got: &BTreeMap<u64, Mark>, full: bo
         }
         for f in &frames {
             let Some(m) = got.get(f) else {
-                failures.push(format!("{name}: frame {f} of {want_name} has no kasa.cloud"));
+                failures.push(format!(
+                    "{name}: frame {f} of {want_name} has no kasa.cloud"
+                ));
                 continue;
             };
             let mut check = |what: &str, ok: bool, shown: &dyn std::fmt::Debug| {
@@ -191,12 +193,16 @@ fn check_marks(name: &str, expected: &Value, got: &BTreeMap<u64, Mark>, full: bo
     }
     for f in frames_of(&expected["not_cloud_frames"]) {
         if let Some(m) = got.get(&f) {
-            failures.push(format!("{name}: frame {f} is not a cloud frame but shows {m:?}"));
+            failures.push(format!(
+                "{name}: frame {f} is not a cloud frame but shows {m:?}"
+            ));
         }
     }
     for f in got.keys() {
         if !cloud_frames.contains(f) {
-            failures.push(format!("{name}: frame {f} shows kasa.cloud but is in no cloud link"));
+            failures.push(format!(
+                "{name}: frame {f} shows kasa.cloud but is in no cloud link"
+            ));
         }
     }
     failures
@@ -272,7 +278,10 @@ fn cloud_messages_are_decoded_with_the_embedded_secrets() {
                 "{name}: {} cloud messages shown, {} expected: {:#?}",
                 shown.len(),
                 want.len(),
-                shown.iter().map(|s| (s.frame, &s.plaintext)).collect::<Vec<_>>()
+                shown
+                    .iter()
+                    .map(|s| (s.frame, &s.plaintext))
+                    .collect::<Vec<_>>()
             ));
             continue;
         }
@@ -280,11 +289,18 @@ fn cloud_messages_are_decoded_with_the_embedded_secrets() {
         for (i, (s, w)) in shown.iter().zip(&want).enumerate() {
             let mut check = |what: &str, ok: bool, shown: &dyn std::fmt::Debug| {
                 if !ok {
-                    failures.push(format!("{name}: message {i} (frame {}): {what} is {shown:?}", s.frame));
+                    failures.push(format!(
+                        "{name}: message {i} (frame {}): {what} is {shown:?}",
+                        s.frame
+                    ));
                 }
             };
             check("frame", s.frame == w["frame"].as_u64().unwrap(), &s.frame);
-            check("text", s.plaintext == w["text"].as_str().unwrap(), &s.plaintext);
+            check(
+                "text",
+                s.plaintext == w["text"].as_str().unwrap(),
+                &s.plaintext,
+            );
             check(
                 "direction",
                 s.direction == w["direction"].as_str().unwrap(),
@@ -308,7 +324,11 @@ fn cloud_messages_are_decoded_with_the_embedded_secrets() {
                 .as_u64()
                 .map(|k| all[k as usize]["frame"].as_u64().unwrap());
             check("response_to", s.response_to == want_to, &s.response_to);
-            let framing = s.wire.get("kasa.cloud.framing").cloned().unwrap_or_default();
+            let framing = s
+                .wire
+                .get("kasa.cloud.framing")
+                .cloned()
+                .unwrap_or_default();
             let want_framing = w["framing"].as_str().unwrap().to_owned();
             check("framing", framing == vec![want_framing.clone()], &framing);
             framings.insert(want_framing);

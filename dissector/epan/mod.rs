@@ -442,12 +442,7 @@ impl Prefs {
         let mut r: *mut sys::range_t = ptr::null_mut();
         // SAFETY: 'static strings; the range is allocated in epan's scope and owned by the pref.
         unsafe {
-            sys::range_convert_str(
-                sys::wmem_epan_scope(),
-                &mut r,
-                default.as_ptr(),
-                65535,
-            );
+            sys::range_convert_str(sys::wmem_epan_scope(), &mut r, default.as_ptr(), 65535);
         }
         var.0.store(r, Relaxed);
         // SAFETY: 'static strings; the preference keeps the pointer to the AtomicPtr's cell,
@@ -1119,9 +1114,9 @@ impl<'p> Tree<'p> {
     pub fn field_spans(&self, hf: c_int, max: usize) -> Vec<Span<'p>> {
         let mut raw = vec![sys::kasa_field_span::default(); max];
         // SAFETY: live tree; `raw` has room for `max` spans.
-        let n = unsafe {
-            sys::kasa_field_spans(self.raw.as_ptr(), hf, raw.as_mut_ptr(), max as u32)
-        } as usize;
+        let n =
+            unsafe { sys::kasa_field_spans(self.raw.as_ptr(), hf, raw.as_mut_ptr(), max as u32) }
+                as usize;
         raw.truncate(n.min(max));
         raw.into_iter()
             .filter_map(|s| {
