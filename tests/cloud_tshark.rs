@@ -342,3 +342,46 @@ fn cloud_messages_are_decoded_with_the_embedded_secrets() {
     );
     eprintln!("{compared} cloud messages compared ({framings:?})");
 }
+
+/// Decrypted data in no known framing stays data, with the `kasa.cloud.unknown` note, and is
+/// never decoded as a message: the XOR recording read with a maximum message size below its
+/// messages' length prefixes (which then frame nothing), where every application-data record
+/// of the device and of the cloud is such data.
+#[test]
+fn cloud_data_in_no_known_framing_is_flagged_not_decoded() {
+    let (path, expected) = cloud_fixtures()
+        .into_iter()
+        .find(|(p, _)| p.to_string_lossy().ends_with("cloud-50443-xor.pcapng"))
+        .expect("the cloud-50443-xor fixture");
+    let extra = vec!["-o".to_owned(), "kasa.max_message_size:16".to_owned()];
+    let (out, run) = decode(&with_secrets(&path), &extra, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let messages: Vec<u64> = run
+        .messages
+        .iter()
+        .filter(|m| m.transport == "cloud")
+        .map(|m| m.frame)
+        .collect();
+    assert!(messages.is_empty(), "decoded anyway in frames {messages:?}");
+    let flagged: std::collections::BTreeSet<u64> = run
+        .experts
+        .iter()
+        .filter(|(_, e)| e == "kasa.cloud.unknown")
+        .map(|(f, _)| *f)
+        .collect();
+    // Every frame that completes a message when the size allows it holds unknown data now.
+    let want: std::collections::BTreeSet<u64> = expected["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["frame"].as_u64())
+        .collect();
+    assert!(
+        want.is_subset(&flagged),
+        "kasa.cloud.unknown in frames {flagged:?}, expected at least {want:?}"
+    );
+}
