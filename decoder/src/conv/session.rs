@@ -530,7 +530,7 @@ impl Session {
                     .tdp_reply(seen.dst, seen.src, h.serial, seen.time)
             }
             // HTTP transports are paired by `Session::http`.
-            (Meta::Klap(_) | Meta::Aes(_) | Meta::Tpap(_), _) => None,
+            (Meta::Klap(_) | Meta::Aes(_) | Meta::Tpap(_) | Meta::Linkie(_), _) => None,
         }?;
         self.responses
             .entry(matched.request)
@@ -865,6 +865,8 @@ mod tests {
                 answers: None,
                 cookie: None,
                 set_cookie: None,
+                seq: None,
+                tapo_tag: None,
                 body: body.as_bytes(),
             };
             s.http(&sn, &view)

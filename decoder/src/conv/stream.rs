@@ -42,7 +42,7 @@ pub enum End {
 pub enum StreamDecoder {
     /// Length-prefixed XOR.
     Xor(Framer),
-    /// HTTP/1.x, for KLAP and AES.
+    /// HTTP/1.x, for KLAP, AES, SslAes and Linkie.
     Http(HttpSplitter),
 }
 
@@ -51,7 +51,9 @@ impl StreamDecoder {
     pub fn new(transport: Transport, cap: u32) -> Option<Self> {
         match transport {
             Transport::XorTcp => Some(StreamDecoder::Xor(Framer::new(cap))),
-            Transport::Klap | Transport::Aes => Some(StreamDecoder::Http(HttpSplitter::new(cap))),
+            Transport::Klap | Transport::Aes | Transport::Linkie => {
+                Some(StreamDecoder::Http(HttpSplitter::new(cap)))
+            }
             Transport::XorUdp | Transport::Tdp | Transport::Tpap => None,
         }
     }
@@ -94,7 +96,11 @@ pub fn datagram(
     let (plaintext, meta) = match transport {
         Transport::XorUdp => (xor::decrypt(payload), Meta::XorUdp),
         Transport::Tdp => tdp_datagram(payload, missing, &mut problems),
-        Transport::XorTcp | Transport::Klap | Transport::Aes | Transport::Tpap => return None,
+        Transport::XorTcp
+        | Transport::Klap
+        | Transport::Aes
+        | Transport::Tpap
+        | Transport::Linkie => return None,
     };
     if missing > 0 {
         problems.insert(
