@@ -34,7 +34,7 @@ macro_rules! experts {
 }
 
 fields! {
-    TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp, xor-udp, tdp, klap, aes (tpap marks connections)."),
+    TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp, xor-udp, tdp, klap, aes (SslAes too), linkie (tpap marks connections)."),
     LEN           => (c"Length", c"kasa.len", U32, c"The TCP length header: ciphertext bytes that follow it."),
     PLAINTEXT     => (c"Plaintext", c"kasa.plaintext", String, c"The whole decrypted text: UTF-8 as it is, invalid sequences as U+FFFD, NUL as U+2400."),
     REQUEST       => (c"Request", c"kasa.request", Bool, c"The message goes to the device."),
@@ -92,6 +92,18 @@ fields! {
     AES_ERROR_CODE => (c"Envelope error code", c"kasa.aes.error_code", I32, c"The outer error_code of a response."),
     AES_ENCRYPTED => (c"Encrypted", c"kasa.aes.encrypted", Bool, c"The envelope carries AES ciphertext."),
     AES_CLEAR     => (c"Clear response", c"kasa.aes.clear_response", Bool, c"result.response is clear JSON (some firmware), not ciphertext."),
+    SSL_AES_LOGIN => (c"Login step", c"kasa.ssl_aes.login", String, c"An SslAes (HTTPS) login: nonce (cnonce only), digest (digest_passwd), hashed (the less secure MD5 login); on an answer, its request's."),
+    SSL_AES_CNONCE => (c"Client nonce", c"kasa.ssl_aes.cnonce", String, c"The SslAes login's cnonce."),
+    SSL_AES_NONCE => (c"Device nonce", c"kasa.ssl_aes.nonce", String, c"The device's nonce from the SslAes login answer."),
+    SSL_AES_AUTH  => (c"Authenticated as", c"kasa.ssl_aes.auth", String, c"Which credential's password the device's device_confirm proves: the user name, or default:… for a known default account."),
+    SSL_AES_START_SEQ => (c"Start sequence number", c"kasa.ssl_aes.start_seq", I32, c"The SslAes login answer's start_seq: the first data request's Seq."),
+    SSL_AES_SEQ   => (c"Sequence number", c"kasa.ssl_aes.seq", I32, c"The Seq header of an SslAes data request (also on its answer)."),
+    SSL_AES_TAG   => (c"Tapo tag", c"kasa.ssl_aes.tag", String, c"The Tapo_tag header of an SslAes data request."),
+    SSL_AES_TAG_STATUS => (c"Tapo tag status", c"kasa.ssl_aes.tag.status", ChecksumStatus, c"Whether the Tapo_tag verifies with the session's password."),
+    LINKIE_VERSION => (c"Linkie version", c"kasa.linkie.version", U32, c"2 for /data/LINKIE2.json, 1 for /data/LINKIE.json (KC100)."),
+    LINKIE_FIELD  => (c"Form field", c"kasa.linkie.field", String, c"The form field that carries a Linkie request (content)."),
+    LINKIE_B64_LEN => (c"Base64 length", c"kasa.linkie.b64_len", U32, c"Characters of base64 text (a request's after percent-decoding)."),
+    LINKIE_CLEAR  => (c"Clear response", c"kasa.linkie.clear", Bool, c"The Linkie answer is clear JSON (a device's error answer), not base64 of XOR."),
     HTTP_PROBE    => (c"HTTP access probe", c"kasa.http.probe", String, c"Test only (KASA_TEST_HTTP_PROBE set): what HTTP handed the plugin with a body."),
 }
 
@@ -114,6 +126,8 @@ experts! {
     EI_KLAP_CLIENT_HASH => (c"kasa.klap.client_hash.bad", Protocol, Warning, c"handshake2 client_hash from another account"),
     EI_DECRYPT          => (c"kasa.decrypt_failed", Malformed, Error, c"Ciphertext did not decrypt"),
     EI_AES_NO_KEY       => (c"kasa.aes.no_key", Undecoded, Note, c"AES session key unknown"),
+    EI_SSL_AES_TAG      => (c"kasa.ssl_aes.bad_tag", Checksum, Warning, c"SslAes Tapo_tag does not verify"),
+    EI_LINKIE_MALFORMED => (c"kasa.linkie.malformed", Malformed, Error, c"Linkie body is not a form with base64, or not base64"),
 }
 
 /// The expert info for a decoder problem. Exhaustive: a new [`Problem`] variant does not compile
@@ -136,7 +150,9 @@ pub fn expert_for(p: &Problem) -> &'static Ei {
         Problem::KlapSignature => &EI_KLAP_SIGNATURE,
         Problem::KlapClientHash => &EI_KLAP_CLIENT_HASH,
         Problem::Decrypt { .. } => &EI_DECRYPT,
-        Problem::AesNoKey => &EI_AES_NO_KEY,
+        Problem::AesNoKey | Problem::SslAesNoKey => &EI_AES_NO_KEY,
+        Problem::SslAesTag => &EI_SSL_AES_TAG,
+        Problem::Linkie(_) => &EI_LINKIE_MALFORMED,
     }
 }
 
@@ -149,6 +165,7 @@ pub fn transport_name(t: Transport) -> &'static CStr {
         Transport::Klap => c"klap",
         Transport::Aes => c"aes",
         Transport::Tpap => c"tpap",
+        Transport::Linkie => c"linkie",
     }
 }
 
@@ -211,6 +228,9 @@ mod tests {
                 detail: String::new(),
             },
             Problem::AesNoKey,
+            Problem::SslAesNoKey,
+            Problem::SslAesTag,
+            Problem::Linkie(kasa_decoder::wire::linkie::LinkieError::Empty),
         ];
         for p in samples {
             let ei = expert_for(&p);
@@ -228,6 +248,7 @@ mod tests {
             Transport::Klap,
             Transport::Aes,
             Transport::Tpap,
+            Transport::Linkie,
         ] {
             assert_eq!(transport_name(t).to_str().unwrap(), t.as_str());
         }

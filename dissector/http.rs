@@ -19,7 +19,7 @@ use crate::fields::{ETT_KASA, HTTP_PROBE};
 use crate::render::{self, Input};
 use crate::{secrets, state};
 use kasa_decoder::conv::HttpView;
-use kasa_decoder::wire::http::is_app_target;
+use kasa_decoder::wire::http::is_kasa_target;
 use std::fmt::Write;
 use std::sync::OnceLock;
 
@@ -32,9 +32,10 @@ pub fn dissect_body(c: &Call<'_>, ctx: &HttpCtx<'_>) -> bool {
     }
     let request = match ctx.kind {
         HttpKind::Request => match ctx.uri {
-            // Only `/app…` can be KLAP or AES, and TPAP goes to an endpoint discovery
-            // announced: other bodies cost nothing more.
-            Some(uri) if is_app_target(uri) || state::with(|s| s.is_tpap(c.pinfo.dst())) => {
+            // Only `/app…` can be KLAP or AES, `/` and `/stok=…/ds` SslAes, `/data/LINKIE2.json`
+            // Linkie, and TPAP goes to an endpoint discovery announced: other bodies cost
+            // nothing more.
+            Some(uri) if is_kasa_target(uri) || state::with(|s| s.is_tpap(c.pinfo.dst())) => {
                 Some(("POST", uri))
             }
             _ => return false,
@@ -51,6 +52,8 @@ pub fn dissect_body(c: &Call<'_>, ctx: &HttpCtx<'_>) -> bool {
         answers: ctx.req_frame.map(u64::from),
         cookie: ctx.cookie,
         set_cookie: ctx.set_cookie,
+        seq: ctx.seq,
+        tapo_tag: ctx.tapo_tag,
         body,
     };
     let span = Span {
@@ -165,6 +168,8 @@ mod tests {
             cookie: Some("TP_SESSIONID=abc"),
             set_cookie: None,
             content_type: None,
+            seq: None,
+            tapo_tag: None,
         };
         assert_eq!(
             probe_line(&request, 48),
@@ -179,6 +184,8 @@ mod tests {
             cookie: None,
             set_cookie: Some("TP_SESSIONID=ABCD;TIMEOUT=86400"),
             content_type: Some("application/octet-stream"),
+            seq: None,
+            tapo_tag: None,
         };
         assert_eq!(
             probe_line(&response, 0),
