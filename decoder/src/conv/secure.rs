@@ -956,6 +956,9 @@ impl Secure {
         let mut problems = Vec::new();
         let mut plaintext = body.to_vec();
         let (mut encrypted, mut decrypted, mut clear_response) = (false, false, false);
+        // The request's Seq is the answer's too; its tag is the request's alone.
+        meta.tag = None;
+        meta.tag_ok = None;
         let error_code;
         match meta.login {
             Some(step) => {
@@ -967,7 +970,9 @@ impl Secure {
                 {
                     let matched = ssl_aes::find_password(&self.candidates, cnonce, nonce, confirm)
                         .map(|(i, h)| (self.candidates[i].label.clone(), h));
-                    if matched.is_none() {
+                    // No credential: the session's messages stay closed unless a key and IV
+                    // the user gave opens them (then this is no news).
+                    if matched.is_none() && self.secrets.aes_keys.is_empty() {
                         problems.push(Problem::SslAesNoKey);
                     }
                     meta.nonce = Some(nonce.clone());
@@ -1292,6 +1297,7 @@ mod tests {
         assert!(aes(&shown).decrypted);
         assert_eq!(aes(&shown).error_code, Some(0));
         assert_eq!(ssl(&shown).seq, Some(1337));
+        assert_eq!((ssl(&shown).tag.as_ref(), ssl(&shown).tag_ok), (None, None));
 
         // A tag made with another Seq does not verify; the body still decrypts.
         let data = Http {
@@ -1304,6 +1310,43 @@ mod tests {
         assert_eq!(ssl(&shown).tag_ok, Some(false));
         assert_eq!(keys(&shown.problems), ["kasa.ssl_aes.bad_tag"]);
         assert_eq!(shown.plaintext, INNER.as_bytes());
+    }
+
+    /// A nonce answer no credential proves: a note, unless the user gave AES keys (which may
+    /// open the session later); the session's data then needs them.
+    #[test]
+    fn ssl_aes_login_no_credential() {
+        let login1 = format!(
+            r#"{{"method":"login","params":{{"cnonce":"{CNONCE}","encrypt_type":"3","username":"admin"}}}}"#
+        );
+        let reply1 = format!(
+            r#"{{"error_code":-40413,"result":{{"data":{{"nonce":"{NONCE}","device_confirm":"{}"}}}}}}"#,
+            ssl_aes::device_confirm(CNONCE, NONCE, &pwd_hash("not known", PwdHash::Sha256))
+        );
+        for (secrets, want) in [
+            (
+                Secrets::default(),
+                vec!["kasa.err_code.nonzero", "kasa.aes.no_key"],
+            ),
+            (
+                Secrets {
+                    aes_keys: vec![AesKeys::new([1; 16], [2; 16])],
+                    ..Secrets::default()
+                },
+                vec!["kasa.err_code.nonzero"],
+            ),
+        ] {
+            let mut s = Session::with_secrets(secrets, false);
+            send(&mut s, 1, 1, request("/", login1.as_bytes())).unwrap();
+            let shown = send(&mut s, 2, 1, response(reply1.as_bytes())).unwrap();
+            let mut got = keys(&shown.problems);
+            got.sort();
+            let mut want = want;
+            want.sort();
+            assert_eq!(got, want);
+            assert_eq!(ssl(&shown).auth, None);
+            assert_eq!(ssl(&shown).nonce.as_deref(), Some(NONCE));
+        }
     }
 
     /// Without the login in the capture, a user-given key and IV that decrypts the first

@@ -242,8 +242,8 @@ pub struct AesMeta {
     pub ssl: Option<Box<SslAesMeta>>,
 }
 
-/// What an SslAes message adds to the envelope's fields (a response: its request's login step,
-/// `Seq` and tag).
+/// What an SslAes message adds to the envelope's fields (a response: its request's login step
+/// and `Seq`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SslAesMeta {
     /// A login request's step; `None` on the data path `/stok=…/ds`.
