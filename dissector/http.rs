@@ -1,12 +1,14 @@
-//! HTTP bodies: KLAP and the AES transport ride inside HTTP/1.x POST bodies. HTTP hands each
+//! HTTP bodies: KLAP, the AES transport, SslAes and Linkie (the last two inside TLS that
+//! Wireshark decrypted) ride inside HTTP/1.x POST bodies. HTTP hands each
 //! body over with an [`HttpCtx`] (see `epan/http.rs` for the ways in and what each Wireshark
 //! version tells); this module decides what the plugin does with it.
 //!
 //! The body becomes an [`HttpView`] for the decoder's session, which says whether it is KLAP or
-//! AES, which step it is, and decrypts it when the user's secrets allow; the result goes
-//! through the same pipeline as every message ([`crate::render::show`]). Nothing here parses
-//! KLAP or AES. A body that is neither is not taken (returns `false`: it goes back to `json`,
-//! `data` or the next heuristic, so other HTTP shows exactly as without the plugin).
+//! AES (or SslAes, Linkie, TPAP), which step it is, and decrypts it when the user's secrets
+//! allow; the result goes through the same pipeline as every message ([`crate::render::show`]).
+//! Nothing here parses a transport. A body that is none of them is not taken (returns `false`:
+//! it goes back to `json`, `data`, `urlencoded-form`, `data-text-lines` or the next heuristic,
+//! so other HTTP shows exactly as without the plugin).
 //!
 //! In the test probe mode, with `KASA_TEST_HTTP_PROBE` set (read once), it takes every body
 //! and adds one
