@@ -125,7 +125,9 @@ fn main() {
     shim.define("KASA_TLSINFO", if tlsinfo { "1" } else { "0" });
     shim.try_compile("kasa_shim").unwrap_or_else(|e| {
         fail(
-            &format!("cannot compile {SHIM_C}, {SECRETS_C} and {TLS_C} (is a C compiler installed?)"),
+            &format!(
+                "cannot compile {SHIM_C}, {SECRETS_C} and {TLS_C} (is a C compiler installed?)"
+            ),
             &e,
         )
     });

@@ -34,7 +34,7 @@ macro_rules! experts {
 }
 
 fields! {
-    TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp, xor-udp, tdp, klap, aes, cloud (tpap and cloud also mark connections)."),
+    TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp, xor-udp, tdp, klap, aes (SslAes too), linkie, cloud (tpap and cloud also mark connections)."),
     LEN           => (c"Length", c"kasa.len", U32, c"The TCP length header: ciphertext bytes that follow it."),
     PLAINTEXT     => (c"Plaintext", c"kasa.plaintext", String, c"The whole decrypted text: UTF-8 as it is, invalid sequences as U+FFFD, NUL as U+2400."),
     REQUEST       => (c"Request", c"kasa.request", Bool, c"The message goes to the device."),
@@ -101,6 +101,18 @@ fields! {
     CLOUD_ANSWERED => (c"Answered", c"kasa.cloud.answered", Bool, c"Whether the server ever answered the device's connection attempt (false: SYNs unanswered, e.g. a firewall)."),
     CLOUD_DIRECTION => (c"Record role", c"kasa.cloud.direction", String, c"Role of each TLS application-data record: push (cloud to device, opens an exchange) or report (device to cloud)."),
     CLOUD_FRAMING => (c"Framing", c"kasa.cloud.framing", String, c"How a decrypted message on the cloud link is framed: xor-length (as on TCP 9999), xor, json-length or json."),
+    SSL_AES_LOGIN => (c"Login step", c"kasa.ssl_aes.login", String, c"An SslAes (HTTPS) login: nonce (cnonce only), digest (digest_passwd), hashed (the less secure MD5 login); on an answer, its request's."),
+    SSL_AES_CNONCE => (c"Client nonce", c"kasa.ssl_aes.cnonce", String, c"The SslAes login's cnonce."),
+    SSL_AES_NONCE => (c"Device nonce", c"kasa.ssl_aes.nonce", String, c"The device's nonce from the SslAes login answer."),
+    SSL_AES_AUTH  => (c"Authenticated as", c"kasa.ssl_aes.auth", String, c"Which credential's password the device's device_confirm proves: the user name, or default:… for a known default account."),
+    SSL_AES_START_SEQ => (c"Start sequence number", c"kasa.ssl_aes.start_seq", I32, c"The SslAes login answer's start_seq: the first data request's Seq."),
+    SSL_AES_SEQ   => (c"Sequence number", c"kasa.ssl_aes.seq", I32, c"The Seq header of an SslAes data request (also on its answer)."),
+    SSL_AES_TAG   => (c"Tapo tag", c"kasa.ssl_aes.tag", String, c"The Tapo_tag header of an SslAes data request."),
+    SSL_AES_TAG_STATUS => (c"Tapo tag status", c"kasa.ssl_aes.tag.status", ChecksumStatus, c"Whether the Tapo_tag verifies with the session's password."),
+    LINKIE_VERSION => (c"Linkie version", c"kasa.linkie.version", U32, c"2 for /data/LINKIE2.json, 1 for /data/LINKIE.json (KC100)."),
+    LINKIE_FIELD  => (c"Form field", c"kasa.linkie.field", String, c"The form field that carries a Linkie request (content)."),
+    LINKIE_B64_LEN => (c"Base64 length", c"kasa.linkie.b64_len", U32, c"Characters of base64 text (a request's after percent-decoding)."),
+    LINKIE_CLEAR  => (c"Clear response", c"kasa.linkie.clear", Bool, c"The Linkie answer is clear JSON (a device's error answer), not base64 of XOR."),
     HTTP_PROBE    => (c"HTTP access probe", c"kasa.http.probe", String, c"Test only (KASA_TEST_HTTP_PROBE set): what HTTP handed the plugin with a body."),
 }
 
@@ -125,6 +137,8 @@ experts! {
     EI_AES_NO_KEY       => (c"kasa.aes.no_key", Undecoded, Note, c"AES session key unknown"),
     EI_CLOUD_UNKNOWN    => (c"kasa.cloud.unknown", Undecoded, Note, c"Cloud-link data in no known framing (shown as data)"),
     EI_CLOUD_UNANSWERED => (c"kasa.cloud.unanswered", Sequence, Warning, c"Connection attempt to the TP-Link cloud never answered"),
+    EI_SSL_AES_TAG      => (c"kasa.ssl_aes.bad_tag", Checksum, Warning, c"SslAes Tapo_tag does not verify"),
+    EI_LINKIE_MALFORMED => (c"kasa.linkie.malformed", Malformed, Error, c"Linkie body is not a form with base64, or not base64"),
 }
 
 /// The expert info for a decoder problem. Exhaustive: a new [`Problem`] variant does not compile
@@ -147,7 +161,9 @@ pub fn expert_for(p: &Problem) -> &'static Ei {
         Problem::KlapSignature => &EI_KLAP_SIGNATURE,
         Problem::KlapClientHash => &EI_KLAP_CLIENT_HASH,
         Problem::Decrypt { .. } => &EI_DECRYPT,
-        Problem::AesNoKey => &EI_AES_NO_KEY,
+        Problem::AesNoKey | Problem::SslAesNoKey => &EI_AES_NO_KEY,
+        Problem::SslAesTag => &EI_SSL_AES_TAG,
+        Problem::Linkie(_) => &EI_LINKIE_MALFORMED,
     }
 }
 
@@ -161,6 +177,7 @@ pub fn transport_name(t: Transport) -> &'static CStr {
         Transport::Aes => c"aes",
         Transport::Tpap => c"tpap",
         Transport::Cloud => c"cloud",
+        Transport::Linkie => c"linkie",
     }
 }
 
@@ -223,6 +240,9 @@ mod tests {
                 detail: String::new(),
             },
             Problem::AesNoKey,
+            Problem::SslAesNoKey,
+            Problem::SslAesTag,
+            Problem::Linkie(kasa_decoder::wire::linkie::LinkieError::Empty),
         ];
         for p in samples {
             let ei = expert_for(&p);
@@ -241,6 +261,7 @@ mod tests {
             Transport::Aes,
             Transport::Tpap,
             Transport::Cloud,
+            Transport::Linkie,
         ] {
             assert_eq!(transport_name(t).to_str().unwrap(), t.as_str());
         }

@@ -1,12 +1,14 @@
-//! HTTP bodies: KLAP and the AES transport ride inside HTTP/1.x POST bodies. HTTP hands each
+//! HTTP bodies: KLAP, the AES transport, SslAes and Linkie (the last two inside TLS that
+//! Wireshark decrypted) ride inside HTTP/1.x POST bodies. HTTP hands each
 //! body over with an [`HttpCtx`] (see `epan/http.rs` for the ways in and what each Wireshark
 //! version tells); this module decides what the plugin does with it.
 //!
 //! The body becomes an [`HttpView`] for the decoder's session, which says whether it is KLAP or
-//! AES, which step it is, and decrypts it when the user's secrets allow; the result goes
-//! through the same pipeline as every message ([`crate::render::show`]). Nothing here parses
-//! KLAP or AES. A body that is neither is not taken (returns `false`: it goes back to `json`,
-//! `data` or the next heuristic, so other HTTP shows exactly as without the plugin).
+//! AES (or SslAes, Linkie, TPAP), which step it is, and decrypts it when the user's secrets
+//! allow; the result goes through the same pipeline as every message ([`crate::render::show`]).
+//! Nothing here parses a transport. A body that is none of them is not taken (returns `false`:
+//! it goes back to `json`, `data`, `urlencoded-form`, `data-text-lines` or the next heuristic,
+//! so other HTTP shows exactly as without the plugin).
 //!
 //! In the test probe mode, with `KASA_TEST_HTTP_PROBE` set (read once), it takes every body
 //! and adds one
@@ -19,7 +21,7 @@ use crate::fields::{ETT_KASA, HTTP_PROBE};
 use crate::render::{self, Input};
 use crate::{secrets, state};
 use kasa_decoder::conv::HttpView;
-use kasa_decoder::wire::http::is_app_target;
+use kasa_decoder::wire::http::is_kasa_target;
 use std::fmt::Write;
 use std::sync::OnceLock;
 
@@ -32,9 +34,10 @@ pub fn dissect_body(c: &Call<'_>, ctx: &HttpCtx<'_>) -> bool {
     }
     let request = match ctx.kind {
         HttpKind::Request => match ctx.uri {
-            // Only `/app…` can be KLAP or AES, and TPAP goes to an endpoint discovery
-            // announced: other bodies cost nothing more.
-            Some(uri) if is_app_target(uri) || state::with(|s| s.is_tpap(c.pinfo.dst())) => {
+            // Only `/app…` can be KLAP or AES, `/` and `/stok=…/ds` SslAes, `/data/LINKIE2.json`
+            // Linkie, and TPAP goes to an endpoint discovery announced: other bodies cost
+            // nothing more.
+            Some(uri) if is_kasa_target(uri) || state::with(|s| s.is_tpap(c.pinfo.dst())) => {
                 Some(("POST", uri))
             }
             _ => return false,
@@ -51,6 +54,8 @@ pub fn dissect_body(c: &Call<'_>, ctx: &HttpCtx<'_>) -> bool {
         answers: ctx.req_frame.map(u64::from),
         cookie: ctx.cookie,
         set_cookie: ctx.set_cookie,
+        seq: ctx.seq,
+        tapo_tag: ctx.tapo_tag,
         body,
     };
     let span = Span {
@@ -165,6 +170,8 @@ mod tests {
             cookie: Some("TP_SESSIONID=abc"),
             set_cookie: None,
             content_type: None,
+            seq: None,
+            tapo_tag: None,
         };
         assert_eq!(
             probe_line(&request, 48),
@@ -179,6 +186,8 @@ mod tests {
             cookie: None,
             set_cookie: Some("TP_SESSIONID=ABCD;TIMEOUT=86400"),
             content_type: Some("application/octet-stream"),
+            seq: None,
+            tapo_tag: None,
         };
         assert_eq!(
             probe_line(&response, 0),

@@ -156,7 +156,29 @@ enum WirePlan<'p> {
         error_code: Option<i32>,
         encrypted: bool,
         clear_response: bool,
+        ssl: Option<SslAesPlan<'p>>,
     },
+    Linkie {
+        version: Option<u32>,
+        /// The form field's name and its offset and length in the body.
+        field: Option<(&'p CStr, usize, usize)>,
+        text_at: (usize, usize),
+        b64_len: u32,
+        clear: bool,
+    },
+}
+
+/// What SslAes adds to the envelope (pool data).
+#[derive(Clone, Copy)]
+struct SslAesPlan<'p> {
+    login: Option<&'p CStr>,
+    cnonce: Option<&'p CStr>,
+    nonce: Option<&'p CStr>,
+    auth: Option<&'p CStr>,
+    start_seq: Option<i64>,
+    seq: Option<i64>,
+    tag: Option<&'p CStr>,
+    tag_ok: Option<bool>,
 }
 
 #[derive(Clone, Copy)]
@@ -233,6 +255,26 @@ impl<'p> WirePlan<'p> {
                 error_code: a.error_code.map(clamp_i32),
                 encrypted: a.encrypted,
                 clear_response: a.clear_response,
+                ssl: a.ssl.as_deref().map(|s| SslAesPlan {
+                    login: s.login.map(|l| pool.cstr(l.as_str())),
+                    cnonce: opt(&s.cnonce),
+                    nonce: opt(&s.nonce),
+                    auth: opt(&s.auth),
+                    start_seq: s.start_seq,
+                    seq: s.seq,
+                    tag: opt(&s.tag),
+                    tag_ok: s.tag_ok,
+                }),
+            },
+            Meta::Linkie(l) => WirePlan::Linkie {
+                version: l.version.map(u32::from),
+                field: l
+                    .field
+                    .as_ref()
+                    .map(|(name, at)| (pool.cstr(name), at.start, at.len())),
+                text_at: (l.text_at.start, l.text_at.len()),
+                b64_len: u32::try_from(l.b64_len).unwrap_or(u32::MAX),
+                clear: l.clear,
             },
         }
     }
@@ -515,13 +557,18 @@ fn plan<'p>(
                 Meta::Aes(a) => a.decrypted || a.clear_response,
                 // Clear JSON inside TLS: shown where it is.
                 Meta::Tpap(_) => false,
+                Meta::Linkie(l) => !l.clear,
                 _ => true,
+            };
+            let at = match &shown.meta {
+                Meta::Linkie(l) => l.text_at.start,
+                _ => 0,
             };
             let plaintext: &'p [u8] = pool.slice(&shown.plaintext);
             let source = if decrypted {
                 Source::Decrypted
             } else {
-                Source::At(0)
+                Source::At(at)
             };
             (
                 shown.meta,
@@ -772,6 +819,7 @@ fn render_wire<'p>(tree: Tree<'p>, tvb: Tvb<'p>, wire: WirePlan<'p>) -> Result<(
             error_code,
             encrypted,
             clear_response,
+            ssl,
         } => {
             if let Some(v) = method {
                 generated(tree.string(&AES_METHOD, none, v)?);
@@ -789,7 +837,64 @@ fn render_wire<'p>(tree: Tree<'p>, tvb: Tvb<'p>, wire: WirePlan<'p>) -> Result<(
             if clear_response {
                 generated(tree.boolean(&AES_CLEAR, none, true)?);
             }
+            if let Some(s) = ssl {
+                render_ssl_aes(tree, none, s)?;
+            }
         }
+        WirePlan::Linkie {
+            version,
+            field,
+            text_at,
+            b64_len,
+            clear,
+        } => {
+            if let Some(v) = version {
+                generated(tree.uint(&LINKIE_VERSION, none, v)?);
+            }
+            if let Some((name, offset, len)) = field {
+                tree.string(&LINKIE_FIELD, at(offset, len), name)?;
+            }
+            if clear {
+                generated(tree.boolean(&LINKIE_CLEAR, at(text_at.0, text_at.1), true)?);
+            } else if text_at.1 > 0 {
+                tree.uint(&LINKIE_B64_LEN, at(text_at.0, text_at.1), b64_len)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SslAes's login and header fields (generated: from the JSON and the HTTP headers).
+fn render_ssl_aes<'p>(tree: Tree<'p>, none: Span<'p>, s: SslAesPlan<'p>) -> Result<(), Thrown> {
+    let generated = |i: Option<Item<'p>>| {
+        if let Some(i) = i {
+            i.set_generated();
+        }
+    };
+    for (hf, v) in [
+        (&SSL_AES_LOGIN, s.login),
+        (&SSL_AES_CNONCE, s.cnonce),
+        (&SSL_AES_NONCE, s.nonce),
+        (&SSL_AES_AUTH, s.auth),
+    ] {
+        if let Some(v) = v {
+            generated(tree.string(hf, none, v)?);
+        }
+    }
+    if let Some(v) = s.start_seq {
+        generated(tree.int(&SSL_AES_START_SEQ, none, clamp_i32(v))?);
+    }
+    if let Some(v) = s.seq {
+        generated(tree.int(&SSL_AES_SEQ, none, clamp_i32(v))?);
+    }
+    if let Some(v) = s.tag {
+        generated(tree.string(&SSL_AES_TAG, none, v)?);
+        let status = match s.tag_ok {
+            Some(true) => epan::CHECKSUM_GOOD,
+            Some(false) => epan::CHECKSUM_BAD,
+            None => epan::CHECKSUM_UNVERIFIED,
+        };
+        generated(tree.uint(&SSL_AES_TAG_STATUS, none, status)?);
     }
     Ok(())
 }

@@ -17,8 +17,8 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Decode TP-Link Kasa / Tapo smart-home traffic (XOR, TDP discovery, KLAP, AES) from a pcap
-/// or pcapng capture.
+/// Decode TP-Link Kasa / Tapo smart-home traffic (XOR, TDP discovery, KLAP, AES; SslAes and
+/// Linkie in plain-HTTP captures) from a pcap or pcapng capture.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -42,11 +42,13 @@ struct Args {
     /// Do not look for the protocol on other ports.
     #[arg(long)]
     no_heuristics: bool,
-    /// A KLAP account to try against handshakes, besides the known default accounts
-    /// (repeatable; split at the first colon: `user@example.com:secret`).
+    /// A KLAP account to try against handshakes (and an SslAes password against logins),
+    /// besides the known default accounts (repeatable; split at the first colon:
+    /// `user@example.com:secret`).
     #[arg(long = "credential", value_name = "USER:PASSWORD")]
     credentials: Vec<String>,
-    /// An AES securePassthrough session key and IV, 16 bytes each in hex (repeatable).
+    /// An AES securePassthrough (or SslAes) session key and IV, 16 bytes each in hex
+    /// (repeatable).
     #[arg(long = "aes-key", value_name = "KEYHEX:IVHEX")]
     aes_keys: Vec<String>,
     /// A file with an AES client's (or TDP prober's) RSA private key: PEM, or base64 PKCS#8

@@ -40,7 +40,9 @@
 //!   `session`, `version`, `auth`, `decrypted`, the seeds and hashes of the handshake in hex,
 //!   `seq`, `signature`, `signature_ok`, `ciphertext_len`), `aes` (`envelope_method`,
 //!   `session`, `token` (whether present), `error_code`, `encrypted`, `decrypted`,
-//!   `clear_response`), `tdp` (the header fields, `crc_ok`, and a reply's `encrypt_type`,
+//!   `clear_response`, and for SslAes over HTTPS an `ssl` object: `login` (`nonce`, `digest`,
+//!   `hashed`), `cnonce`, `nonce`, `auth`, `start_seq`, `seq`, `tag`, `tag_ok`), `linkie`
+//!   (`version`, `field`, `b64_len`, `clear`), `tdp` (the header fields, `crc_ok`, and a reply's `encrypt_type`,
 //!   `http_port`, `login_version`, `tpap`, and `encrypt_info` decrypted with `--rsa-key`).
 //! * `"connection"`: a connection marked by what discovery announced (TPAP): `transport`,
 //!   `src`, `dst`, `first_frame`, `last_frame`, `frames`.
@@ -399,7 +401,7 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// What the transport said, under the transport's name (`tdp`, `klap`, `aes`).
+/// What the transport said, under the transport's name (`tdp`, `klap`, `aes`, `linkie`).
 fn transport_json(meta: &Meta) -> Option<Value> {
     Some(match meta {
         Meta::XorTcp { .. } | Meta::XorUdp => return None,
@@ -489,14 +491,35 @@ fn transport_json(meta: &Meta) -> Option<Value> {
             "seq": t.seq,
             "data_len": t.data_len,
         }),
-        Meta::Aes(a) => json!({
-            "envelope_method": a.method.map(|m| m.as_str()),
-            "session": a.session,
-            "token": a.token.is_some(),
-            "error_code": a.error_code,
-            "encrypted": a.encrypted,
-            "decrypted": a.decrypted,
-            "clear_response": a.clear_response,
+        Meta::Aes(a) => {
+            let mut v = json!({
+                "envelope_method": a.method.map(|m| m.as_str()),
+                "session": a.session,
+                "token": a.token.is_some(),
+                "error_code": a.error_code,
+                "encrypted": a.encrypted,
+                "decrypted": a.decrypted,
+                "clear_response": a.clear_response,
+            });
+            if let Some(ssl) = &a.ssl {
+                v["ssl"] = json!({
+                    "login": ssl.login.map(|l| l.as_str()),
+                    "cnonce": ssl.cnonce,
+                    "nonce": ssl.nonce,
+                    "auth": ssl.auth,
+                    "start_seq": ssl.start_seq,
+                    "seq": ssl.seq,
+                    "tag": ssl.tag,
+                    "tag_ok": ssl.tag_ok,
+                });
+            }
+            v
+        }
+        Meta::Linkie(l) => json!({
+            "version": l.version,
+            "field": l.field.as_ref().map(|(name, _)| name),
+            "b64_len": l.b64_len,
+            "clear": l.clear,
         }),
     })
 }

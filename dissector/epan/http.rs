@@ -3,8 +3,10 @@
 //!
 //! How a body reaches the plugin:
 //!
-//! * **`media_type` table**, for `application/json` and `application/octet-stream`: one handle
-//!   per type replaces the former owner (`json`, `data`). Its protocol is a helper protocol
+//! * **`media_type` table**, for `application/json`, `application/octet-stream`,
+//!   `application/x-www-form-urlencoded` (Linkie's requests), `text/html` and `text/plain` (what
+//!   a Linkie reply may be labelled): one handle per type replaces the former owner (`json`,
+//!   `data`, `urlencoded-form`, `data-text-lines`). Its protocol is a helper protocol
 //!   ("in name only") under HTTP, so that it adds no layer to the frame and follows HTTP's
 //!   enabled state, not kasa's. It runs the body hook through the kasa-protocol handle below
 //!   (so `kasa` joins the frame's layers only when the hook takes the body, and a disabled
@@ -60,19 +62,27 @@ pub struct HttpCtx<'p> {
     pub set_cookie: Option<&'p str>,
     /// This message's `Content-Type` header, parameters included.
     pub content_type: Option<&'p str>,
+    /// This message's `Seq` header (SslAes).
+    pub seq: Option<&'p str>,
+    /// This message's `Tapo_tag` header (SslAes).
+    pub tapo_tag: Option<&'p str>,
 }
 
 /// The media types taken over, with the dissector each belonged to (the fallback when the
 /// `media_type` table had no entry for it).
-const MEDIA_TYPES: [(&CStr, &CStr); 2] = [
+const MEDIA_TYPES: [(&CStr, &CStr); MEDIA_COUNT] = [
     (c"application/json", c"json"),
     (c"application/octet-stream", c"data"),
+    (c"application/x-www-form-urlencoded", c"urlencoded-form"),
+    (c"text/html", c"data-text-lines"),
+    (c"text/plain", c"data-text-lines"),
 ];
+const MEDIA_COUNT: usize = 5;
 
 /// The `media_type` handles (helper protocol), in [`MEDIA_TYPES`] order.
-static MEDIA: [Handle; 2] = [Handle::new(), Handle::new()];
+static MEDIA: [Handle; MEDIA_COUNT] = [const { Handle::new() }; MEDIA_COUNT];
 /// The former owners of [`MEDIA_TYPES`], called when the hook does not take a body.
-static FORMER: [Handle; 2] = [Handle::new(), Handle::new()];
+static FORMER: [Handle; MEDIA_COUNT] = [const { Handle::new() }; MEDIA_COUNT];
 /// The body hook under the kasa protocol, called by the `media_type` handles.
 static BODY: Handle = Handle::new();
 
@@ -94,7 +104,7 @@ pub fn register_http(name: &'static CStr, short: &'static CStr, filter: &'static
             http,
             sys::FT_PROTOCOL,
         );
-        let media: [(sys::dissector_t, &CStr, &CStr); 2] = [
+        let media: [(sys::dissector_t, &CStr, &CStr); MEDIA_COUNT] = [
             (
                 Some(sys::kasa_tramp_http_media_json),
                 c"kasa_http_json",
@@ -104,6 +114,21 @@ pub fn register_http(name: &'static CStr, short: &'static CStr, filter: &'static
                 Some(sys::kasa_tramp_http_media_octet),
                 c"kasa_http_octet_stream",
                 c"TP-Link Kasa over HTTP (application/octet-stream, else data)",
+            ),
+            (
+                Some(sys::kasa_tramp_http_media_form),
+                c"kasa_http_form",
+                c"TP-Link Kasa over HTTP (application/x-www-form-urlencoded, else the form)",
+            ),
+            (
+                Some(sys::kasa_tramp_http_media_text_html),
+                c"kasa_http_text_html",
+                c"TP-Link Kasa over HTTP (text/html, else line-based text)",
+            ),
+            (
+                Some(sys::kasa_tramp_http_media_text_plain),
+                c"kasa_http_text_plain",
+                c"TP-Link Kasa over HTTP (text/plain, else line-based text)",
             ),
         ];
         for (handle, (f, name, description)) in MEDIA.iter().zip(media) {
@@ -183,6 +208,8 @@ fn http_ctx<'p>(pinfo: Pinfo<'p>, data: *mut c_void) -> Option<HttpCtx<'p>> {
         cookie: ptr::null(),
         set_cookie: ptr::null(),
         content_type: ptr::null(),
+        seq: ptr::null(),
+        tapo_tag: ptr::null(),
     };
     // SAFETY: live pinfo; data is what epan passed this dissector; the shim never throws.
     let ok =
@@ -208,6 +235,8 @@ fn http_ctx<'p>(pinfo: Pinfo<'p>, data: *mut c_void) -> Option<HttpCtx<'p>> {
         cookie: text(info.cookie),
         set_cookie: text(info.set_cookie),
         content_type: text(info.content_type),
+        seq: text(info.seq),
+        tapo_tag: text(info.tapo_tag),
     })
 }
 
@@ -259,6 +288,33 @@ pub(super) unsafe extern "C" fn http_media_octet(
     data: *mut c_void,
 ) -> c_int {
     media(tvb, pinfo, tree, data, &FORMER[1])
+}
+
+pub(super) unsafe extern "C" fn http_media_form(
+    tvb: *mut sys::tvbuff_t,
+    pinfo: *mut sys::packet_info,
+    tree: *mut sys::proto_tree,
+    data: *mut c_void,
+) -> c_int {
+    media(tvb, pinfo, tree, data, &FORMER[2])
+}
+
+pub(super) unsafe extern "C" fn http_media_text_html(
+    tvb: *mut sys::tvbuff_t,
+    pinfo: *mut sys::packet_info,
+    tree: *mut sys::proto_tree,
+    data: *mut c_void,
+) -> c_int {
+    media(tvb, pinfo, tree, data, &FORMER[3])
+}
+
+pub(super) unsafe extern "C" fn http_media_text_plain(
+    tvb: *mut sys::tvbuff_t,
+    pinfo: *mut sys::packet_info,
+    tree: *mut sys::proto_tree,
+    data: *mut c_void,
+) -> c_int {
+    media(tvb, pinfo, tree, data, &FORMER[4])
 }
 
 /// The body hook (kasa's handle, called by [`media`]): the body's length when the plugin takes

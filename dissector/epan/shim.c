@@ -187,6 +187,23 @@ int kasa_tramp_http_media_octet(tvbuff_t *tvb, packet_info *pinfo, proto_tree *t
     return run(entries.http_media_octet, tvb, pinfo, tree, data);
 }
 
+int kasa_tramp_http_media_form(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
+{
+    return run(entries.http_media_form, tvb, pinfo, tree, data);
+}
+
+int kasa_tramp_http_media_text_html(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                                    void *data)
+{
+    return run(entries.http_media_text_html, tvb, pinfo, tree, data);
+}
+
+int kasa_tramp_http_media_text_plain(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                                     void *data)
+{
+    return run(entries.http_media_text_plain, tvb, pinfo, tree, data);
+}
+
 int kasa_tramp_http_body(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data)
 {
     return run(entries.http_body, tvb, pinfo, tree, data);
@@ -421,6 +438,8 @@ int kasa_shim_http_info(struct kasa_http_info *out, packet_info *pinfo, void *da
         out->cookie = header(headers, "cookie");
         out->set_cookie = header(headers, "set-cookie");
         out->content_type = header(headers, "content-type");
+        out->seq = header(headers, "seq");
+        out->tapo_tag = header(headers, "tapo_tag");
     }
 
     if (out->kind == KASA_HTTP_RESPONSE && rr != NULL && rr->req_framenum != 0 &&
@@ -455,6 +474,8 @@ int kasa_shim_http_info(struct kasa_http_info *out, packet_info *pinfo, void *da
         kept->cookie = keep(out->cookie);
         kept->set_cookie = keep(out->set_cookie);
         kept->content_type = keep(out->content_type);
+        kept->seq = keep(out->seq);
+        kept->tapo_tag = keep(out->tapo_tag);
         p_add_proto_data(wmem_file_scope(), pinfo, proto_kasa, KASA_PD_HTTP_RECORD(index), kept);
     }
     return 1;

@@ -59,6 +59,9 @@ struct kasa_rust_entries {
      * under the kasa protocol, and the heuristic on the "http" list. */
     kasa_rust_dissector http_media_json;
     kasa_rust_dissector http_media_octet;
+    kasa_rust_dissector http_media_form;
+    kasa_rust_dissector http_media_text_html;
+    kasa_rust_dissector http_media_text_plain;
     kasa_rust_dissector http_body;
     kasa_rust_dissector heur_http;
     kasa_rust_dissector post;
@@ -81,6 +84,11 @@ kasa_heur_ret kasa_tramp_heur_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree 
 kasa_heur_ret kasa_tramp_heur_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
 int kasa_tramp_http_media_json(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
 int kasa_tramp_http_media_octet(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+int kasa_tramp_http_media_form(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
+int kasa_tramp_http_media_text_html(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                                    void *data);
+int kasa_tramp_http_media_text_plain(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree,
+                                     void *data);
 int kasa_tramp_http_body(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
 kasa_heur_ret kasa_tramp_heur_http(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
 int kasa_tramp_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data);
@@ -146,6 +154,8 @@ struct kasa_http_info {
     const char *cookie;       /* the message's Cookie header */
     const char *set_cookie;   /* the message's Set-Cookie header */
     const char *content_type; /* the message's Content-Type header, parameters included */
+    const char *seq;          /* the message's Seq header (SslAes) */
+    const char *tapo_tag;     /* the message's Tapo_tag header (SslAes) */
 };
 /* Fills *out for a body HTTP/1.x handed to one of the plugin's handles (from the media_type
  * table or the http heuristics: `data` is what that dissector got) and returns 1; returns 0 when

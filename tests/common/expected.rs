@@ -4,6 +4,14 @@
 
 use serde_json::Value;
 
+/// Whether the expected file's messages travel inside TLS (it names a key log, `tls_keys`, as
+/// the TLS recordings of `fixtures/record/record_cloud.sh` do): `kasa-decode` reads no TLS and
+/// tshark needs the keys, so the fixture comparisons leave them to their own tests
+/// (`tests/tls_tshark.rs`).
+pub fn inside_tls(expected: &Value) -> bool {
+    expected.get("tls_keys").is_some()
+}
+
 /// The expected messages a front end shows: all but the HTTP responses without a body, which
 /// Wireshark's HTTP never hands to a subdissector (so neither front end shows them); the
 /// indexes in `response_to` and `response_in` are renumbered accordingly.

@@ -243,7 +243,8 @@ enum Read {
     Undecided,
     /// On another port, claimed by the heuristic: the session judges it.
     Heuristic,
-    /// HTTP to `/app…` (KLAP or AES), on any port.
+    /// HTTP to `/app…` (KLAP or AES), `/`, `/stok=…/ds` (SslAes) or `/data/LINKIE2.json`
+    /// (Linkie), on any port.
     Http,
     /// Not this protocol.
     Ignored,
@@ -336,14 +337,14 @@ pub struct Decoder {
     cloud: cloud::CloudReader,
 }
 
-/// Whether a TCP payload starts an HTTP POST whose target can be KLAP or AES
-/// ([`http::is_app_target`]).
+/// Whether a TCP payload starts an HTTP POST whose target can be KLAP, AES, SslAes or Linkie
+/// ([`http::is_kasa_target`]).
 fn is_app_request(payload: &[u8]) -> bool {
     payload
         .strip_prefix(b"POST ")
         .and_then(|rest| rest.split(|&b| b == b' ').next())
         .and_then(|target| core::str::from_utf8(target).ok())
-        .is_some_and(http::is_app_target)
+        .is_some_and(http::is_kasa_target)
 }
 
 fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {

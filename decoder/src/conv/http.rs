@@ -64,6 +64,8 @@ impl HttpMessage {
             answers,
             cookie: self.header("cookie"),
             set_cookie: self.header("set-cookie"),
+            seq: self.header("seq"),
+            tapo_tag: self.header("tapo_tag"),
             body: &self.body,
         }
     }
@@ -82,6 +84,10 @@ pub struct HttpView<'a> {
     pub cookie: Option<&'a str>,
     /// The `Set-Cookie` header of a response.
     pub set_cookie: Option<&'a str>,
+    /// The `Seq` header of a request (SslAes).
+    pub seq: Option<&'a str>,
+    /// The `Tapo_tag` header of a request (SslAes).
+    pub tapo_tag: Option<&'a str>,
     pub body: &'a [u8],
 }
 

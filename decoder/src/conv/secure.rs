@@ -1,5 +1,6 @@
 //! The encrypted HTTP transports, KLAP (PROTOCOL.md §4), AES securePassthrough (§5) and, when
-//! Wireshark decrypted its TLS, TPAP's login and data frames (§6): which
+//! Wireshark decrypted its TLS (or the capture is plain HTTP), the HTTPS ones of §6: SslAes,
+//! Linkie v2, and TPAP's login and data frames: which
 //! HTTP message is one of theirs, which step it is, which session it belongs to, and, when the
 //! user's secrets allow, its plaintext.
 //!
@@ -9,15 +10,21 @@
 //! connection: a KLAP session starts with handshake1 and its keys follow from the first
 //! credential whose `server_hash` matches; an AES session's key comes from the handshake
 //! reply and the client's RSA private key, or from a key and IV the user gave (adopted by the
-//! first message it decrypts). Nothing is guessed: a message whose session is not known shows
-//! its envelope and a note.
+//! first message it decrypts). An SslAes session's key follows from its login's nonces and the
+//! first credential whose password the device's `device_confirm` proves (or, again, from a key
+//! and IV the user gave); it is found by the `stok` of the data path. Linkie needs no secret.
+//! Nothing is guessed: a message whose session is not known shows its envelope and a note.
 
 use super::session::{ConvId, MessageId, Seen};
-use crate::msg::{AesMeta, Direction, KlapMeta, KlapStep, Meta, Problem, TpapMeta, TpapStep};
+use crate::msg::{
+    AesMeta, Direction, KlapMeta, KlapStep, LinkieMeta, Meta, Problem, SslAesMeta, TpapMeta,
+    TpapStep,
+};
 use crate::wire::aes::{self, AesKeys, EnvelopeMethod};
 use crate::wire::crypto::CryptoError;
 use crate::wire::klap::{self, AuthHash, Credential, KlapKeys, KlapUri, KlapVersion};
-use crate::wire::{http, tdp};
+use crate::wire::ssl_aes::{self, LoginStep};
+use crate::wire::{http, linkie, tdp};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -78,6 +85,36 @@ struct AesSession {
     keys: AesKeys,
 }
 
+/// An SslAes login between its nonce answer and its digest answer, found by the device and
+/// `cnonce` (which the digest login repeats).
+struct SslAesLogin {
+    nonce: String,
+    /// The matched credential's label and password hash `H`.
+    matched: Option<(String, String)>,
+}
+
+/// An SslAes session, from a login's `stok` answer.
+#[derive(Default)]
+struct SslAesSession {
+    /// The key and IV: from the matched password, or a user-given pair that decrypted.
+    keys: Option<AesKeys>,
+    cnonce: Option<String>,
+    nonce: Option<String>,
+    /// The matched credential's label and password hash `H` (for the tags).
+    matched: Option<(String, String)>,
+}
+
+impl SslAesSession {
+    fn meta(&self) -> SslAesMeta {
+        SslAesMeta {
+            cnonce: self.cnonce.clone(),
+            nonce: self.nonce.clone(),
+            auth: self.matched.as_ref().map(|(l, _)| l.clone()),
+            ..SslAesMeta::default()
+        }
+    }
+}
+
 enum Pending {
     KlapHandshake1 {
         local_seed: [u8; 16],
@@ -101,6 +138,16 @@ enum Pending {
         /// The RSA key (index into the secrets) whose public half the handshake carried.
         rsa: Option<usize>,
         session: Option<Arc<AesSession>>,
+    },
+    SslAes {
+        /// The envelope method (`login`, `securePassthrough`; `None`: clear JSON).
+        method: Option<EnvelopeMethod>,
+        /// What the request showed (login step, nonces, Seq, tag).
+        meta: SslAesMeta,
+        session: Option<Arc<SslAesSession>>,
+    },
+    Linkie {
+        version: u8,
     },
 }
 
@@ -155,6 +202,10 @@ pub struct Secure {
     tdp_probes: HashMap<(SocketAddr, u32), usize>,
     /// TPAP connections: the next data frame's sequence number, once `pake_share` answered.
     tpap_seq: HashMap<ConvId, i64>,
+    /// SslAes logins by device and `cnonce`, from the nonce answer on.
+    ssl_logins: HashMap<(IpAddr, String), Arc<SslAesLogin>>,
+    /// SslAes sessions by their `stok` at the device.
+    ssl: Sessions<SslAesSession>,
 }
 
 impl Default for Secure {
@@ -169,6 +220,7 @@ impl core::fmt::Debug for Secure {
             .field("secrets", &self.secrets)
             .field("klap_sessions", &self.klap.by_conv.len())
             .field("aes_sessions", &self.aes.by_conv.len())
+            .field("ssl_aes_sessions", &self.ssl.by_conv.len())
             .finish_non_exhaustive()
     }
 }
@@ -201,6 +253,8 @@ impl Secure {
             aes: Sessions::default(),
             tdp_probes: HashMap::new(),
             tpap_seq: HashMap::new(),
+            ssl_logins: HashMap::new(),
+            ssl: Sessions::default(),
         }
     }
 
@@ -228,16 +282,165 @@ impl Secure {
         Some(tdp::decrypt_encrypt_info(info, &self.secrets.rsa_keys[i]))
     }
 
-    /// Classifies one HTTP message; `None` when it is not KLAP, AES or TPAP (it stays HTTP's).
-    /// `tpap`: the request goes to an endpoint a TDP reply announced as TPAP.
+    /// Classifies one HTTP message; `None` when it is not KLAP, AES, SslAes, Linkie or TPAP (it
+    /// stays HTTP's). `tpap`: the request goes to an endpoint a TDP reply announced as TPAP
+    /// (its `POST /` and `/stok=…/ds` are TPAP's there, SslAes's elsewhere).
     pub fn http(&mut self, seen: &Seen, view: &HttpView<'_>, tpap: bool) -> Option<Classified> {
         match view.request {
             Some((_, uri)) if tpap && !http::is_app_target(uri) => {
                 self.tpap_request(seen, uri, view)
             }
-            Some((_, uri)) => self.request(seen, uri, view),
+            Some((_, uri)) => {
+                let path = http::path(uri);
+                if let Some(version) = linkie::version(path) {
+                    return Some(self.linkie_request(seen, version, view));
+                }
+                if ssl_aes::is_login_path(path) {
+                    return self.ssl_aes_login(seen, view);
+                }
+                if let Some(stok) = ssl_aes::data_path_stok(path) {
+                    return self.ssl_aes_data(seen, stok, view);
+                }
+                self.request(seen, uri, view)
+            }
             None => self.response(seen, view),
         }
+    }
+
+    /// A Linkie request: always shown (the path is Linkie's), its body decoded or flagged.
+    fn linkie_request(&mut self, seen: &Seen, version: u8, view: &HttpView<'_>) -> Classified {
+        let (meta, plaintext, problems) = linkie_body(linkie::parse_request(view.body), view.body);
+        self.push_open(seen, Pending::Linkie { version });
+        Classified {
+            direction: Direction::Request,
+            meta: Meta::Linkie(Box::new(LinkieMeta {
+                version: Some(version),
+                ..meta
+            })),
+            plaintext,
+            problems,
+            answers: None,
+        }
+    }
+
+    /// An SslAes login request (`POST /`, clear JSON); `None` when the body is no such login.
+    fn ssl_aes_login(&mut self, seen: &Seen, view: &HttpView<'_>) -> Option<Classified> {
+        let login = ssl_aes::parse_login(view.body)?;
+        let mut meta = SslAesMeta {
+            login: Some(login.step),
+            cnonce: login.cnonce.clone(),
+            ..SslAesMeta::default()
+        };
+        // The digest login repeats the cnonce of the nonce login the device answered.
+        if let Some(state) = login
+            .cnonce
+            .and_then(|c| self.ssl_logins.get(&(seen.dst.ip(), c)))
+        {
+            meta.nonce = Some(state.nonce.clone());
+            meta.auth = state.matched.as_ref().map(|(l, _)| l.clone());
+        }
+        self.push_open(
+            seen,
+            Pending::SslAes {
+                method: Some(EnvelopeMethod::Login),
+                meta: meta.clone(),
+                session: None,
+            },
+        );
+        Some(ssl_aes_classified(
+            Direction::Request,
+            Some(EnvelopeMethod::Login),
+            meta,
+            view.body.to_vec(),
+            Vec::new(),
+        ))
+    }
+
+    /// An SslAes data request (`POST /stok=…/ds`): the securePassthrough envelope, or clear JSON
+    /// after the "less secure" login; `None` when the body is not JSON (TPAP's binary frames).
+    fn ssl_aes_data(&mut self, seen: &Seen, stok: &str, view: &HttpView<'_>) -> Option<Classified> {
+        let body = view.body;
+        let envelope = aes::parse_request(body);
+        let ct = envelope.as_ref().and_then(|e| e.request_b64.clone());
+        if ct.is_none() && !is_json_object(body) {
+            return None;
+        }
+        let device = seen.dst.ip();
+        let mut session = self.ssl.find(seen.conv, device, Some(stok));
+        let mut meta = session.as_ref().map(|s| s.meta()).unwrap_or_default();
+        let mut problems = Vec::new();
+        meta.seq = view.seq.and_then(|s| s.trim().parse::<i64>().ok());
+        meta.tag = view.tapo_tag.map(|t| t.trim().to_owned());
+        if let (Some(s), Some(seq), Some(tag)) = (&session, meta.seq, &meta.tag)
+            && let (Some((_, hash)), Some(cnonce)) = (&s.matched, &s.cnonce)
+        {
+            let ok = ssl_aes::tag(hash, cnonce, body, seq).eq_ignore_ascii_case(tag);
+            meta.tag_ok = Some(ok);
+            if !ok {
+                problems.push(Problem::SslAesTag);
+            }
+        }
+        let mut plaintext = body.to_vec();
+        let mut decrypted = false;
+        let method = envelope.as_ref().map(|e| e.method).filter(|_| ct.is_some());
+        if let Some(ct) = &ct {
+            if session.as_ref().is_none_or(|s| s.keys.is_none())
+                && let Some(s) = self.adopt_ssl_aes_key(seen.conv, device, stok, &session, ct)
+            {
+                session = Some(s);
+            }
+            match session.as_ref().and_then(|s| s.keys.as_ref()) {
+                Some(keys) => match keys.decrypt_b64(ct) {
+                    Ok(p) => {
+                        plaintext = p;
+                        decrypted = true;
+                    }
+                    Err(e) => problems.push(Problem::Decrypt {
+                        detail: e.to_string(),
+                    }),
+                },
+                None => problems.push(Problem::SslAesNoKey),
+            }
+        }
+        self.push_open(
+            seen,
+            Pending::SslAes {
+                method,
+                meta: meta.clone(),
+                session,
+            },
+        );
+        let mut c = ssl_aes_classified(Direction::Request, method, meta, plaintext, problems);
+        if let Meta::Aes(a) = &mut c.meta {
+            a.token = Some(stok.to_owned());
+            a.encrypted = ct.is_some();
+            a.decrypted = decrypted;
+        }
+        Some(c)
+    }
+
+    /// A user-given AES key that decrypts `ct` to a JSON object becomes the SslAes session's.
+    fn adopt_ssl_aes_key(
+        &mut self,
+        conv: ConvId,
+        device: IpAddr,
+        stok: &str,
+        old: &Option<Arc<SslAesSession>>,
+        ct: &str,
+    ) -> Option<Arc<SslAesSession>> {
+        let keys = self
+            .secrets
+            .aes_keys
+            .iter()
+            .find(|k| k.decrypt_b64(ct).is_ok_and(|p| opens_object(&p)))?;
+        let s = Arc::new(SslAesSession {
+            keys: Some(keys.clone()),
+            cnonce: old.as_ref().and_then(|o| o.cnonce.clone()),
+            nonce: old.as_ref().and_then(|o| o.nonce.clone()),
+            matched: old.as_ref().and_then(|o| o.matched.clone()),
+        });
+        self.ssl.insert(conv, device, Some(stok), s.clone());
+        Some(s)
     }
 
     /// A request to a TPAP endpoint: a login step (`POST /`, JSON) or a data frame
@@ -454,7 +657,9 @@ impl Secure {
                         .position(|k| aes::key_matches(pem, k))
                 });
             }
-            EnvelopeMethod::SecurePassthrough | EnvelopeMethod::LoginDevice => {
+            EnvelopeMethod::SecurePassthrough
+            | EnvelopeMethod::LoginDevice
+            | EnvelopeMethod::Login => {
                 if let Some(ct) = envelope.request_b64.as_deref() {
                     if session.is_none() {
                         session = self.adopt_aes_key(seen.conv, device, cookie.as_deref(), ct);
@@ -493,6 +698,7 @@ impl Secure {
                 encrypted,
                 decrypted,
                 clear_response: false,
+                ssl: None,
             })),
             plaintext,
             problems,
@@ -647,6 +853,25 @@ impl Secure {
                     data_len: body.len(),
                 }))
             }
+            Pending::Linkie { version } => {
+                let (meta, p, mut found) = linkie_body(linkie::parse_response(body), body);
+                plaintext = p;
+                problems.append(&mut found);
+                Meta::Linkie(Box::new(LinkieMeta {
+                    version: Some(version),
+                    ..meta
+                }))
+            }
+            Pending::SslAes {
+                method,
+                meta,
+                session,
+            } => {
+                let (c, p, mut found) = self.ssl_aes_response(seen, method, meta, session, body);
+                plaintext = p;
+                problems.append(&mut found);
+                c
+            }
             Pending::Aes {
                 method,
                 cookie,
@@ -703,6 +928,7 @@ impl Secure {
                     encrypted,
                     decrypted,
                     clear_response,
+                    ssl: None,
                 }))
             }
         };
@@ -715,6 +941,105 @@ impl Secure {
         })
     }
 
+    /// The answer to an SslAes request: a login's (the nonce answer finds the credential, the
+    /// `stok` answer opens the session) or a data request's envelope, decrypted with its
+    /// session's key.
+    fn ssl_aes_response(
+        &mut self,
+        seen: &Seen,
+        method: Option<EnvelopeMethod>,
+        mut meta: SslAesMeta,
+        session: Option<Arc<SslAesSession>>,
+        body: &[u8],
+    ) -> (Meta, Vec<u8>, Vec<Problem>) {
+        let device = seen.src.ip();
+        let mut problems = Vec::new();
+        let mut plaintext = body.to_vec();
+        let (mut encrypted, mut decrypted, mut clear_response) = (false, false, false);
+        // The request's Seq is the answer's too; its tag is the request's alone.
+        meta.tag = None;
+        meta.tag_ok = None;
+        let error_code;
+        match meta.login {
+            Some(step) => {
+                let reply = ssl_aes::parse_login_reply(body).unwrap_or_default();
+                error_code = reply.error_code;
+                let cnonce = meta.cnonce.clone();
+                if let (Some(cnonce), Some(nonce), Some(confirm)) =
+                    (&cnonce, &reply.nonce, &reply.device_confirm)
+                {
+                    let matched = ssl_aes::find_password(&self.candidates, cnonce, nonce, confirm)
+                        .map(|(i, h)| (self.candidates[i].label.clone(), h));
+                    // No credential: the session's messages stay closed unless a key and IV
+                    // the user gave opens them (then this is no news).
+                    if matched.is_none() && self.secrets.aes_keys.is_empty() {
+                        problems.push(Problem::SslAesNoKey);
+                    }
+                    meta.nonce = Some(nonce.clone());
+                    meta.auth = matched.as_ref().map(|(l, _)| l.clone());
+                    let login = Arc::new(SslAesLogin {
+                        nonce: nonce.clone(),
+                        matched,
+                    });
+                    remember(&mut self.ssl_logins, (device, cnonce.clone()), login);
+                }
+                meta.start_seq = reply.start_seq;
+                if let Some(stok) = &reply.stok {
+                    let login = cnonce
+                        .as_ref()
+                        .and_then(|c| self.ssl_logins.get(&(device, c.clone())));
+                    let matched = login
+                        .and_then(|l| l.matched.clone())
+                        .filter(|_| step == LoginStep::Digest);
+                    let nonce = login.map(|l| l.nonce.clone());
+                    let keys = match (&cnonce, &nonce, &matched) {
+                        (Some(c), Some(n), Some((_, h))) => Some(ssl_aes::session_keys(c, n, h)),
+                        _ => None,
+                    };
+                    let s = Arc::new(SslAesSession {
+                        keys,
+                        cnonce,
+                        nonce,
+                        matched,
+                    });
+                    self.ssl.insert(seen.conv, device, Some(stok), s);
+                }
+            }
+            None => {
+                let envelope = aes::parse_response(body);
+                error_code = envelope.as_ref().and_then(|e| e.error_code);
+                if let Some(r) = envelope.as_ref().and_then(|e| e.response.as_deref()) {
+                    if is_json_object(r.as_bytes()) {
+                        plaintext = r.as_bytes().to_vec();
+                        clear_response = true;
+                    } else {
+                        encrypted = true;
+                        match session.as_ref().and_then(|s| s.keys.as_ref()) {
+                            Some(keys) => match keys.decrypt_b64(r) {
+                                Ok(p) => {
+                                    plaintext = p;
+                                    decrypted = true;
+                                }
+                                Err(e) => problems.push(Problem::Decrypt {
+                                    detail: e.to_string(),
+                                }),
+                            },
+                            None => problems.push(Problem::SslAesNoKey),
+                        }
+                    }
+                }
+            }
+        }
+        let mut c = ssl_aes_classified(Direction::Response, method, meta, plaintext, problems);
+        if let Meta::Aes(a) = &mut c.meta {
+            a.error_code = error_code;
+            a.encrypted = encrypted;
+            a.decrypted = decrypted;
+            a.clear_response = clear_response;
+        }
+        (c.meta, c.plaintext, c.problems)
+    }
+
     /// A user-given AES key that decrypts `ct` to a JSON object becomes the session's key.
     fn adopt_aes_key(
         &mut self,
@@ -723,12 +1048,487 @@ impl Secure {
         cookie: Option<&str>,
         ct: &str,
     ) -> Option<Arc<AesSession>> {
-        let keys = self.secrets.aes_keys.iter().find(|k| {
-            k.decrypt_b64(ct)
-                .is_ok_and(|p| p.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
-        })?;
+        let keys = self
+            .secrets
+            .aes_keys
+            .iter()
+            .find(|k| k.decrypt_b64(ct).is_ok_and(|p| opens_object(&p)))?;
         let s = Arc::new(AesSession { keys: keys.clone() });
         self.aes.insert(conv, device, cookie, s.clone());
         Some(s)
+    }
+}
+
+/// Whether a text's first non-blank byte opens a JSON object.
+fn opens_object(text: &[u8]) -> bool {
+    text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// Whether `text` is one JSON object (nothing built: members are skipped).
+fn is_json_object(text: &[u8]) -> bool {
+    opens_object(text) && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
+}
+
+/// An SslAes message's classification (the envelope flags are set by the caller).
+fn ssl_aes_classified(
+    direction: Direction,
+    method: Option<EnvelopeMethod>,
+    ssl: SslAesMeta,
+    plaintext: Vec<u8>,
+    problems: Vec<Problem>,
+) -> Classified {
+    Classified {
+        direction,
+        meta: Meta::Aes(Box::new(AesMeta {
+            method,
+            session: None,
+            token: None,
+            error_code: None,
+            encrypted: false,
+            decrypted: false,
+            clear_response: false,
+            ssl: Some(Box::new(ssl)),
+        })),
+        plaintext,
+        problems,
+        answers: None,
+    }
+}
+
+/// A Linkie body's meta (version left to the caller), plaintext and problems.
+fn linkie_body(
+    parsed: Result<linkie::LinkieBody, linkie::LinkieError>,
+    body: &[u8],
+) -> (LinkieMeta, Vec<u8>, Vec<Problem>) {
+    match parsed {
+        Ok(b) => (
+            LinkieMeta {
+                version: None,
+                field: b.field.clone().map(|r| (linkie::FIELD.to_owned(), r)),
+                text_at: b.text_at.clone(),
+                b64_len: b.b64_len,
+                clear: b.clear,
+            },
+            b.plaintext(body),
+            Vec::new(),
+        ),
+        Err(e) => (
+            LinkieMeta {
+                version: None,
+                field: None,
+                text_at: 0..0,
+                b64_len: 0,
+                clear: false,
+            },
+            Vec::new(),
+            vec![Problem::Linkie(e)],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conv::session::{Found, MessageId, Session, Shown};
+    use crate::msg::Transport;
+    use crate::wire::ssl_aes::{PwdHash, pwd_hash};
+    use crate::wire::xor;
+
+    const CLIENT: &str = "10.0.0.1:40000";
+    const DEVICE: &str = "10.0.0.2:443";
+
+    /// One HTTP message through the session: a request when `uri` is given (client → device).
+    struct Http<'a> {
+        uri: Option<&'a str>,
+        seq: Option<&'a str>,
+        tag: Option<&'a str>,
+        body: &'a [u8],
+    }
+
+    fn send(s: &mut Session, frame: u64, conv: ConvId, m: Http<'_>) -> Option<Shown> {
+        let (src, dst) = if m.uri.is_some() {
+            (CLIENT, DEVICE)
+        } else {
+            (DEVICE, CLIENT)
+        };
+        let seen = Seen {
+            id: MessageId { frame, index: 0 },
+            time: Duration::from_millis(frame),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            conv,
+            found: Found::Heuristic,
+            on_device_port: (false, false),
+        };
+        let view = HttpView {
+            request: m.uri.map(|u| ("POST", u)),
+            status: None,
+            answers: None,
+            cookie: None,
+            set_cookie: None,
+            seq: m.seq,
+            tapo_tag: m.tag,
+            body: m.body,
+        };
+        s.http(&seen, &view)
+    }
+
+    fn request<'a>(uri: &'a str, body: &'a [u8]) -> Http<'a> {
+        Http {
+            uri: Some(uri),
+            seq: None,
+            tag: None,
+            body,
+        }
+    }
+
+    fn response(body: &[u8]) -> Http<'_> {
+        Http {
+            uri: None,
+            seq: None,
+            tag: None,
+            body,
+        }
+    }
+
+    fn aes(shown: &Shown) -> &AesMeta {
+        match &shown.meta {
+            Meta::Aes(a) => a,
+            m => panic!("not AES: {m:?}"),
+        }
+    }
+
+    fn ssl(shown: &Shown) -> &SslAesMeta {
+        aes(shown).ssl.as_deref().expect("SslAes meta")
+    }
+
+    fn keys(problems: &[Problem]) -> Vec<&'static str> {
+        problems.iter().map(Problem::expert).collect()
+    }
+
+    const CNONCE: &str = "0123456789ABCDEF";
+    const NONCE: &str = "FEDCBA9876543210";
+    const INNER: &str = r#"{"method":"multipleRequest","params":{"requests":[{"method":"getDeviceInfo","params":{"device_info":{"name":["basic_info"]}}}]}}"#;
+    const INNER_REPLY: &str = r#"{"result":{"responses":[{"method":"getDeviceInfo","result":{"device_info":{"basic_info":{"device_model":"C200"}}},"error_code":0}]},"error_code":0}"#;
+
+    fn envelope(keys: &AesKeys, inner: &str) -> String {
+        format!(
+            r#"{{"method":"securePassthrough","params":{{"request":"{}"}}}}"#,
+            keys.encrypt_b64(inner.as_bytes())
+        )
+    }
+
+    fn reply_envelope(keys: &AesKeys, inner: &str) -> String {
+        format!(
+            r#"{{"error_code":0,"result":{{"response":"{}"}}}}"#,
+            keys.encrypt_b64(inner.as_bytes())
+        )
+    }
+
+    /// The whole SslAes flow with the default camera account: the nonce answer's
+    /// `device_confirm` finds it, the `stok` answer opens the session, the data request's tag
+    /// verifies and both envelopes decrypt; every answer is paired with its request.
+    #[test]
+    fn ssl_aes_login_then_data_with_the_default_account() {
+        let mut s = Session::new();
+        let conv = 1;
+        let h = pwd_hash("admin", PwdHash::Sha256);
+        let login1 = format!(
+            r#"{{"method":"login","params":{{"cnonce":"{CNONCE}","encrypt_type":"3","username":"admin"}}}}"#
+        );
+        let shown = send(&mut s, 1, conv, request("/", login1.as_bytes())).unwrap();
+        assert_eq!(shown.meta.transport(), Transport::Aes);
+        assert_eq!(shown.plaintext, login1.as_bytes());
+        assert_eq!(aes(&shown).method, Some(EnvelopeMethod::Login));
+        assert_eq!(ssl(&shown).login, Some(LoginStep::Nonce));
+        assert_eq!(ssl(&shown).cnonce.as_deref(), Some(CNONCE));
+        assert_eq!(shown.body.methods[0].name(), "login");
+
+        let reply1 = format!(
+            r#"{{"error_code":-40413,"result":{{"data":{{"code":-40413,"encrypt_type":["3"],"nonce":"{NONCE}","device_confirm":"{}"}}}}}}"#,
+            ssl_aes::device_confirm(CNONCE, NONCE, &h)
+        );
+        let shown = send(&mut s, 2, conv, response(reply1.as_bytes())).unwrap();
+        assert_eq!(shown.record.response_to.map(|l| l.request.frame), Some(1));
+        assert_eq!(ssl(&shown).nonce.as_deref(), Some(NONCE));
+        assert_eq!(ssl(&shown).auth.as_deref(), Some("default:tapocamera"));
+        assert_eq!(aes(&shown).error_code, Some(-40413));
+        assert_eq!(keys(&shown.problems), ["kasa.err_code.nonzero"]);
+
+        let login2 = format!(
+            r#"{{"method":"login","params":{{"cnonce":"{CNONCE}","encrypt_type":"3","digest_passwd":"{}","username":"admin"}}}}"#,
+            ssl_aes::digest_passwd(CNONCE, NONCE, &h)
+        );
+        let shown = send(&mut s, 3, conv, request("/", login2.as_bytes())).unwrap();
+        assert_eq!(ssl(&shown).login, Some(LoginStep::Digest));
+        assert_eq!(ssl(&shown).nonce.as_deref(), Some(NONCE));
+        assert_eq!(ssl(&shown).auth.as_deref(), Some("default:tapocamera"));
+        let reply2 =
+            br#"{"error_code":0,"result":{"stok":"S70K","user_group":"root","start_seq":1337}}"#;
+        let shown = send(&mut s, 4, conv, response(reply2)).unwrap();
+        assert_eq!(ssl(&shown).start_seq, Some(1337));
+        assert!(shown.problems.is_empty(), "{:?}", shown.problems);
+
+        let k = ssl_aes::session_keys(CNONCE, NONCE, &h);
+        let body = envelope(&k, INNER);
+        let tag = ssl_aes::tag(&h, CNONCE, body.as_bytes(), 1337);
+        let data = Http {
+            uri: Some("/stok=S70K/ds"),
+            seq: Some("1337"),
+            tag: Some(&tag),
+            body: body.as_bytes(),
+        };
+        let shown = send(&mut s, 5, conv, data).unwrap();
+        assert_eq!(shown.plaintext, INNER.as_bytes());
+        let a = aes(&shown);
+        assert_eq!(a.method, Some(EnvelopeMethod::SecurePassthrough));
+        assert!(a.encrypted && a.decrypted);
+        assert_eq!(a.token.as_deref(), Some("S70K"));
+        let m = ssl(&shown);
+        assert_eq!((m.login, m.seq, m.tag_ok), (None, Some(1337), Some(true)));
+        assert_eq!(m.auth.as_deref(), Some("default:tapocamera"));
+        assert_eq!(shown.body.methods[0].name(), "getDeviceInfo");
+        assert!(shown.problems.is_empty(), "{:?}", shown.problems);
+
+        let reply = reply_envelope(&k, INNER_REPLY);
+        let shown = send(&mut s, 6, conv, response(reply.as_bytes())).unwrap();
+        assert_eq!(shown.record.response_to.map(|l| l.request.frame), Some(5));
+        assert_eq!(shown.plaintext, INNER_REPLY.as_bytes());
+        assert!(aes(&shown).decrypted);
+        assert_eq!(aes(&shown).error_code, Some(0));
+        assert_eq!(ssl(&shown).seq, Some(1337));
+        assert_eq!((ssl(&shown).tag.as_ref(), ssl(&shown).tag_ok), (None, None));
+
+        // A tag made with another Seq does not verify; the body still decrypts.
+        let data = Http {
+            uri: Some("/stok=S70K/ds"),
+            seq: Some("1338"),
+            tag: Some(&tag),
+            body: body.as_bytes(),
+        };
+        let shown = send(&mut s, 7, conv, data).unwrap();
+        assert_eq!(ssl(&shown).tag_ok, Some(false));
+        assert_eq!(keys(&shown.problems), ["kasa.ssl_aes.bad_tag"]);
+        assert_eq!(shown.plaintext, INNER.as_bytes());
+    }
+
+    /// A nonce answer no credential proves: a note, unless the user gave AES keys (which may
+    /// open the session later); the session's data then needs them.
+    #[test]
+    fn ssl_aes_login_no_credential() {
+        let login1 = format!(
+            r#"{{"method":"login","params":{{"cnonce":"{CNONCE}","encrypt_type":"3","username":"admin"}}}}"#
+        );
+        let reply1 = format!(
+            r#"{{"error_code":-40413,"result":{{"data":{{"nonce":"{NONCE}","device_confirm":"{}"}}}}}}"#,
+            ssl_aes::device_confirm(CNONCE, NONCE, &pwd_hash("not known", PwdHash::Sha256))
+        );
+        for (secrets, want) in [
+            (
+                Secrets::default(),
+                vec!["kasa.err_code.nonzero", "kasa.aes.no_key"],
+            ),
+            (
+                Secrets {
+                    aes_keys: vec![AesKeys::new([1; 16], [2; 16])],
+                    ..Secrets::default()
+                },
+                vec!["kasa.err_code.nonzero"],
+            ),
+        ] {
+            let mut s = Session::with_secrets(secrets, false);
+            send(&mut s, 1, 1, request("/", login1.as_bytes())).unwrap();
+            let shown = send(&mut s, 2, 1, response(reply1.as_bytes())).unwrap();
+            let mut got = keys(&shown.problems);
+            got.sort();
+            let mut want = want;
+            want.sort();
+            assert_eq!(got, want);
+            assert_eq!(ssl(&shown).auth, None);
+            assert_eq!(ssl(&shown).nonce.as_deref(), Some(NONCE));
+        }
+    }
+
+    /// Without the login in the capture, a user-given key and IV that decrypts the first
+    /// envelope is adopted for its `stok`; without one, the envelope is shown with a note.
+    #[test]
+    fn ssl_aes_data_with_a_given_key_or_without() {
+        // PROTOCOL.md §5.3's key and IV.
+        let k = AesKeys::from_hex(
+            "388902faf558731ca120489a82c7d909",
+            "393df81b53cd30b58969bafd5e399ffa",
+        )
+        .unwrap();
+        let body = br#"{"method":"securePassthrough","params":{"request":"DkA51mu3WNL+sN5mgEkH4r9plCWV0ZPLzJhEHczN4Ro="}}"#;
+        let other = AesKeys::new([0xa5; 16], [0; 16]);
+        let secrets = Secrets {
+            aes_keys: vec![other, k.clone()],
+            ..Secrets::default()
+        };
+        let mut s = Session::with_secrets(secrets, false);
+        let shown = send(&mut s, 1, 1, request("/stok=T/ds", body)).unwrap();
+        assert_eq!(shown.plaintext, br#"{"foo": 1, "bar": 2}"#);
+        assert!(aes(&shown).decrypted);
+        assert_eq!(ssl(&shown).tag_ok, None);
+        let reply = reply_envelope(&k, r#"{"error_code":0}"#);
+        let shown = send(&mut s, 2, 1, response(reply.as_bytes())).unwrap();
+        assert_eq!(shown.plaintext, br#"{"error_code":0}"#);
+        // The same stok on another connection: the adopted key again.
+        let again = envelope(&k, INNER);
+        let shown = send(&mut s, 3, 2, request("/stok=T/ds", again.as_bytes())).unwrap();
+        assert_eq!(shown.plaintext, INNER.as_bytes());
+
+        let mut s = Session::new();
+        let shown = send(&mut s, 1, 1, request("/stok=T/ds", body)).unwrap();
+        assert_eq!(shown.plaintext, body);
+        assert!(aes(&shown).encrypted && !aes(&shown).decrypted);
+        assert_eq!(keys(&shown.problems), ["kasa.aes.no_key"]);
+        let mut line = String::new();
+        crate::msg::message_summary(&mut line, &shown.meta, shown.record.direction, &shown.body)
+            .unwrap();
+        assert_eq!(line, "Request securePassthrough (encrypted)");
+        let shown = send(&mut s, 2, 1, response(reply.as_bytes())).unwrap();
+        assert_eq!(keys(&shown.problems), ["kasa.aes.no_key"]);
+        assert_eq!(shown.record.response_to.map(|l| l.request.frame), Some(1));
+    }
+
+    /// The "less secure" login (MD5 password) and the clear JSON that follows it; a camera's
+    /// clear answer to a data request.
+    #[test]
+    fn ssl_aes_less_secure_login_and_clear_data() {
+        let mut s = Session::new();
+        let login = br#"{"method":"login","params":{"hashed":true,"password":"21232F297A57A5A743894A0E4A801FC3","username":"admin"}}"#;
+        let shown = send(&mut s, 1, 1, request("/", login)).unwrap();
+        assert_eq!(ssl(&shown).login, Some(LoginStep::Hashed));
+        let shown = send(
+            &mut s,
+            2,
+            1,
+            response(br#"{"error_code":0,"result":{"stok":"Q"}}"#),
+        )
+        .unwrap();
+        assert_eq!(aes(&shown).error_code, Some(0));
+        let clear =
+            br#"{"method":"getDeviceInfo","params":{"device_info":{"name":["basic_info"]}}}"#;
+        let shown = send(&mut s, 3, 1, request("/stok=Q/ds", clear)).unwrap();
+        assert_eq!(shown.plaintext, clear);
+        assert_eq!(aes(&shown).method, None);
+        assert!(!aes(&shown).encrypted);
+        assert!(shown.problems.is_empty());
+        let answer =
+            br#"{"error_code":0,"result":{"device_info":{"basic_info":{"device_model":"C100"}}}}"#;
+        let shown = send(&mut s, 4, 1, response(answer)).unwrap();
+        assert_eq!(shown.plaintext, answer);
+        assert_eq!(shown.body.methods[0].name(), "getDeviceInfo");
+    }
+
+    /// What is not SslAes stays HTTP's: TPAP's login (a `sub_method`) and binary data frames
+    /// when discovery did not announce the endpoint, other JSON to `/`, other paths.
+    #[test]
+    fn not_ssl_aes() {
+        let mut s = Session::new();
+        for (uri, body) in [
+            (
+                "/",
+                &br#"{"method":"login","params":{"sub_method":"discover"}}"#[..],
+            ),
+            ("/", br#"{"method":"get","params":{}}"#),
+            ("/", b"<html>"),
+            ("/stok=X/ds", b"\x01\x02\x03binary AEAD"),
+            ("/stok=X/ds", b""),
+            (
+                "/index.html",
+                br#"{"method":"login","params":{"cnonce":"x"}}"#,
+            ),
+        ] {
+            assert!(
+                send(&mut s, 1, 1, request(uri, body)).is_none(),
+                "{uri} {}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // Nothing open: an answer on that connection is HTTP's too.
+        assert!(send(&mut s, 2, 1, response(br#"{"error_code":0}"#)).is_none());
+    }
+
+    /// Linkie: the request form and the reply decoded (IOT JSON), paired in order per
+    /// connection; a malformed body is shown with its problem; the KC100's path is version 1.
+    #[test]
+    fn linkie_request_and_reply() {
+        let mut s = Session::new();
+        let req = br#"{"smartlife.cam.ipcamera.dateTime":{"get_status":{}}}"#;
+        let rep = br#"{"smartlife.cam.ipcamera.dateTime":{"get_status":{"err_code":0,"epoch_sec":1690832800}}}"#;
+        let body = linkie::emit_request(req);
+        let shown = send(&mut s, 1, 1, request("/data/LINKIE2.json", body.as_bytes())).unwrap();
+        assert_eq!(shown.meta.transport(), Transport::Linkie);
+        assert_eq!(shown.plaintext, req);
+        assert_eq!(shown.record.direction, Direction::Request);
+        assert_eq!(
+            shown.body.methods[0].name(),
+            "smartlife.cam.ipcamera.dateTime.get_status"
+        );
+        let Meta::Linkie(m) = &shown.meta else {
+            unreachable!()
+        };
+        assert_eq!(m.version, Some(2));
+        assert_eq!(m.field, Some(("content".to_owned(), 0..7)));
+        assert_eq!(m.text_at, 8..body.len());
+        assert_eq!(m.b64_len, 72);
+        assert!(!m.clear);
+
+        // Two requests before the first answer: answers pair in order.
+        let shown = send(&mut s, 2, 1, request("/data/LINKIE2.json", body.as_bytes())).unwrap();
+        assert!(shown.problems.is_empty());
+        let reply = linkie::emit_response(rep);
+        let shown = send(&mut s, 3, 1, response(reply.as_bytes())).unwrap();
+        assert_eq!(shown.record.response_to.map(|l| l.request.frame), Some(1));
+        assert_eq!(shown.plaintext, rep);
+        assert_eq!(
+            shown.body.methods[0].err_code,
+            Some(0),
+            "{:?}",
+            shown.body.methods
+        );
+        let Meta::Linkie(m) = &shown.meta else {
+            unreachable!()
+        };
+        assert_eq!(
+            (m.version, m.field.as_ref(), m.b64_len),
+            (Some(2), None, reply.len())
+        );
+        let error = br#"{"smartlife.cam.ipcamera.cloud":{"get_inf":{"err_code":-10008,"err_msg":"Unsupported API call."}}}"#;
+        let shown = send(&mut s, 4, 1, response(error)).unwrap();
+        assert_eq!(shown.record.response_to.map(|l| l.request.frame), Some(2));
+        assert_eq!(shown.plaintext, error);
+        let Meta::Linkie(m) = &shown.meta else {
+            unreachable!()
+        };
+        assert!(m.clear);
+
+        // Malformed: shown, flagged, still paired; nothing decrypted.
+        let shown = send(&mut s, 5, 1, request("/data/LINKIE.json", b"content=%zz")).unwrap();
+        assert_eq!(keys(&shown.problems), ["kasa.linkie.malformed"]);
+        assert!(shown.plaintext.is_empty());
+        let Meta::Linkie(m) = &shown.meta else {
+            unreachable!()
+        };
+        assert_eq!(m.version, Some(1));
+        let shown = send(&mut s, 6, 1, response(b"not base64!")).unwrap();
+        assert_eq!(keys(&shown.problems), ["kasa.linkie.malformed"]);
+        assert_eq!(shown.record.response_to.map(|l| l.request.frame), Some(5));
+        assert_eq!(
+            shown.problems[0].to_string(),
+            "Linkie body of 11 characters is not base64"
+        );
+        // The XOR is the header-less one: a body with a 4-byte length header is not JSON.
+        let framed =
+            crate::wire::crypto::b64_encode(&[&[0, 0, 0, 2][..], &xor::encrypt(b"{}")].concat());
+        let _ = send(&mut s, 7, 1, request("/data/LINKIE2.json", body.as_bytes()));
+        let shown = send(&mut s, 8, 1, response(framed.as_bytes())).unwrap();
+        assert!(
+            keys(&shown.problems).contains(&"kasa.malformed.json"),
+            "{:?}",
+            shown.problems
+        );
     }
 }

@@ -542,7 +542,7 @@ impl Session {
                     .udp_response(seen.dst, seen.src, &body.methods, seen.time)
             }
             // HTTP transports are paired by `Session::http`.
-            (Meta::Klap(_) | Meta::Aes(_) | Meta::Tpap(_), _) => None,
+            (Meta::Klap(_) | Meta::Aes(_) | Meta::Tpap(_) | Meta::Linkie(_), _) => None,
         }?;
         self.responses
             .entry(matched.request)
@@ -877,6 +877,8 @@ mod tests {
                 answers: None,
                 cookie: None,
                 set_cookie: None,
+                seq: None,
+                tapo_tag: None,
                 body: body.as_bytes(),
             };
             s.http(&sn, &view)

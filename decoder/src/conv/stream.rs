@@ -42,7 +42,7 @@ pub enum End {
 pub enum StreamDecoder {
     /// Length-prefixed XOR.
     Xor(Framer),
-    /// HTTP/1.x, for KLAP and AES.
+    /// HTTP/1.x, for KLAP, AES, SslAes and Linkie.
     Http(HttpSplitter),
 }
 
@@ -51,7 +51,9 @@ impl StreamDecoder {
     pub fn new(transport: Transport, cap: u32) -> Option<Self> {
         match transport {
             Transport::XorTcp => Some(StreamDecoder::Xor(Framer::new(cap))),
-            Transport::Klap | Transport::Aes => Some(StreamDecoder::Http(HttpSplitter::new(cap))),
+            Transport::Klap | Transport::Aes | Transport::Linkie => {
+                Some(StreamDecoder::Http(HttpSplitter::new(cap)))
+            }
             // The cloud link is TLS: kasa-decode does not decrypt it (the plugin reads it from
             // Wireshark's decrypted records, wire::cloud).
             Transport::XorUdp | Transport::Tdp | Transport::Tpap | Transport::Cloud => None,
@@ -100,7 +102,8 @@ pub fn datagram(
         | Transport::Klap
         | Transport::Aes
         | Transport::Tpap
-        | Transport::Cloud => return None,
+        | Transport::Cloud
+        | Transport::Linkie => return None,
     };
     if missing > 0 {
         problems.insert(

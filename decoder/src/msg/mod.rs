@@ -15,7 +15,7 @@ pub use crate::wire::klap::KlapVersion;
 pub use body::{Body, Call, Context, Device, Dialect, Method, answers_all};
 pub use problem::{Problem, Severity};
 
-use crate::wire::{aes, klap, tdp};
+use crate::wire::{aes, klap, ssl_aes, tdp};
 use core::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +41,8 @@ pub enum Transport {
     /// The device's own TLS connection to the vendor cloud (TCP 50443 or 443), read when
     /// Wireshark has the TLS secrets: the framings of [`crate::wire::cloud`].
     Cloud,
+    /// Linkie v2 (Kasa cameras, HTTPS): base64 of XOR without header in HTTP POST bodies.
+    Linkie,
 }
 
 impl Transport {
@@ -54,6 +56,7 @@ impl Transport {
             Transport::Aes => "aes",
             Transport::Tpap => "tpap",
             Transport::Cloud => "cloud",
+            Transport::Linkie => "linkie",
         }
     }
 
@@ -65,7 +68,8 @@ impl Transport {
             | Transport::Klap
             | Transport::Aes
             | Transport::Tpap
-            | Transport::Cloud => true,
+            | Transport::Cloud
+            | Transport::Linkie => true,
             Transport::XorUdp | Transport::Tdp => false,
         }
     }
@@ -101,6 +105,25 @@ pub enum Meta {
         framing: crate::wire::cloud::Framing,
         len_header: Option<u32>,
     },
+    /// Linkie: where the form field and the base64 text were.
+    Linkie(Box<LinkieMeta>),
+}
+
+/// One Linkie v2 message (PROTOCOL.md §6): what the HTTP body carried. Offsets are into the
+/// body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkieMeta {
+    /// 2 for `/data/LINKIE2.json`, 1 for `/data/LINKIE.json` (a response: its request's).
+    pub version: Option<u8>,
+    /// A request: the form field's name (`content`) and where it is.
+    pub field: Option<(String, core::ops::Range<usize>)>,
+    /// Where the carried text is: the field's value (percent-encoded), a response's base64 or
+    /// clear JSON; empty when the body did not parse.
+    pub text_at: core::ops::Range<usize>,
+    /// Length of the base64 text (a request's after percent-decoding).
+    pub b64_len: usize,
+    /// A response in clear JSON (a device's error answer), not base64(XOR(JSON)).
+    pub clear: bool,
 }
 
 /// One TPAP message (PROTOCOL.md §6) to an endpoint a TDP reply announced, seen inside TLS.
@@ -226,6 +249,31 @@ pub struct AesMeta {
     pub decrypted: bool,
     /// `result.response` was clear JSON (some firmware), not ciphertext.
     pub clear_response: bool,
+    /// SslAes (HTTPS, PROTOCOL.md §6): its login and headers; `None` for AES over HTTP.
+    pub ssl: Option<Box<SslAesMeta>>,
+}
+
+/// What an SslAes message adds to the envelope's fields (a response: its request's login step
+/// and `Seq`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SslAesMeta {
+    /// A login request's step; `None` on the data path `/stok=…/ds`.
+    pub login: Option<ssl_aes::LoginStep>,
+    /// The login's `cnonce`.
+    pub cnonce: Option<String>,
+    /// The device's `nonce` (its login answer, and the messages after it).
+    pub nonce: Option<String>,
+    /// Which credential's password the device's `device_confirm` proves: the user name of a
+    /// user-supplied one, `default:…` for a known default. Never a password.
+    pub auth: Option<String>,
+    /// A login answer's `start_seq`.
+    pub start_seq: Option<i64>,
+    /// A data request's `Seq` header.
+    pub seq: Option<i64>,
+    /// A data request's `Tapo_tag` header.
+    pub tag: Option<String>,
+    /// Whether the tag verifies, when the session's password is known.
+    pub tag_ok: Option<bool>,
 }
 
 impl Meta {
@@ -238,6 +286,7 @@ impl Meta {
             Meta::Aes(_) => Transport::Aes,
             Meta::Tpap(_) => Transport::Tpap,
             Meta::Cloud { .. } => Transport::Cloud,
+            Meta::Linkie(_) => Transport::Linkie,
         }
     }
 
@@ -246,7 +295,12 @@ impl Meta {
         match *self {
             Meta::XorTcp { len_header } => Some(len_header),
             Meta::Cloud { len_header, .. } => len_header,
-            Meta::XorUdp | Meta::Tdp(_) | Meta::Klap(_) | Meta::Aes(_) | Meta::Tpap(_) => None,
+            Meta::XorUdp
+            | Meta::Tdp(_)
+            | Meta::Klap(_)
+            | Meta::Aes(_)
+            | Meta::Tpap(_)
+            | Meta::Linkie(_) => None,
         }
     }
 
@@ -260,7 +314,11 @@ impl Meta {
             }
             Meta::Aes(a) => a.encrypted && !a.decrypted,
             Meta::Tpap(t) => t.step == TpapStep::Data,
-            Meta::XorTcp { .. } | Meta::XorUdp | Meta::Tdp(_) | Meta::Cloud { .. } => false,
+            Meta::XorTcp { .. }
+            | Meta::XorUdp
+            | Meta::Tdp(_)
+            | Meta::Linkie(_)
+            | Meta::Cloud { .. } => false,
         }
     }
 }
@@ -416,7 +474,11 @@ pub fn message_summary(
                 }
             }
         }
-        Meta::XorTcp { .. } | Meta::XorUdp | Meta::Aes(_) | Meta::Cloud { .. } => {}
+        Meta::XorTcp { .. }
+        | Meta::XorUdp
+        | Meta::Aes(_)
+        | Meta::Linkie(_)
+        | Meta::Cloud { .. } => {}
     }
     summary(f, direction, body)
 }

@@ -57,6 +57,13 @@ pub enum Problem {
     /// An AES session whose key is not known: neither the key and IV nor the client's RSA
     /// private key was given.
     AesNoKey,
+    /// An SslAes session whose key is not known: no credential matches its login's
+    /// `device_confirm` (or the login is not in the capture), and no key and IV decrypts it.
+    SslAesNoKey,
+    /// An SslAes data request's `Tapo_tag` does not verify with the session's password.
+    SslAesTag,
+    /// A Linkie body that is not a form with base64, or not base64.
+    Linkie(crate::wire::linkie::LinkieError),
 }
 
 impl Problem {
@@ -79,7 +86,9 @@ impl Problem {
             Problem::KlapSignature => "kasa.klap.bad_signature",
             Problem::KlapClientHash => "kasa.klap.client_hash.bad",
             Problem::Decrypt { .. } => "kasa.decrypt_failed",
-            Problem::AesNoKey => "kasa.aes.no_key",
+            Problem::AesNoKey | Problem::SslAesNoKey => "kasa.aes.no_key",
+            Problem::SslAesTag => "kasa.ssl_aes.bad_tag",
+            Problem::Linkie(_) => "kasa.linkie.malformed",
         }
     }
 
@@ -94,10 +103,12 @@ impl Problem {
             | Problem::ErrCode { .. }
             | Problem::KlapNoCredentials
             | Problem::KlapNoHandshake
-            | Problem::AesNoKey => Severity::Note,
-            Problem::Truncated { .. } | Problem::KlapSignature | Problem::KlapClientHash => {
-                Severity::Warning
-            }
+            | Problem::AesNoKey
+            | Problem::SslAesNoKey => Severity::Note,
+            Problem::Truncated { .. }
+            | Problem::KlapSignature
+            | Problem::KlapClientHash
+            | Problem::SslAesTag => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -181,6 +192,13 @@ impl fmt::Display for Problem {
             Problem::AesNoKey => f.write_str(
                 "AES session key unknown: give its key and IV (kasa_aes_keys, --aes-key) or the client's RSA private key",
             ),
+            Problem::SslAesNoKey => f.write_str(
+                "SslAes session key unknown: give the account (kasa_credentials, --credential) with its login in the capture, or the key and IV (kasa_aes_keys, --aes-key)",
+            ),
+            Problem::SslAesTag => {
+                f.write_str("SslAes Tapo_tag does not verify with the session's password")
+            }
+            Problem::Linkie(e) => write!(f, "{e}"),
         }
     }
 }

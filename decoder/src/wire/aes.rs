@@ -31,6 +31,9 @@ pub enum EnvelopeMethod {
     SecurePassthrough,
     /// `login_device` sent outside the passthrough.
     LoginDevice,
+    /// SslAes's clear `login` (`POST /` over HTTPS, [`super::ssl_aes`]); never read from an
+    /// `/app` body by [`parse_request`].
+    Login,
 }
 
 impl EnvelopeMethod {
@@ -40,6 +43,7 @@ impl EnvelopeMethod {
             EnvelopeMethod::Handshake => "handshake",
             EnvelopeMethod::SecurePassthrough => "securePassthrough",
             EnvelopeMethod::LoginDevice => "login_device",
+            EnvelopeMethod::Login => "login",
         }
     }
 }

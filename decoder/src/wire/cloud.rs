@@ -124,7 +124,8 @@ pub fn cut(bytes: &[u8], cap: u32) -> Cut {
         };
     };
     if framing.has_prefix() {
-        let len = PREFIX_LEN + u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        let len =
+            PREFIX_LEN + u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
         return if bytes.len() >= len {
             Cut::Message { framing, len }
         } else {

@@ -1,6 +1,7 @@
-//! The few HTTP details KLAP and AES securePassthrough need from a request line or a header
-//! value: the path and query of a request target, and a cookie's value. Pure string work on
-//! what the HTTP layer (Wireshark's, or the decoder's own) already took apart; never allocates.
+//! The few HTTP details KLAP, AES securePassthrough, SslAes and Linkie need from a request line
+//! or a header value: the path and query of a request target, and a cookie's value. Pure string
+//! work on what the HTTP layer (Wireshark's, or the decoder's own) already took apart; never
+//! allocates.
 
 /// The path of a request target: the query (`?…`) and fragment (`#…`) cut off; an absolute
 /// target (`http://host:80/app`, as a proxy sees it) loses its scheme and authority.
@@ -15,6 +16,19 @@ pub fn path(uri: &str) -> &str {
 /// ends; the session decides the rest.
 pub fn is_app_target(uri: &str) -> bool {
     path(uri).starts_with("/app")
+}
+
+/// Whether a request target can be any HTTP transport of this crate: KLAP or AES
+/// ([`is_app_target`]), SslAes (`/` and `/stok=…/ds`, [`super::ssl_aes`]) or Linkie
+/// (`/data/LINKIE2.json`, `/data/LINKIE.json`, [`super::linkie`]). The cheap first test of both
+/// front ends (`kasa-decode`'s TCP detection, the plugin's HTTP pre-filter); the session decides
+/// from the body.
+pub fn is_kasa_target(uri: &str) -> bool {
+    let p = path(uri);
+    p.starts_with("/app")
+        || super::ssl_aes::is_login_path(p)
+        || super::ssl_aes::data_path_stok(p).is_some()
+        || super::linkie::version(p).is_some()
 }
 
 /// The value of the first query parameter `name` (`/app/request?seq=5`, `/app?token=T&x=1`),
@@ -74,6 +88,35 @@ mod tests {
         assert_eq!(path("https://h"), "/");
         assert_eq!(path(""), "");
         assert_eq!(path("?"), "");
+    }
+
+    #[test]
+    fn kasa_targets() {
+        for yes in [
+            "/app",
+            "/app/request?seq=1",
+            "/",
+            "https://10.0.0.2:443/",
+            "/stok=abc/ds",
+            "/stok=abc/ds?x=1",
+            "/data/LINKIE2.json",
+            "https://10.0.0.2:10443/data/LINKIE2.json",
+            "/data/LINKIE.json",
+        ] {
+            assert!(is_kasa_target(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "/description.xml",
+            "/index.html",
+            "/stok=abc",
+            "/data/LINKIE3.json",
+            "/data/",
+        ] {
+            assert!(!is_kasa_target(no), "{no}");
+        }
+        assert!(!is_app_target("/"));
+        assert!(!is_app_target("/stok=abc/ds"));
     }
 
     #[test]

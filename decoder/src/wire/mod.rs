@@ -21,6 +21,9 @@
 //! * [`klap`]: KLAP v1/v2 auth and handshake hashes, finding the credential behind a
 //!   handshake, session keys, request/response crypto, its URIs;
 //! * [`aes`]: AES securePassthrough envelopes, the RSA handshake and the session cipher;
+//! * [`ssl_aes`]: SslAes (HTTPS): its clear login, the key and IV from nonces and a password,
+//!   the `Tapo_tag` header; the envelopes are [`aes`]'s;
+//! * [`linkie`]: Linkie v2 (HTTPS): base64 XOR without header in a form body;
 //! * [`crypto`]: what those share (AES-128-CBC/PKCS7, base64, hex, PEM, [`crypto::CryptoError`]);
 //! * [`cloud`]: the framings recognised inside the cloud link's decrypted TLS;
 //! * [`http`]: a request target's path and query, a cookie's value;
@@ -40,6 +43,8 @@ pub mod http;
 pub mod json;
 pub mod klap;
 mod lenient;
+pub mod linkie;
+pub mod ssl_aes;
 pub mod tdp;
 pub mod tls;
 pub mod x509;

@@ -5,6 +5,7 @@
 //! connection (`reassembly`). Files above 256 KiB are skipped (they slow every execution).
 
 use kasa_decoder::capture::{Config, L4, Reader, decode_file, link};
+use kasa_decoder::wire::linkie;
 use kasa_fuzz::{records, tcp};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -131,6 +132,29 @@ fn main() {
         "nul",
         b"{\"system\":{\"get_sysinfo\":{\"alias\":\"a\0b\"}}}",
     );
+    // Linkie bodies: requests, an answer, a clear error answer, a form without the field.
+    let linkie_json = br#"{"smartlife.cam.ipcamera.dateTime":{"get_status":{}}}"#;
+    corpus.put(
+        "linkie",
+        "request",
+        linkie::emit_request(linkie_json).as_bytes(),
+    );
+    corpus.put(
+        "linkie",
+        "request-fields",
+        format!("a=1&{}&b", linkie::emit_request(linkie_json)).as_bytes(),
+    );
+    corpus.put(
+        "linkie",
+        "response",
+        linkie::emit_response(linkie_json).as_bytes(),
+    );
+    corpus.put(
+        "linkie",
+        "clear",
+        br#"{"smartlife.cam.ipcamera.cloud":{"get_inf":{"err_code":-10008}}}"#,
+    );
+    corpus.put("linkie", "no-field", b"contents=%41%4");
     let mut names: Vec<_> = corpus.count.iter().collect();
     names.sort();
     for (t, n) in names {
