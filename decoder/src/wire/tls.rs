@@ -858,8 +858,9 @@ impl RecordSplitter {
             header,
             start,
             remaining: len,
-            kept: (header.content_type != content::APPLICATION_DATA)
-                .then(|| Vec::with_capacity(len)),
+            // Grown with the bytes that arrive, not reserved by the header's length: a header
+            // alone must not cost 18 KiB.
+            kept: (header.content_type != content::APPLICATION_DATA).then(Vec::new),
             complete: true,
         };
         if len == 0 {
