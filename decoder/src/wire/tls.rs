@@ -36,8 +36,9 @@ pub const HANDSHAKE_HEADER_LEN: usize = 4;
 pub const DEFAULT_HANDSHAKE_CAP: usize = 1 << 17;
 /// Certificates [`parse_certificates`] returns at most.
 pub const MAX_CERTIFICATES: usize = 32;
-/// Bytes a [`RecordSplitter`] discards while looking for a record boundary after lost bytes,
-/// before it gives up.
+/// Bytes a [`RecordSplitter`] discards while looking for a record boundary after lost bytes
+/// (or from the start of a stream joined mid-way) before it gives up: no boundary is looked
+/// for further than this from where the hunt began.
 pub const HUNT_LIMIT: u64 = 256 << 10;
 
 /// Content types (RFC 8446 §5.1, RFC 6520).
@@ -568,8 +569,8 @@ pub struct Record<'a> {
 impl Record<'_> {
     /// Stream offsets of the payload.
     pub fn payload_range(&self) -> Range<u64> {
-        let start = self.offset + HEADER_LEN as u64;
-        start..start + u64::from(self.header.len)
+        let start = self.offset.saturating_add(HEADER_LEN as u64);
+        start..start.saturating_add(u64::from(self.header.len))
     }
 }
 
@@ -733,14 +734,14 @@ impl RecordSplitter {
                 }
             }
             Split::Header { have, .. } => {
-                self.hunted += *have as u64;
+                self.hunted = self.hunted.saturating_add(*have as u64);
                 self.state = Split::Hunting {
                     buf: Vec::new(),
                     start: self.offset,
                 };
             }
             Split::Hunting { buf, start } => {
-                self.hunted += buf.len() as u64;
+                self.hunted = self.hunted.saturating_add(buf.len() as u64);
                 *buf = Vec::new();
                 *start = self.offset;
             }
@@ -773,7 +774,7 @@ impl RecordSplitter {
                     }
                     *have += take;
                     used += take;
-                    self.offset += take as u64;
+                    self.offset = self.offset.saturating_add(take as u64);
                     if *have == HEADER_LEN {
                         let head = *head;
                         self.start_record(&head, out)?;
@@ -788,7 +789,7 @@ impl RecordSplitter {
                     }
                     *remaining -= take;
                     used += take;
-                    self.offset += take as u64;
+                    self.offset = self.offset.saturating_add(take as u64);
                     if *remaining == 0 {
                         self.finish_record(out);
                     }
@@ -819,7 +820,7 @@ impl RecordSplitter {
             complete: true,
         };
         out(record);
-        self.offset += header.record_len() as u64;
+        self.offset = self.offset.saturating_add(header.record_len() as u64);
         Ok(Some(header.record_len()))
     }
 
@@ -843,7 +844,7 @@ impl RecordSplitter {
         out: &mut impl FnMut(Record<'_>),
     ) -> Result<(), TlsError> {
         let header = RecordHeader::from_bytes(head);
-        let start = self.offset - HEADER_LEN as u64;
+        let start = self.offset.saturating_sub(HEADER_LEN as u64);
         if !header.is_plausible() {
             self.state = Split::Stopped;
             return Err(TlsError::NotARecord {
@@ -857,8 +858,9 @@ impl RecordSplitter {
             header,
             start,
             remaining: len,
-            kept: (header.content_type != content::APPLICATION_DATA)
-                .then(|| Vec::with_capacity(len)),
+            // Grown with the bytes that arrive, not reserved by the header's length: a header
+            // alone must not cost 18 KiB.
+            kept: (header.content_type != content::APPLICATION_DATA).then(Vec::new),
             complete: true,
         };
         if len == 0 {
@@ -900,10 +902,16 @@ impl RecordSplitter {
             return Ok(None);
         };
         buf.extend_from_slice(step);
-        self.offset += step.len() as u64;
+        self.offset = self.offset.saturating_add(step.len() as u64);
         let mut i = 0;
         let mut found = false;
+        let mut give_up = false;
         while i + HEADER_LEN <= buf.len() {
+            // No boundary is looked for past the limit, however the stream was cut.
+            if self.hunted.saturating_add(i as u64) >= HUNT_LIMIT {
+                give_up = true;
+                break;
+            }
             let Ok(h) = RecordHeader::parse(buf.get(i..).unwrap_or(&[])) else {
                 break;
             };
@@ -922,8 +930,8 @@ impl RecordSplitter {
             }
             i += 1;
         }
-        self.hunted += i as u64;
-        let boundary = *start + i as u64;
+        self.hunted = self.hunted.saturating_add(i as u64);
+        let boundary = start.saturating_add(i as u64);
         buf.drain(..i);
         *start = boundary;
         if found {
@@ -936,7 +944,7 @@ impl RecordSplitter {
             self.hunted = 0;
             return Ok(Some(bytes));
         }
-        if self.hunted > HUNT_LIMIT {
+        if give_up {
             let scanned = self.hunted;
             self.state = Split::Stopped;
             return Err(TlsError::NoSync { scanned });
@@ -1427,7 +1435,7 @@ mod tests {
         let garbage = vec![0xa5; 1 << 20];
         let (got, err) = collect(&mut s, &[&garbage]);
         assert!(got.is_empty());
-        assert!(matches!(err, Some(TlsError::NoSync { scanned }) if scanned > HUNT_LIMIT));
+        assert!(matches!(err, Some(TlsError::NoSync { scanned }) if scanned >= HUNT_LIMIT));
         assert!(s.is_stopped());
         // And it buffered little meanwhile: at most one step beyond the bytes still undecided.
         let (got, err) = collect(&mut s, &[&server_flight()]);
