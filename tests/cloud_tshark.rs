@@ -12,17 +12,28 @@
 
 mod common;
 
-use common::{Run, Shown, decode, fixtures, stage, tshark};
+use common::{Run, Shown, decode, stage, tshark};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The fixtures that describe cloud connections.
+/// The fixtures that describe cloud connections (`fixtures/recorded/*.expected.json` with a
+/// `cloud` section; the generic fixture list leaves TLS recordings out).
 fn cloud_fixtures() -> Vec<(PathBuf, Value)> {
-    let all: Vec<_> = fixtures()
-        .into_iter()
-        .filter(|(_, e)| e.get("cloud").is_some_and(|c| c.is_array()))
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/recorded");
+    let mut all: Vec<(PathBuf, Value)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            let name = p.file_name()?.to_str()?.to_owned();
+            let stem = name.strip_suffix(".expected.json")?;
+            let expected: Value = serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok()?;
+            expected.get("cloud")?.as_array()?;
+            Some((p.with_file_name(format!("{stem}.pcapng")), expected))
+        })
         .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
     assert!(
         all.len() >= 4,
         "the cloud fixtures (50443 xor/json, 443 after DNS, boot blocked) are missing: {:?}",
