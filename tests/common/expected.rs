@@ -15,14 +15,7 @@ pub fn inside_tls(expected: &Value) -> bool {
 /// The expected messages a front end shows: all but the HTTP responses without a body, which
 /// Wireshark's HTTP never hands to a subdissector (so neither front end shows them); the
 /// indexes in `response_to` and `response_in` are renumbered accordingly.
-///
-/// A fixture whose messages all travel inside TLS (`tls_keys`: the key log that decrypts them)
-/// shows none without its secrets: its messages are judged by the test of its transport with
-/// the secrets (tests/cloud_tshark.rs and the TLS tests), not here.
 pub fn shown_messages(expected: &Value) -> Vec<Value> {
-    if expected.get("tls_keys").and_then(Value::as_str).is_some() {
-        return Vec::new();
-    }
     let all = expected["messages"].as_array().cloned().unwrap_or_default();
     let keep: Vec<bool> = all
         .iter()

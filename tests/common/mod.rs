@@ -396,7 +396,13 @@ pub fn parse_json(stdout: &[u8]) -> Run {
             // A TPAP connection's mark: transport tpap and no direction (a TPAP login step
             // seen inside decrypted TLS is a message; a message whose rendering stopped at a
             // throw lacks its direction too, but is not tpap).
-            if matches!(text(transport).as_str(), "tpap" | "cloud")
+            // (A connection announced by discovery for another transport inside TLS, or a
+            // cloud link, is marked the same way.)
+            if matches!(
+                text(transport).as_str(),
+                "tpap" | "cloud" | "klap" | "aes" | "linkie"
+            ) && k.get("kasa.plaintext").is_none()
+                && k.get("kasa.method").is_none()
                 && k.get("kasa.request").is_none()
                 && k.get("kasa.response").is_none()
             {

@@ -163,8 +163,8 @@ pub struct Stats {
     pub malformed: usize,
 }
 
-/// A connection known to be a transport that cannot be read (TPAP: TLS to the port a TDP reply
-/// announced).
+/// A connection known to be a transport that cannot be read here (TLS to an endpoint a TDP
+/// reply announced: TPAP, KLAP or AES over HTTPS, Linkie; `Session::announced`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Marked {
     pub transport: Transport,
@@ -755,8 +755,8 @@ impl Decoder {
             .iter()
             .filter_map(|c| {
                 let (client, device) = (c.ends[0], c.ends[1]);
-                session.is_tpap(device).then_some(Marked {
-                    transport: Transport::Tpap,
+                session.announced(device).map(|transport| Marked {
+                    transport,
                     client,
                     device,
                     first_frame: c.first_frame,

@@ -31,7 +31,7 @@
 use super::http::HttpView;
 use super::pair::Pairer;
 use super::secure::{Classified, Secrets, Secure};
-use crate::msg::{Body, Call, Device, Dialect, Direction, Meta, Method, Problem};
+use crate::msg::{Body, Call, Device, Dialect, Direction, Meta, Method, Problem, Transport};
 use crate::wire::crypto::CryptoError;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -168,8 +168,9 @@ pub struct Session {
     responses: HashMap<MessageId, Vec<u64>>,
     secure: Secure,
     shown: HashMap<MessageId, Option<Shown>>,
-    /// Endpoints a TDP reply announced as TPAP.
-    tpap: HashSet<SocketAddr>,
+    /// Endpoints a TDP reply announced for a transport inside TLS (TPAP; KLAP or AES with
+    /// `is_support_https`; Linkie for a Kasa camera).
+    announced: HashMap<SocketAddr, Transport>,
     /// Open SMART requests with one method (see `answered_method`).
     smart_requests: HashMap<MessageId, String>,
 }
@@ -215,7 +216,42 @@ impl Session {
 
     /// Whether a TDP reply announced `addr` as a TPAP endpoint.
     pub fn is_tpap(&self, addr: SocketAddr) -> bool {
-        self.tpap.contains(&addr)
+        self.announced.get(&addr) == Some(&Transport::Tpap)
+    }
+
+    /// The transport a TDP reply announced for the TLS endpoint `addr`, if any: TPAP (its
+    /// `tpap.port`, 4433 by default), KLAP or AES over HTTPS (`is_support_https`: its
+    /// `http_port`, else 4433 for KLAP and 443 for AES, SslAes), Linkie (`IOT.IPCAMERA`, 10443)
+    /// (PROTOCOL.md §3, §6). Without the TLS secrets this is all that can be known of such a
+    /// connection: which transport it carries, and to which device.
+    pub fn announced(&self, addr: SocketAddr) -> Option<Transport> {
+        self.announced.get(&addr).copied()
+    }
+
+    /// What a TDP reply from `device` announces: the TLS endpoints and their transports.
+    fn announce(&mut self, device: SocketAddr, d: &crate::wire::tdp::Discovery) {
+        let ip = device.ip();
+        let mut add = |port: u16, t: Transport| {
+            if self.announced.len() < MAX_DEVICES {
+                self.announced.insert(SocketAddr::new(ip, port), t);
+            }
+        };
+        match d.encrypt_type.as_deref() {
+            Some("TPAP") => add(
+                d.tpap.as_ref().and_then(|t| t.port).unwrap_or(4433),
+                Transport::Tpap,
+            ),
+            Some("KLAP") if d.is_support_https == Some(true) => {
+                add(d.http_port.unwrap_or(4433), Transport::Klap)
+            }
+            Some("AES") if d.is_support_https == Some(true) => {
+                add(d.http_port.unwrap_or(443), Transport::Aes)
+            }
+            _ => {}
+        }
+        if d.device_type.as_deref() == Some("IOT.IPCAMERA") {
+            add(10443, Transport::Linkie);
+        }
     }
 
     fn decide_http(&mut self, seen: &Seen, view: &HttpView<'_>) -> Option<Shown> {
@@ -225,9 +261,7 @@ impl Session {
             plaintext,
             mut problems,
             answers,
-        } = self
-            .secure
-            .http(seen, view, self.tpap.contains(&seen.dst))?;
+        } = self.secure.http(seen, view, self.is_tpap(seen.dst))?;
         let device = match direction {
             Direction::Request => seen.dst,
             Direction::Response => seen.src,
@@ -457,11 +491,8 @@ impl Session {
         let response_to = self.pair(seen, meta, direction, body);
         if let (Meta::Tdp(t), Direction::Response) = (meta, direction)
             && let Some(d) = &t.discovery
-            && d.encrypt_type.as_deref() == Some("TPAP")
-            && self.tpap.len() < MAX_DEVICES
         {
-            let port = d.tpap.as_ref().and_then(|t| t.port).unwrap_or(4433);
-            self.tpap.insert(SocketAddr::new(device.ip(), port));
+            self.announce(device, d);
         }
         let peer_device = self.identify(direction, device, body);
         let mut encrypt_info = None;
@@ -853,6 +884,81 @@ mod tests {
     /// TPAP seen inside decrypted TLS: only to an endpoint a TDP reply announced; login steps
     /// by their `sub_method`, data frames numbered from `pake_share`'s `start_seq`, answers
     /// paired and numbered like their requests.
+    /// What a TDP reply announces for TLS endpoints: TPAP at its `tpap.port`; KLAP and AES only
+    /// with `is_support_https` (at `http_port`, else 4433 and 443); a Kasa camera's Linkie at
+    /// 10443; nothing for a plain-HTTP KLAP plug.
+    #[test]
+    fn tdp_replies_announce_the_tls_endpoints_of_their_transports() {
+        use crate::conv::stream::datagram;
+        use crate::wire::tdp;
+
+        /// (device address, reply body, the endpoints it announces)
+        type Case<'a> = (&'a str, &'a str, &'a [(u16, Transport)]);
+        let cases: [Case; 6] = [
+            (
+                "10.0.1.1",
+                r#"{"result":{"mgt_encrypt_schm":{"encrypt_type":"TPAP"},"tpap":{"port":4433}},"error_code":0}"#,
+                &[(4433, Transport::Tpap)],
+            ),
+            (
+                "10.0.1.2",
+                r#"{"result":{"device_type":"SMART.IPCAMERA","mgt_encrypt_schm":{"is_support_https":true,"encrypt_type":"AES","http_port":443}},"error_code":0}"#,
+                &[(443, Transport::Aes)],
+            ),
+            (
+                "10.0.1.3",
+                r#"{"result":{"mgt_encrypt_schm":{"is_support_https":true,"encrypt_type":"KLAP"}},"error_code":0}"#,
+                &[(4433, Transport::Klap)],
+            ),
+            (
+                "10.0.1.4",
+                r#"{"result":{"device_type":"IOT.IPCAMERA","mgt_encrypt_schm":{"is_support_https":false}},"error_code":0}"#,
+                &[(10443, Transport::Linkie)],
+            ),
+            (
+                "10.0.1.5",
+                r#"{"result":{"mgt_encrypt_schm":{"is_support_https":false,"encrypt_type":"KLAP","http_port":80}},"error_code":0}"#,
+                &[],
+            ),
+            (
+                "10.0.1.6",
+                r#"{"result":{"mgt_encrypt_schm":{"encrypt_type":"AES","http_port":80}},"error_code":0}"#,
+                &[],
+            ),
+        ];
+        let mut s = Session::new();
+        for (i, (ip, reply, want)) in cases.iter().enumerate() {
+            let bytes = tdp::TdpHeader {
+                version: 2,
+                msg_type: 0,
+                op_code: 1,
+                size: 0,
+                flags: 2,
+                padding: 0,
+                serial: i as u32,
+                crc: 0,
+            }
+            .emit(reply.as_bytes());
+            let raw = datagram(Transport::Tdp, &bytes, 0, i as u64 + 1, Duration::ZERO).unwrap();
+            let b = Body::analyse(&raw.plaintext, &mut Vec::new());
+            let mut sn = seen(
+                i as u64 + 1,
+                &format!("{ip}:20002"),
+                "10.0.0.1:5000",
+                Found::Port,
+                (true, false),
+            );
+            sn.conv = 100 + i as u64;
+            s.message(&sn, &raw.meta, &b).unwrap();
+            for port in [80, 443, 4433, 10443] {
+                let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
+                let expected = want.iter().find(|(p, _)| *p == port).map(|(_, t)| *t);
+                assert_eq!(s.announced(addr), expected, "{ip}:{port}");
+                assert_eq!(s.is_tpap(addr), expected == Some(Transport::Tpap));
+            }
+        }
+    }
+
     #[test]
     fn tpap_login_and_data_to_an_announced_endpoint() {
         use crate::conv::http::HttpView;

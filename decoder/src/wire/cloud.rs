@@ -99,13 +99,12 @@ pub fn framing(bytes: &[u8], cap: u32) -> Option<Framing> {
     }
     let len = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     let body = &bytes[PREFIX_LEN..];
-    if (2..=cap).contains(&len) {
-        if let Some(f) = [Framing::XorLength, Framing::JsonLength]
+    if (2..=cap).contains(&len)
+        && let Some(f) = [Framing::XorLength, Framing::JsonLength]
             .into_iter()
             .find(|&f| starts_object(f, body))
-        {
-            return Some(f);
-        }
+    {
+        return Some(f);
     }
     [Framing::Xor, Framing::Json]
         .into_iter()
