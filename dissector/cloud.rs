@@ -59,20 +59,31 @@ pub fn framing_name(f: Framing) -> &'static CStr {
 
 struct State {
     tracker: CloudTracker,
+    /// Whether the tracker has the `cloud_ports` preference's ports (set at first use after a
+    /// reset, so that a reset at the end of a capture leaves nothing allocated).
+    has_ports: bool,
     /// The roles of the application-data records of each frame (first pass), for later passes.
     roles: HashMap<u32, Vec<Role>>,
-    /// The TLS ports registered with `ssl_dissector_add` now.
-    registered: Vec<u16>,
+    /// The TLS ports registered with `ssl_dissector_add` now (no heap: the plugin is unloaded
+    /// at exit, and memory only a static points to would be lost).
+    registered: [u16; MAX_PORTS],
+    n_registered: usize,
 }
 
+/// Most cloud ports registered with TLS ([`PortRange::ports`] gives at most as many).
+const MAX_PORTS: usize = 1024;
+
 fn state() -> MutexGuard<'static, State> {
+    // Nothing here allocates until the first frame (an empty tracker and map do not).
     static STATE: OnceLock<Mutex<State>> = OnceLock::new();
     STATE
         .get_or_init(|| {
             Mutex::new(State {
                 tracker: CloudTracker::new(&[]),
+                has_ports: false,
                 roles: HashMap::new(),
-                registered: Vec::new(),
+                registered: [0; MAX_PORTS],
+                n_registered: 0,
             })
         })
         .lock()
@@ -84,12 +95,13 @@ const MAX_ROLES_PER_FRAME: usize = 64;
 /// Frames whose roles are remembered.
 const MAX_FRAMES_WITH_ROLES: usize = 1 << 20;
 
-/// A new capture: forget everything (the ports stay registered).
+/// A new capture, or the end of one: forget everything and free it (the ports stay
+/// registered with TLS).
 pub fn reset() {
     let mut s = state();
-    let ports = CLOUD_PORTS.ports();
-    s.tracker = CloudTracker::new(&ports);
-    s.roles.clear();
+    s.tracker = CloudTracker::new(&[]);
+    s.has_ports = false;
+    s.roles = HashMap::new();
 }
 
 /// Preferences changed: the cloud ports are TLS, with this plugin as the application dissector.
@@ -97,14 +109,18 @@ pub fn apply_prefs() {
     CLOUD_PORTS.reload(c"kasa", c"cloud_ports");
     let ports = CLOUD_PORTS.ports();
     let mut s = state();
-    for &p in &s.registered {
-        epan::tls_port_delete(p, &TLS_HANDLE);
+    for i in 0..s.n_registered {
+        epan::tls_port_delete(s.registered[i], &TLS_HANDLE);
     }
-    for &p in &ports {
+    s.n_registered = 0;
+    for &p in ports.iter().take(MAX_PORTS) {
         epan::tls_port_add(p, &TLS_HANDLE);
+        let n = s.n_registered;
+        s.registered[n] = p;
+        s.n_registered += 1;
     }
     s.tracker.set_ports(&ports);
-    s.registered = ports;
+    s.has_ports = true;
 }
 
 /// The device end of the connection between `a` and `b`, when it is a known cloud link.
@@ -332,6 +348,11 @@ fn observe(tree: Tree<'_>, pinfo: Pinfo<'_>, ids: &Ids) {
     };
     let dns_messages = read(ids.dns);
     let mut s = state();
+    if !s.has_ports {
+        let ports = CLOUD_PORTS.ports();
+        s.tracker.set_ports(&ports);
+        s.has_ports = true;
+    }
     for m in dns_messages {
         if let Ok(answers) = dns::answers(m) {
             s.tracker.dns(frame, &answers);

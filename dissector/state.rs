@@ -54,7 +54,9 @@ pub fn with<R>(f: impl FnOnce(&mut Session) -> R) -> R {
     f(session)
 }
 
-/// Forgets everything.
+/// Forgets everything, and frees it (at the end of a capture too: memory that only a static of
+/// the plugin points to would be lost when Wireshark unloads the plugin at exit).
 pub fn reset() {
     *lock() = None;
+    crate::epan::release_secrets();
 }

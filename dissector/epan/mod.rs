@@ -31,7 +31,9 @@ pub use exports::{
     tcp_dissect_pdus,
 };
 pub use http::{HttpCtx, HttpKind, add_http_hooks, register_http};
-pub use secrets::{aes_keys, credentials, register_secrets, rsa_key_path, secrets_generation};
+pub use secrets::{
+    aes_keys, credentials, register_secrets, release_secrets, rsa_key_path, secrets_generation,
+};
 
 /// epan threw inside a shim wrapper (or an exception was already pending, and epan was not
 /// called). The exception is pending in the shim; the C trampoline that called the current

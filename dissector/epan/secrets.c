@@ -248,3 +248,10 @@ uint64_t kasa_secrets_generation(void)
     }
     return generation;
 }
+
+void kasa_secrets_release(void)
+{
+    g_free(rsa_key_path_seen);
+    rsa_key_path_seen = NULL;
+    bump();
+}

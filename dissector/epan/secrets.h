@@ -41,5 +41,8 @@ const char *kasa_secrets_rsa_key_path(void);
 /* A counter that moves whenever one of the above may have changed (a UAT edited, loaded or
  * reset; the key-file preference set to another value). */
 uint64_t kasa_secrets_generation(void);
+/* Frees what kasa_secrets_generation keeps (at the end of a capture: Wireshark unloads the
+ * plugin at exit, and memory only a static points to would then be lost). */
+void kasa_secrets_release(void);
 
 #endif

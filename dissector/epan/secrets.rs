@@ -76,3 +76,9 @@ pub fn secrets_generation() -> u64 {
     // SAFETY: plain C, no epan call that throws.
     unsafe { sys::kasa_secrets_generation() }
 }
+
+/// Frees what [`secrets_generation`] keeps (the next call starts a new generation).
+pub fn release_secrets() {
+    // SAFETY: plain C, no epan call.
+    unsafe { sys::kasa_secrets_release() }
+}
