@@ -354,6 +354,12 @@ fn observe(tree: Tree<'_>, pinfo: Pinfo<'_>, ids: &Ids) {
         s.has_ports = true;
     }
     for m in dns_messages {
+        // Over TCP the `dns` item starts at the message's 2-byte length.
+        let m = if pinfo.is_tcp() {
+            m.get(2..).unwrap_or_default()
+        } else {
+            m
+        };
         if let Ok(answers) = dns::answers(m) {
             s.tracker.dns(frame, &answers);
         }

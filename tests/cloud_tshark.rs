@@ -396,3 +396,46 @@ fn cloud_data_in_no_known_framing_is_flagged_not_decoded() {
         "kasa.cloud.unknown in frames {flagged:?}, expected at least {want:?}"
     );
 }
+
+/// A capture in which every frame appears twice (a mirror port, an `any` capture): TCP flags
+/// the copies as retransmissions and does not hand their bytes to TLS again, so each expected
+/// record's role shows once, and every frame, copies included, is marked.
+#[test]
+fn duplicated_frames_do_not_count_records_twice() {
+    let (path, expected) = cloud_fixtures()
+        .into_iter()
+        .find(|(p, _)| p.to_string_lossy().ends_with("cloud-50443-xor.pcapng"))
+        .expect("the cloud-50443-xor fixture");
+    let staged = stage(&path);
+    let doubled = staged.with_file_name("cloud-50443-xor.doubled.pcapng");
+    let out = std::process::Command::new("mergecap")
+        .arg("-w")
+        .arg(&doubled)
+        .arg(&staged)
+        .arg(&staged)
+        .output()
+        .expect("mergecap (wireshark-common, beside tshark)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&doubled, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let got = marks(&doubled, true);
+    let shown: Vec<String> = got.values().flat_map(|m| m.roles.clone()).collect();
+    let want: Vec<String> = expected["cloud"][0]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["role"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(shown, want);
+    // Every frame of the doubled connection is still marked.
+    assert_eq!(
+        got.len(),
+        2 * frames_of(&expected["cloud"][0]["frames"]).len()
+    );
+}
