@@ -16,7 +16,8 @@
 //! Nothing here decides anything: the tracker and the session do.
 
 use crate::epan::{
-    self, Call, Col, Handle, PduCtx, Pinfo, PortRange, Span, Thrown, TlsSlot, Tree, Tvb, Via,
+    self, Call, Col, Handle, PduCtx, Pinfo, PortRange, PrefBool, Span, Thrown, TlsSlot, Tree, Tvb,
+    Via,
 };
 use crate::fields::*;
 use crate::register::max_message;
@@ -104,8 +105,10 @@ pub fn reset() {
     s.roles = HashMap::new();
 }
 
-/// Preferences changed: the cloud ports are TLS, with this plugin as the application dissector.
-pub fn apply_prefs() {
+/// Preferences changed: the cloud ports are TLS, with this plugin as the application dissector;
+/// the postdissector's fields are wanted when annotation is on.
+pub fn apply_prefs(post: &Handle) {
+    want_fields(post, ANNOTATE.get());
     CLOUD_PORTS.reload(c"kasa", c"cloud_ports");
     let ports = CLOUD_PORTS.ports();
     let mut s = state();
@@ -292,11 +295,10 @@ struct Ids {
 
 static IDS: OnceLock<Ids> = OnceLock::new();
 
-/// At handoff: the fields the postdissector needs, asked for so that a tree (with them) is
-/// built for every frame.
-pub fn want_fields(post: &Handle) {
+/// At handoff: the ids of the fields the postdissector reads.
+pub fn find_fields() {
     let id = |n: &CStr| epan::field_id(n).unwrap_or(-1);
-    let ids = Ids {
+    let _ = IDS.set(Ids {
         dns: id(c"dns"),
         tcp_flags: id(c"tcp.flags"),
         hs_type: id(c"tls.handshake.type"),
@@ -304,21 +306,33 @@ pub fn want_fields(post: &Handle) {
         cert: id(c"tls.handshake.certificate"),
         rec_type: id(c"tls.record.content_type"),
         rec_len: id(c"tls.record.length"),
-    };
-    epan::set_postdissector_wanted(
-        post,
-        &[
-            ids.dns,
-            ids.tcp_flags,
-            ids.hs_type,
-            ids.sni,
-            ids.cert,
-            ids.rec_type,
-            ids.rec_len,
-        ],
-    );
-    let _ = IDS.set(ids);
+    });
 }
+
+/// Asks for those fields (`kasa.cloud_annotate` on), or for none. Wanted fields make Wireshark
+/// build a tree for every frame, tshark's summary mode included: the price of marking cloud
+/// links without secrets. Without them the postdissector gets a tree only where one is built
+/// anyway (`-V`, a display filter, the GUI's selected frame) and annotates nothing.
+fn want_fields(post: &Handle, on: bool) {
+    match IDS.get() {
+        Some(ids) if on => epan::set_postdissector_wanted(
+            post,
+            &[
+                ids.dns,
+                ids.tcp_flags,
+                ids.hs_type,
+                ids.sni,
+                ids.cert,
+                ids.rec_type,
+                ids.rec_len,
+            ],
+        ),
+        _ => epan::set_postdissector_wanted(post, &[]),
+    }
+}
+
+/// The `kasa.cloud_annotate` preference.
+pub static ANNOTATE: PrefBool = PrefBool::new(true);
 
 /// Most items of one field read per frame.
 const MAX_ITEMS: usize = 64;
@@ -448,6 +462,9 @@ pub fn postdissect(c: &Call<'_>) {
     let (Some(tree), Some(ids)) = (c.tree, IDS.get()) else {
         return;
     };
+    if !ANNOTATE.get() {
+        return;
+    }
     let pinfo = c.pinfo;
     if !pinfo.visited() {
         observe(tree, pinfo, ids);

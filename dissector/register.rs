@@ -82,6 +82,12 @@ pub fn register_protoinfo() {
         cloud::DEFAULT_PORTS,
         &cloud::CLOUD_PORTS,
     );
+    prefs.boolean(
+        c"cloud_annotate",
+        c"Mark cloud links without TLS secrets",
+        c"Mark every frame of a device's TLS connection to the TP-Link cloud (kasa.cloud: server name from DNS or the certificate, SNI, issuer, record roles). This makes Wireshark build a protocol tree for every frame, which slows tshark's summary mode; turn it off for speed when the cloud link does not matter.",
+        &cloud::ANNOTATE,
+    );
     epan::register_secrets(&prefs);
     epan::register_dissector(&TCP_HANDLE, c"kasa.tcp", Entry::TcpPort);
     epan::register_dissector(&TCP_CONV_HANDLE, c"kasa.tcp.heur", Entry::TcpConv);
@@ -109,14 +115,14 @@ pub fn register_handoff() {
     epan::add_http_hooks(c"TP-Link Kasa over HTTP", c"kasa_http");
     epan::add_tls_heuristic(c"TP-Link Kasa cloud link over TLS", c"kasa_tls");
     epan::find_dissector(&JSON_HANDLE, c"json");
-    cloud::want_fields(&POST_HANDLE);
+    cloud::find_fields();
     apply_prefs();
 }
 
 pub fn apply_prefs() {
     TCP_PORTS.reload(c"kasa", c"tcp.port");
     UDP_PORTS.reload(c"kasa", c"udp.port");
-    cloud::apply_prefs();
+    cloud::apply_prefs(&POST_HANDLE);
 }
 
 /// A new capture (or the end of one): forget everything.

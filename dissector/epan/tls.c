@@ -48,6 +48,11 @@ int kasa_field_id(const char *filter_name)
 
 void kasa_set_postdissector_wanted(dissector_handle_t handle, const int *ids, unsigned count)
 {
+    if (count == 0) {
+        /* No array at all: an empty one may still count as wanting fields. */
+        set_postdissector_wanted_hfids(handle, NULL);
+        return;
+    }
     GArray *wanted = g_array_sized_new(FALSE, FALSE, (guint)sizeof(int), count);
     for (unsigned i = 0; i < count; i++) {
         if (ids[i] > 0) {

@@ -23,7 +23,7 @@ void kasa_tls_port_delete(unsigned port, dissector_handle_t handle);
 int kasa_field_id(const char *filter_name);
 
 /* set_postdissector_wanted_hfids with a GArray made here (epan frees it); ids <= 0 are left
- * out. */
+ * out; no ids: NULL (nothing wanted). */
 void kasa_set_postdissector_wanted(dissector_handle_t handle, const int *ids, unsigned count);
 
 /* Where the items of field `hf` in this frame's tree are: up to `max` of them, in tree order;

@@ -1070,6 +1070,8 @@ pub type Columns = BTreeMap<u64, (String, String)>;
 /// Protocol and Info.
 pub fn info_without_tree(capture: &Path, extra: &[String]) -> Columns {
     let staged = stage(capture);
+    // The cloud-link annotation asks for fields, which makes tshark build a tree for every
+    // frame: turned off here, so that this is the run without a tree.
     let mut args: Vec<&str> = vec![
         "-r",
         staged.to_str().unwrap(),
@@ -1077,6 +1079,8 @@ pub fn info_without_tree(capture: &Path, extra: &[String]) -> Columns {
         "tabs",
         "-o",
         r#"gui.column.format:"No.","%m","Protocol","%p","Info","%i""#,
+        "-o",
+        "kasa.cloud_annotate:FALSE",
     ];
     args.extend(extra.iter().map(String::as_str));
     let out = tshark(&args, &[]);
