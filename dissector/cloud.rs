@@ -384,11 +384,21 @@ fn observe(tree: Tree<'_>, pinfo: Pinfo<'_>, ids: &Ids) {
     let (src, dst) = (pinfo.src(), pinfo.dst());
     drop(s);
     let flags = read(ids.tcp_flags).first().map_or(0, |b| be(b));
-    let hs_types = read(ids.hs_type);
-    let snis = read(ids.sni);
-    let certs = read(ids.cert);
+    // The TLS fields only where TLS left records in this frame.
     let types = read(ids.rec_type);
-    let lens = read(ids.rec_len);
+    let tls = |hf: c_int| {
+        if types.is_empty() {
+            Vec::new()
+        } else {
+            read(hf)
+        }
+    };
+    let (hs_types, snis, certs, lens) = (
+        tls(ids.hs_type),
+        tls(ids.sni),
+        tls(ids.cert),
+        tls(ids.rec_len),
+    );
     let mut s = state();
     s.tracker.tcp(&Tcp {
         frame,

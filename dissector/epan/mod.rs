@@ -1114,21 +1114,35 @@ impl<'p> Tree<'p> {
     /// Where the items of field `hf` are in this frame's tree (a field the postdissector
     /// asked for with [`set_postdissector_wanted`]), at most `max`, in tree order.
     pub fn field_spans(&self, hf: c_int, max: usize) -> Vec<Span<'p>> {
+        // Most frames hold no item of the field, or one or two: a small buffer on the stack
+        // first, the heap only when it fills up.
+        const SMALL: usize = 8;
+        let mut small = [sys::kasa_field_span::default(); SMALL];
+        let cap = max.min(SMALL);
+        // SAFETY: live tree; `small` has room for `cap` spans.
+        let n =
+            unsafe { sys::kasa_field_spans(self.raw.as_ptr(), hf, small.as_mut_ptr(), cap as u32) }
+                as usize;
+        let spans = |raw: &[sys::kasa_field_span]| -> Vec<Span<'p>> {
+            raw.iter()
+                .filter_map(|s| {
+                    Some(Span {
+                        tvb: Tvb::from_raw(s.tvb)?,
+                        offset: usize::try_from(s.start).ok()?,
+                        len: usize::try_from(s.length).ok()?,
+                    })
+                })
+                .collect()
+        };
+        if n < cap || cap == max {
+            return spans(&small[..n.min(cap)]);
+        }
         let mut raw = vec![sys::kasa_field_span::default(); max];
         // SAFETY: live tree; `raw` has room for `max` spans.
         let n =
             unsafe { sys::kasa_field_spans(self.raw.as_ptr(), hf, raw.as_mut_ptr(), max as u32) }
                 as usize;
-        raw.truncate(n.min(max));
-        raw.into_iter()
-            .filter_map(|s| {
-                Some(Span {
-                    tvb: Tvb::from_raw(s.tvb)?,
-                    offset: usize::try_from(s.start).ok()?,
-                    len: usize::try_from(s.length).ok()?,
-                })
-            })
-            .collect()
+        spans(&raw[..n.min(max)])
     }
 
     fn from_raw(raw: *mut sys::proto_tree) -> Option<Self> {
