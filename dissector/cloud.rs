@@ -26,7 +26,7 @@ use core::ffi::{CStr, c_int};
 use kasa_decoder::conv::cloud::{CloudLink, CloudTracker, NameSource, Role, Tcp};
 use kasa_decoder::msg::Meta;
 use kasa_decoder::wire::cloud::{self as wire, Cut, Framing, PREFIX_LEN};
-use kasa_decoder::wire::tls::ClientHello;
+use kasa_decoder::wire::tls::{self, ClientHello};
 use kasa_decoder::wire::{dns, x509};
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -400,18 +400,12 @@ fn observe(tree: Tree<'_>, pinfo: Pinfo<'_>, ids: &Ids) {
         tls(ids.rec_len),
     );
     let mut s = state();
-    s.tracker.tcp(&Tcp {
-        frame,
-        time,
-        src,
-        dst,
-        syn: flags & 0x002 != 0,
-        ack: flags & 0x010 != 0,
-        fin: flags & 0x001 != 0,
-        rst: flags & 0x004 != 0,
-        payload_len: 0,
-    });
-    if hs_types.iter().any(|t| t.first() == Some(&1)) {
+    s.tracker
+        .tcp(&Tcp::from_flags(frame, time, src, dst, flags as u16, 0));
+    if hs_types
+        .iter()
+        .any(|t| t.first() == Some(&tls::handshake::CLIENT_HELLO))
+    {
         let sni = snis
             .first()
             .map(|b| String::from_utf8_lossy(b).into_owned());
@@ -426,7 +420,7 @@ fn observe(tree: Tree<'_>, pinfo: Pinfo<'_>, ids: &Ids) {
     }
     let mut roles = Vec::new();
     for (t, l) in types.iter().zip(&lens) {
-        if t.first() == Some(&23)
+        if t.first() == Some(&tls::content::APPLICATION_DATA)
             && let Some(role) = s.tracker.app_record(frame, time, src, dst, be(l))
             && roles.len() < MAX_ROLES_PER_FRAME
         {
@@ -555,4 +549,22 @@ fn annotate(c: &Call<'_>, tree: Tree<'_>, w: &Shown) -> Result<(), Thrown> {
         c.pinfo.expert(answered, &EI_CLOUD_UNANSWERED, text)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plugin's `kasa.cloud.framing` strings are the decoder's.
+    #[test]
+    fn framing_names_agree_with_the_decoder() {
+        for f in [
+            Framing::XorLength,
+            Framing::Xor,
+            Framing::JsonLength,
+            Framing::Json,
+        ] {
+            assert_eq!(framing_name(f).to_str().unwrap(), f.as_str());
+        }
+    }
 }

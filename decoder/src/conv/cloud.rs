@@ -102,6 +102,31 @@ pub struct Tcp {
     pub payload_len: u32,
 }
 
+impl Tcp {
+    /// A segment from the TCP header's flags field (its low 12 bits: FIN 0x001, SYN 0x002,
+    /// RST 0x004, ACK 0x010), as a dissector that reads `tcp.flags` has it.
+    pub fn from_flags(
+        frame: u64,
+        time: Duration,
+        src: SocketAddr,
+        dst: SocketAddr,
+        flags: u16,
+        payload_len: u32,
+    ) -> Tcp {
+        Tcp {
+            frame,
+            time,
+            src,
+            dst,
+            syn: flags & 0x002 != 0,
+            ack: flags & 0x010 != 0,
+            fin: flags & 0x001 != 0,
+            rst: flags & 0x004 != 0,
+            payload_len,
+        }
+    }
+}
+
 /// The tracker's number for a TCP connection, in order of first frame (like Wireshark's
 /// `tcp.stream` when every TCP frame is fed), starting at 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
