@@ -185,7 +185,11 @@ pub fn pdu_len(pinfo: Pinfo<'_>, tvb: Tvb<'_>, offset: usize) -> usize {
         return rest;
     };
     match wire::cut(bytes, cap) {
-        Cut::Message { len, .. } => len,
+        Cut::Message { len, .. } => {
+            // The dissect call that follows knows the cut from this (one scan per message).
+            render::remember_len(pinfo, bytes, len);
+            len
+        }
         // A length prefix says how much; the end of an unprefixed object is found only when
         // it arrives: ask for one more record.
         Cut::NeedMore { framing, at_least } if framing.has_prefix() || !pinfo.can_desegment() => {
@@ -212,7 +216,16 @@ pub fn dissect_pdu(c: &Call<'_>) -> c_int {
         offset: 0,
         len: total,
     };
-    let cut = wire::cut(bytes, max_message());
+    let cut = match render::recall_cut(c.pinfo, c.tvb, total) {
+        Some(_) => wire::framing(bytes, max_message()).map_or_else(
+            || wire::cut(bytes, max_message()),
+            |framing| Cut::Message {
+                framing,
+                len: total,
+            },
+        ),
+        None => wire::cut(bytes, max_message()),
+    };
     let (framing, len, complete) = match cut {
         Cut::Message { framing, len } => (framing, len, true),
         // TLS could not join the records (desegmentation off, or the capture ends).

@@ -1,10 +1,11 @@
 //! Registration: the protocol, its fields and expert infos ([`crate::fields`]), preferences,
 //! dissector handles, the port table and heuristics, and the capture-start reset.
 
-use crate::epan::{self, Callbacks, Entry, Handle, PortRange, PrefBool, PrefUint};
+use crate::epan::{self, Callbacks, Entry, Handle, PortRange, PrefBool, PrefUint, Tree};
 use crate::fields::*;
 use crate::{cloud, http, render, state, tpap, xor};
 use kasa_decoder::wire::xor::DEFAULT_MAX_MESSAGE;
+use std::sync::atomic::{AtomicI32, Ordering::Relaxed};
 
 /// What epan runs: handed over once, by `plugin_register` (in the crate root).
 pub static CALLBACKS: Callbacks = Callbacks {
@@ -43,9 +44,16 @@ pub(crate) static UDP_CONV_HANDLE: Handle = Handle::new();
 pub(crate) static JSON_HANDLE: Handle = Handle::new();
 static POST_HANDLE: Handle = Handle::new();
 
-/// Whether to hand the plaintext to Wireshark's JSON dissector.
-pub fn json_tree() -> bool {
-    JSON_TREE.get()
+/// The `json` protocol's id (found at hand-off; -1 when Wireshark has none).
+static JSON_PROTO: AtomicI32 = AtomicI32::new(-1);
+
+/// Whether to hand the plaintext to Wireshark's JSON dissector: the preference allows it and
+/// someone will look at the result, i.e. the tree is shown or a filter, `-e` field or colouring
+/// rule refers to `json` or one of its fields. Nobody sees a JSON tree in tshark's summary
+/// mode or in `-T fields -e kasa.method`, and building it was half of the plugin's time.
+pub fn json_wanted(tree: Option<Tree<'_>>) -> bool {
+    let proto = JSON_PROTO.load(Relaxed);
+    JSON_TREE.get() && proto > 0 && tree.is_some_and(|t| t.references(proto))
 }
 
 /// The maximum message size preference (the cap on the length header).
@@ -115,6 +123,7 @@ pub fn register_handoff() {
     epan::add_http_hooks(c"TP-Link Kasa over HTTP", c"kasa_http");
     epan::add_tls_heuristic(c"TP-Link Kasa cloud link over TLS", c"kasa_tls");
     epan::find_dissector(&JSON_HANDLE, c"json");
+    JSON_PROTO.store(epan::field_id(c"json").unwrap_or(-1), Relaxed);
     cloud::find_fields();
     apply_prefs();
 }

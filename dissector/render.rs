@@ -12,7 +12,7 @@
 
 use crate::epan::{self, Call, Col, Item, PduMemo, Pinfo, Pool, Span, Thrown, Tree, Tvb, Via};
 use crate::fields::*;
-use crate::register::{JSON_HANDLE, TCP_PORTS, UDP_PORTS, json_tree};
+use crate::register::{JSON_HANDLE, TCP_PORTS, UDP_PORTS, json_wanted};
 use crate::state;
 use core::ffi::CStr;
 use kasa_decoder::conv::{Found, HttpView, MessageId, Record, Seen, Shown};
@@ -88,6 +88,20 @@ pub fn remember_cut(pinfo: Pinfo<'_>, bytes: &[u8], cut: &FrameCut) {
     });
 }
 
+/// The length callback's finding for a PDU whose plaintext it did not keep (the cloud link's
+/// framings): the dissect call checks it with [`recall_cut`] instead of cutting again.
+pub fn remember_len(pinfo: Pinfo<'_>, bytes: &[u8], total: usize) {
+    let mut head = [0u8; 8];
+    let n = head.len().min(bytes.len()).min(total);
+    head[..n].copy_from_slice(&bytes[..n]);
+    pinfo.set_pdu_memo(PduMemo {
+        total,
+        head,
+        mismatch: false,
+        plaintext: None,
+    });
+}
+
 /// What [`remember_cut`] kept, if it is about the PDU in `tvb` (same length, same first bytes).
 pub fn recall_cut<'p>(pinfo: Pinfo<'p>, tvb: Tvb<'p>, total: usize) -> Option<PduMemo<'p>> {
     let memo = pinfo.pdu_memo()?;
@@ -114,6 +128,8 @@ struct Plan<'p> {
     response_to: Option<(u32, Duration)>,
     problems: &'p [ProblemPlan<'p>],
     json_ok: bool,
+    /// Whether the tree parts were planned (someone looks at the plugin's fields).
+    detailed: bool,
     /// `KASA_TEST_THROW` matched this message.
     test_throw: bool,
 }
@@ -427,7 +443,9 @@ pub fn show<'p>(
     };
     let seen = seen(pinfo, via, transport);
     let visited = pinfo.visited();
-    let want_tree = c.tree.is_some();
+    // The plugin's own items only where someone looks at them: a tree Wireshark builds for
+    // another protocol's filter or postdissector has no use for them.
+    let want_tree = c.tree.is_some_and(|t| t.references(epan::PROTO.get()));
     let plan = catch_unwind(AssertUnwindSafe(|| {
         plan(pool, seen, visited, input, want_tree)
     }));
@@ -590,9 +608,10 @@ fn plan<'p>(
         throw_trigger().is_some_and(|t| plaintext.windows(t.len()).any(|win| win == t));
 
     // The protocol item's text is ", " + the Info text: one string, one copy into the pool.
-    let mut item_text = String::from(", ");
-    let _ = msg::message_summary(&mut item_text, &meta, record.direction, &body);
-    let item_text = pool.cstr(&item_text);
+    let item_text = pool.format(|w| {
+        w.write_str(", ")?;
+        msg::message_summary(&mut &mut *w, &meta, record.direction, &body)
+    });
     let info = CStr::from_bytes_with_nul(&item_text.to_bytes_with_nul()[2..]).unwrap_or(c"");
     let problems: Vec<ProblemPlan<'p>> = problems
         .iter()
@@ -616,6 +635,7 @@ fn plan<'p>(
         response_to: None,
         problems: pool.slice(&problems),
         json_ok: body.json_ok,
+        detailed: want_tree,
         test_throw,
     };
     if !want_tree {
@@ -911,16 +931,18 @@ fn render<'p>(
     let pinfo = c.pinfo;
     pinfo.claim_columns(c"KASA");
     pinfo.col_append_fenced(Col::Info, c" | ", plan.info);
+    // The protocol item always (at the root it is real even in a tree nobody shows: the
+    // protocol hierarchy counts it); what is under it only when someone looks (`plan.detailed`).
     let item: Option<Item<'p>> = match c.tree {
         Some(t) => t.protocol(span)?,
         None => None,
     };
     let subtree = match item {
-        Some(i) => {
+        Some(i) if plan.detailed => {
             i.append_text(plan.item_text)?;
             i.subtree(&ETT_KASA)?
         }
-        None => None,
+        _ => None,
     };
     if let Some(tree) = subtree {
         let none = Span {
@@ -1003,9 +1025,9 @@ fn render<'p>(
     for p in plan.problems {
         pinfo.expert(item, p.ei, p.text)?;
     }
-    if json_tree()
-        && plan.json_ok
+    if plan.json_ok
         && let Some(child) = child
+        && json_wanted(c.tree)
     {
         // Last: whatever JSON throws is rethrown as soon as we return.
         pinfo.call_protected(&JSON_HANDLE, child, c.tree)?;

@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Times tshark on one 100,000-message capture with the kasa plugin, with the built-in
-# tplink-smarthome dissector, and with neither; in summary, -T fields and -V modes.
-# Runs are interleaved (plugin, built-in, neither, plugin, ...), medians printed, then ratios.
+# Times, on one 100,000-message capture (kasa-fixturegen --bench 1000 50, 40 MB):
+#   * tshark with the kasa plugin, with the built-in tplink-smarthome dissector, and with
+#     neither, in three modes:
+#       summary   the default one-line-per-frame output
+#       fields    -T fields -e kasa.method   (built-in: -e tplink_smarthome.msg;
+#                                             neither: -e frame.number)
+#       verbose   -V
+#   * kasa-decode --json against tshark -T fields -e kasa.method with the plugin.
+# Runs are interleaved (plugin, built-in, neither, plugin, ...; kasa-decode, tshark, ...), the
+# medians printed, then the ratios. Before timing, each condition is checked to decode what it
+# should: 100,000 messages from the plugin, the built-in and kasa-decode, none from neither.
 #
 #   benches/tshark/compare.sh [RUNS]        (default 3 runs per cell)
 #
@@ -11,7 +19,7 @@ set -euo pipefail
 RUNS=${1:-3}
 cd "$(dirname "$0")/../.."
 cargo build --release --lib -p kasa-dissector >&2
-cargo build --release -p kasa-fixturegen >&2
+cargo build --release -p kasa-fixturegen -p kasa-decode >&2
 
 WS_VER=$(pkg-config --modversion wireshark | cut -d. -f1,2)
 T=$(mktemp -d)
@@ -20,6 +28,7 @@ mkdir -p "$T/with/$WS_VER/epan" "$T/empty/$WS_VER/epan" "$T/home"
 cp target/release/libkasa_dissector.so "$T/with/$WS_VER/epan/kasa.so"
 ./target/release/kasa-fixturegen --bench "$T/bench.pcap" 1000 50 >&2
 chmod -R a+rX "$T"
+MESSAGES=100000
 
 RUN=()
 if [ "$(id -u)" = 0 ]; then
@@ -30,18 +39,43 @@ fi
 # condition -> plugin dir and extra tshark options
 declare -A DIR=([plugin]="$T/with" [builtin]="$T/empty" [neither]="$T/empty")
 declare -A OPT=([plugin]="--disable-protocol tplink-smarthome" [builtin]="" [neither]="--disable-protocol tplink-smarthome")
-declare -A MODE=([summary]="" [fields]="-T fields -e frame.number -e json.key" [verbose]="-V")
+declare -A FIELD=([plugin]=kasa.method [builtin]=tplink_smarthome.msg [neither]=frame.number)
 
-# Sanity: each condition decodes what it should.
-for c in plugin builtin neither; do
-  n=$("${RUN[@]}" env WIRESHARK_PLUGIN_DIR="${DIR[$c]}" HOME="$T/home" tshark ${OPT[$c]} -r "$T/bench.pcap" -Y json -T fields -e frame.number | wc -l)
-  echo "$c: $n frames with JSON" >&2
+tshark_c() { # condition, tshark arguments...
+  local c=$1
+  shift
+  "${RUN[@]}" env WIRESHARK_PLUGIN_DIR="${DIR[$c]}" HOME="$T/home" tshark ${OPT[$c]} -r "$T/bench.pcap" "$@"
+}
+mode_args() { # condition mode
+  case $2 in
+    summary) ;;
+    fields) echo "-T fields -e ${FIELD[$1]}" ;;
+    verbose) echo "-V" ;;
+  esac
+}
+
+# Sanity: each condition decodes what it should, with all of the plugin's fields present.
+n=$(tshark_c plugin -T fields -e kasa.method | grep -c 'system.get_sysinfo' || true)
+echo "plugin: $n frames with kasa.method" >&2
+[ "$n" = "$MESSAGES" ] || { echo "expected $MESSAGES" >&2; exit 1; }
+n=$(tshark_c builtin -T fields -e tplink_smarthome.msg | grep -c 'get_sysinfo' || true)
+echo "built-in: $n frames with tplink_smarthome.msg" >&2
+[ "$n" = "$MESSAGES" ] || { echo "expected $MESSAGES" >&2; exit 1; }
+n=$(tshark_c neither -Y 'kasa || tplink-smarthome' 2>/dev/null | wc -l || true)
+echo "neither: $n frames of either protocol" >&2
+# -V with the plugin: the Kasa layer with its fields and the JSON tree, on a response.
+v=$(tshark_c plugin -V -c 5)
+for want in 'TP-Link Kasa' 'Method: system.get_sysinfo' 'Model: HS110' 'Request In: 4' 'JavaScript Object Notation' 'Key: alias'; do
+  grep -q "$want" <<<"$v" || { echo "plugin -V lacks \"$want\"" >&2; exit 1; }
 done
+n=$(./target/release/kasa-decode --json "$T/bench.pcap" | grep -c '"type":"message"' || true)
+echo "kasa-decode: $n messages" >&2
+[ "$n" = "$MESSAGES" ] || { echo "expected $MESSAGES" >&2; exit 1; }
 
-time_one() { # condition mode
+elapsed() { # command... ; prints seconds
   local s e
   s=$(date +%s.%N)
-  "${RUN[@]}" env WIRESHARK_PLUGIN_DIR="${DIR[$1]}" HOME="$T/home" tshark ${OPT[$1]} -r "$T/bench.pcap" ${MODE[$2]} > /dev/null
+  "$@" > /dev/null
   e=$(date +%s.%N)
   echo "$e - $s" | bc
 }
@@ -50,9 +84,14 @@ declare -A TIMES
 for mode in summary fields verbose; do
   for ((i = 0; i < RUNS; i++)); do
     for c in plugin builtin neither; do
-      TIMES[$c.$mode]+="$(time_one $c $mode) "
+      # shellcheck disable=SC2046
+      TIMES[$c.$mode]+="$(elapsed tshark_c $c $(mode_args $c $mode)) "
     done
   done
+done
+for ((i = 0; i < RUNS; i++)); do
+  TIMES[decode]+="$(elapsed ./target/release/kasa-decode --json "$T/bench.pcap") "
+  TIMES[tshark_fields]+="$(elapsed tshark_c plugin -T fields -e kasa.method) "
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -64,4 +103,7 @@ for mode in summary fields verbose; do
   n=$(echo "${TIMES[neither.$mode]}" | median)
   printf '%-8s %9.2fs %9.2fs %9.2fs %16.2f %16.2f\n' "$mode" "$p" "$b" "$n" "$(echo "$p / $b" | bc -l)" "$(echo "$p / $n" | bc -l)"
 done
-echo "($RUNS interleaved runs per cell, medians; tshark $(tshark --version 2>/dev/null | head -1 | awk '{print $3}'), 100,000 messages)"
+d=$(echo "${TIMES[decode]}" | median)
+f=$(echo "${TIMES[tshark_fields]}" | median)
+printf 'kasa-decode --json %.3fs, tshark -T fields -e kasa.method with the plugin %.2fs: kasa-decode %.1fx faster\n' "$d" "$f" "$(echo "$f / $d" | bc -l)"
+echo "($RUNS interleaved runs per cell, medians; tshark $(tshark --version 2>/dev/null | head -1 | awk '{print $3}'), $MESSAGES messages)"

@@ -743,6 +743,62 @@ impl<'p> Pool<'p> {
             CStr::from_bytes_with_nul_unchecked(buf)
         }
     }
+
+    /// What `write` formats, as a NUL-terminated string in packet memory: formatted on the
+    /// stack (the heap only past 512 bytes), then copied once ([`Pool::cstr`]). For texts made
+    /// per message (the Info column, method names), which would otherwise cost a `String` each.
+    pub fn format(
+        &self,
+        write: impl FnOnce(&mut dyn core::fmt::Write) -> core::fmt::Result,
+    ) -> &'p CStr {
+        let mut text = StackText::default();
+        let _ = write(&mut text);
+        self.cstr(text.as_str())
+    }
+}
+
+/// A text formatted on the stack; longer texts spill to the heap.
+struct StackText {
+    buf: [u8; 512],
+    len: usize,
+    spill: Option<String>,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        StackText {
+            buf: [0; 512],
+            len: 0,
+            spill: None,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        match &self.spill {
+            Some(s) => s,
+            // Only whole `str`s are ever copied in.
+            None => core::str::from_utf8(&self.buf[..self.len]).unwrap_or(""),
+        }
+    }
+}
+
+impl core::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        if let Some(spill) = &mut self.spill {
+            spill.push_str(s);
+        } else if let Some(dst) = self.buf.get_mut(self.len..self.len + s.len()) {
+            dst.copy_from_slice(s.as_bytes());
+            self.len += s.len();
+        } else {
+            let mut spill = String::with_capacity(2 * (self.len + s.len()));
+            spill.push_str(core::str::from_utf8(&self.buf[..self.len]).unwrap_or(""));
+            spill.push_str(s);
+            self.spill = Some(spill);
+        }
+        Ok(())
+    }
 }
 
 /// A tvb alive for one dissector call.
@@ -1143,6 +1199,16 @@ impl<'p> Tree<'p> {
             unsafe { sys::kasa_field_spans(self.raw.as_ptr(), hf, raw.as_mut_ptr(), max as u32) }
                 as usize;
         spans(&raw[..n.min(max)])
+    }
+
+    /// Whether anything will look at items of protocol or field `id` in this tree
+    /// (`proto_field_is_referenced`): the tree is shown (`-V`, `-T fields`, `-T json`, the
+    /// GUI's details pane); or a display filter, a colouring rule or a postdissector refers to
+    /// it or to one of its fields; or, for a protocol, a tap such as the protocol hierarchy
+    /// counts protocol items.
+    pub fn references(&self, id: c_int) -> bool {
+        // SAFETY: live tree; a lookup only.
+        unsafe { sys::proto_field_is_referenced(self.raw.as_ptr(), id) != 0 }
     }
 
     fn from_raw(raw: *mut sys::proto_tree) -> Option<Self> {
