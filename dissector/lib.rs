@@ -23,6 +23,7 @@ pub mod cloud;
 pub mod epan;
 pub mod fields;
 pub mod http;
+pub mod json;
 pub mod register;
 pub mod render;
 pub mod secrets;

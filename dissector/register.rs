@@ -1,11 +1,10 @@
 //! Registration: the protocol, its fields and expert infos ([`crate::fields`]), preferences,
 //! dissector handles, the port table and heuristics, and the capture-start reset.
 
-use crate::epan::{self, Callbacks, Entry, Handle, PortRange, PrefBool, PrefUint, Tree};
+use crate::epan::{self, Callbacks, Entry, Handle, PortRange, PrefBool, PrefUint};
 use crate::fields::*;
-use crate::{cloud, http, render, state, tpap, xor};
+use crate::{cloud, http, json, render, state, tpap, xor};
 use kasa_decoder::wire::xor::DEFAULT_MAX_MESSAGE;
-use std::sync::atomic::{AtomicI32, Ordering::Relaxed};
 
 /// What epan runs: handed over once, by `plugin_register` (in the crate root).
 pub static CALLBACKS: Callbacks = Callbacks {
@@ -44,19 +43,11 @@ pub(crate) static UDP_CONV_HANDLE: Handle = Handle::new();
 pub(crate) static JSON_HANDLE: Handle = Handle::new();
 static POST_HANDLE: Handle = Handle::new();
 
-/// The `json` protocol's id (found at hand-off; -1 when Wireshark has none).
-static JSON_PROTO: AtomicI32 = AtomicI32::new(-1);
-
-/// Whether to hand the plaintext to Wireshark's JSON dissector: the preference allows it and
-/// someone will look at the result, i.e. the tree is shown or a filter, `-e` field or colouring
-/// rule refers to `json` or one of its fields. Nobody sees a JSON tree in tshark's summary
-/// mode or in `-T fields -e kasa.method`, and building it was half of the plugin's time.
-pub fn json_wanted(tree: Option<Tree<'_>>) -> bool {
-    let proto = JSON_PROTO.load(Relaxed);
-    JSON_TREE.get() && proto > 0 && tree.is_some_and(|t| t.references(proto))
+/// The preference `kasa.json_tree`: show a JSON tree under each message ([`crate::json`]).
+pub fn json_tree_pref() -> bool {
+    JSON_TREE.get()
 }
 
-/// The maximum message size preference (the cap on the length header).
 pub fn max_message() -> u32 {
     MAX_MESSAGE.get()
 }
@@ -80,8 +71,14 @@ pub fn register_protoinfo() {
     prefs.boolean(
         c"json_tree",
         c"Show the JSON tree",
-        c"Hand the decrypted text to Wireshark's JSON dissector (json.key, json.value.* filters).",
+        c"Show the decrypted text as a JSON tree (json.key, json.value.* filters), when a tree is shown or a filter refers to json.",
         &JSON_TREE,
+    );
+    prefs.boolean(
+        c"json_fast",
+        c"Build the JSON tree in the plugin",
+        c"Build the JSON tree (the same json.* items Wireshark 4.0's JSON dissector shows) from the plugin's own reading of the message, several times faster than calling the JSON dissector. Off: call the JSON dissector. Other Wireshark versions, and texts the two would show differently, always go to the JSON dissector.",
+        &json::FAST,
     );
     prefs.range(
         c"cloud_ports",
@@ -123,7 +120,7 @@ pub fn register_handoff() {
     epan::add_http_hooks(c"TP-Link Kasa over HTTP", c"kasa_http");
     epan::add_tls_heuristic(c"TP-Link Kasa cloud link over TLS", c"kasa_tls");
     epan::find_dissector(&JSON_HANDLE, c"json");
-    JSON_PROTO.store(epan::field_id(c"json").unwrap_or(-1), Relaxed);
+    json::find_fields();
     cloud::find_fields();
     apply_prefs();
 }
@@ -138,4 +135,5 @@ pub fn apply_prefs() {
 pub fn reset_state() {
     state::reset();
     cloud::reset();
+    json::read_prefs();
 }

@@ -12,7 +12,8 @@
 
 use crate::epan::{self, Call, Col, Item, PduMemo, Pinfo, Pool, Span, Thrown, Tree, Tvb, Via};
 use crate::fields::*;
-use crate::register::{JSON_HANDLE, TCP_PORTS, UDP_PORTS, json_wanted};
+use crate::json;
+use crate::register::{TCP_PORTS, UDP_PORTS};
 use crate::state;
 use core::ffi::CStr;
 use kasa_decoder::conv::{Found, HttpView, MessageId, Record, Seen, Shown};
@@ -461,7 +462,7 @@ pub fn show<'p>(
                 Source::At(at) if !plaintext.is_empty() => c.tvb.subset(at, plaintext.len()),
                 _ => None,
             };
-            render(c, span, text, plaintext.len(), plan)?;
+            render(c, span, text, plaintext, plan)?;
             Ok(true)
         }
         Err(_) => {
@@ -925,9 +926,10 @@ fn render<'p>(
     c: &Call<'p>,
     span: Span<'p>,
     child: Option<Tvb<'p>>,
-    plain_len: usize,
+    plaintext: &[u8],
     plan: Plan<'p>,
 ) -> Result<(), Thrown> {
+    let plain_len = plaintext.len();
     let pinfo = c.pinfo;
     pinfo.claim_columns(c"KASA");
     pinfo.col_append_fenced(Col::Info, c" | ", plan.info);
@@ -1027,10 +1029,11 @@ fn render<'p>(
     }
     if plan.json_ok
         && let Some(child) = child
-        && json_wanted(c.tree)
+        && let Some(tree) = c.tree
+        && json::wanted(c.tree)
     {
-        // Last: whatever JSON throws is rethrown as soon as we return.
-        pinfo.call_protected(&JSON_HANDLE, child, c.tree)?;
+        // Last: whatever the JSON dissector throws is rethrown as soon as we return.
+        json::show(c, tree, child, plaintext)?;
     }
     Ok(())
 }

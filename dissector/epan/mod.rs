@@ -93,6 +93,10 @@ impl Hf {
     pub fn get(&self) -> c_int {
         self.0.load(Relaxed)
     }
+    /// Another protocol's field, found by name at hand-off ([`field_id`]).
+    pub fn set(&self, id: c_int) {
+        self.0.store(id, Relaxed)
+    }
 }
 impl Default for Hf {
     fn default() -> Self {
@@ -645,6 +649,32 @@ pub fn field_id(filter_name: &CStr) -> Option<c_int> {
     // SAFETY: NUL-terminated string; a lookup only.
     let id = unsafe { sys::kasa_field_id(filter_name.as_ptr()) };
     (id > 0).then_some(id)
+}
+
+/// The display names of protocol `proto`'s fields (at most 4096).
+pub fn protocol_field_names(proto: c_int) -> Vec<String> {
+    (0..4096u32)
+        // SAFETY: a lookup; the name is a static string of the registered field.
+        .map_while(|i| unsafe { NonNull::new(sys::kasa_protocol_field_name(proto, i) as *mut _) })
+        // SAFETY: NUL-terminated, alive as long as the field is registered.
+        .map(|p| {
+            unsafe { CStr::from_ptr(p.as_ptr()) }
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+/// A boolean preference of another module (`json`, `compact_form`), `fallback` when unknown.
+pub fn pref_bool(module: &CStr, name: &CStr, fallback: bool) -> bool {
+    // SAFETY: NUL-terminated strings; a lookup only.
+    unsafe { sys::kasa_pref_bool(module.as_ptr(), name.as_ptr(), c_int::from(fallback)) != 0 }
+}
+
+/// Whether GLib counts `c` as printable (`g_unichar_isprint`), as the JSON dissector asks.
+pub fn glib_printable(c: char) -> bool {
+    // SAFETY: a pure function of its argument.
+    unsafe { sys::g_unichar_isprint(c as u32) != 0 }
 }
 
 /// The fields a postdissector needs in the tree (`set_postdissector_wanted_hfids`); a tree is
@@ -1239,6 +1269,32 @@ impl<'p> Tree<'p> {
             sys::kasa_shim_tree_add_item(out, self.raw.as_ptr(), hf.get(), t, o, l, sys::ENC_NA)
         })
     }
+    /// A string field read from the tvb as ASCII (`json.value.number`).
+    pub fn ascii_item(&self, hf: &Hf, span: Span<'p>) -> Added<'p> {
+        let (t, o, l) = span.checked();
+        // SAFETY: live tree; checked span; the shim catches any throw.
+        self.add(|out| unsafe {
+            sys::kasa_shim_tree_add_item(out, self.raw.as_ptr(), hf.get(), t, o, l, sys::ENC_ASCII)
+        })
+    }
+    /// The root item of protocol `proto` over the first `len` bytes of `tvb`, with the protocol
+    /// added to the frame's layers, as `call_dissector` and the JSON dissector would
+    /// (`kasa_shim_json_root`).
+    pub fn json_root(&self, pinfo: Pinfo<'p>, proto: &Hf, tvb: Tvb<'p>, len: usize) -> Added<'p> {
+        let len = len.min(tvb.captured_len()) as c_int;
+        // SAFETY: live tree, pinfo and tvb; the length is within the tvb; the shim catches any
+        // throw.
+        self.add(|out| unsafe {
+            sys::kasa_shim_json_root(
+                out,
+                self.raw.as_ptr(),
+                pinfo.raw.as_ptr(),
+                proto.get(),
+                tvb.raw.as_ptr(),
+                len,
+            )
+        })
+    }
     /// A string field read from the tvb as UTF-8 (invalid sequences shown as U+FFFD).
     pub fn utf8_item(&self, hf: &Hf, span: Span<'p>) -> Added<'p> {
         let (t, o, l) = span.checked();
@@ -1335,6 +1391,11 @@ impl<'p> Item<'p> {
     pub fn set_generated(&self) {
         // SAFETY: live item (proto_item_set_generated also accepts faked items).
         unsafe { sys::kasa_shim_item_set_generated(self.raw.as_ptr()) }
+    }
+    /// Hides the item (shown only with "show hidden fields"). Never throws.
+    pub fn set_hidden(&self) {
+        // SAFETY: live item (proto_item_set_hidden also accepts faked items).
+        unsafe { sys::kasa_shim_item_set_hidden(self.raw.as_ptr()) }
     }
     pub fn append_text(&self, text: &CStr) -> Result<(), Thrown> {
         // SAFETY: live item; the shim formats "%s" with the text (copied) and catches any throw.

@@ -22,6 +22,8 @@
 #include <epan/column-utils.h>
 #include <epan/conversation.h>
 #include <epan/proto_data.h>
+#include <epan/prefs.h>
+#include <epan/prefs-int.h>
 #include <epan/dissectors/packet-http.h>
 #include <ws_version.h>
 
@@ -479,4 +481,63 @@ int kasa_shim_http_info(struct kasa_http_info *out, packet_info *pinfo, void *da
         p_add_proto_data(wmem_file_scope(), pinfo, proto_kasa, KASA_PD_HTTP_RECORD(index), kept);
     }
     return 1;
+}
+
+static void json_root(proto_item **out, proto_tree *tree, packet_info *pinfo, int proto,
+                      tvbuff_t *tvb, int length)
+{
+    *out = proto_tree_add_item(tree, proto, tvb, 0, length, ENC_NA);
+    if (pinfo->match_string && pinfo->match_string[0]) {
+        proto_item_append_text(*out, ": %s", pinfo->match_string);
+    }
+}
+
+int kasa_shim_json_root(proto_item **out, proto_tree *tree, packet_info *pinfo, int proto,
+                        tvbuff_t *tvb, int length)
+{
+    if (pending.set) {
+        return KASA_THROWN;
+    }
+    /* The layer bookkeeping of epan's add_layer (packet.c), which call_dissector does before
+     * it runs a protocol's dissector: the frame's list of layers, and the per-protocol layer
+     * number that removing a layer later looks up. */
+    pinfo->curr_layer_num++;
+    wmem_list_append(pinfo->layers, GINT_TO_POINTER(proto));
+    if (pinfo->proto_layers == NULL) {
+        pinfo->proto_layers = wmem_map_new(pinfo->pool, g_direct_hash, g_direct_equal);
+    }
+    int *count = wmem_map_lookup(pinfo->proto_layers, GINT_TO_POINTER(proto));
+    if (count == NULL) {
+        count = wmem_new(pinfo->pool, int);
+        *count = 1;
+        wmem_map_insert(pinfo->proto_layers, GINT_TO_POINTER(proto), count);
+    } else {
+        (*count)++;
+    }
+    pinfo->curr_proto_layer_num = (guint8)*count;
+    volatile int status = KASA_OK;
+    GUARD(status, json_root(out, tree, pinfo, proto, tvb, length));
+    return status;
+}
+
+void kasa_shim_item_set_hidden(proto_item *item)
+{
+    proto_item_set_hidden(item);
+}
+
+const char *kasa_protocol_field_name(int proto, unsigned index)
+{
+    void *cookie = NULL;
+    header_field_info *hf = proto_get_first_protocol_field(proto, &cookie);
+    for (unsigned i = 0; hf != NULL && i < index; i++) {
+        hf = proto_get_next_protocol_field(proto, &cookie);
+    }
+    return hf ? hf->name : NULL;
+}
+
+int kasa_pref_bool(const char *module, const char *name, int fallback)
+{
+    module_t *m = prefs_find_module(module);
+    pref_t *p = m ? prefs_find_preference(m, name) : NULL;
+    return p ? (int)prefs_get_bool_value(p, pref_current) : fallback;
 }

@@ -119,6 +119,20 @@ void kasa_shim_item_set_generated(proto_item *item);
 int kasa_shim_visited(const packet_info *pinfo);
 int kasa_shim_expert_add_info(packet_info *pinfo, proto_item *item, expert_field *ei,
                               const char *text);
+/* What call_dissector does for the json dissector before it runs, for the plugin's own json.*
+ * items (dissector/json.rs): the protocol joins pinfo->layers (frame.protocols), and its root
+ * item over the first `length` bytes, with ": <media type>" when a string table chose the
+ * caller (pinfo->match_string), as the JSON dissector shows it. */
+int kasa_shim_json_root(proto_item **out, proto_tree *tree, packet_info *pinfo, int proto,
+                        tvbuff_t *tvb, int length);
+/* proto_item_set_hidden (a static inline in proto.h). Never throws. */
+void kasa_shim_item_set_hidden(proto_item *item);
+/* The display name of the `*index`-th field of protocol `proto` (NULL past the last one), for
+ * the keys the JSON dissector hands to other dissectors (json_3gpp registers its fields under
+ * the key they decode). */
+const char *kasa_protocol_field_name(int proto, unsigned index);
+/* A boolean preference of another protocol (e.g. json.compact_form); `fallback` when unknown. */
+int kasa_pref_bool(const char *module, const char *name, int fallback);
 /* call_dissector with all columns write-protected; they are writable again on every path,
  * a throw included. */
 int kasa_shim_call_dissector(int *out, dissector_handle_t handle, tvbuff_t *tvb,

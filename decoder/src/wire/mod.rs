@@ -16,6 +16,8 @@
 //!
 //! * [`xor`]: the legacy cipher, its TCP framing and where a frame really ends;
 //! * [`json`]: where a JSON text ends, for every transport;
+//! * [`json_tree`]: a JSON text as the nodes of a tree, with their byte ranges (the plugin's
+//!   `json.*` items);
 //! * [`tdp`]: the TDP discovery header (UDP 20002/20004), its CRC and strong heuristic, what a
 //!   reply says about the device's transports, and the cameras' `encrypt_info`;
 //! * [`klap`]: KLAP v1/v2 auth and handshake hashes, finding the credential behind a
@@ -41,6 +43,7 @@ pub mod crypto;
 pub mod dns;
 pub mod http;
 pub mod json;
+pub mod json_tree;
 pub mod klap;
 mod lenient;
 pub mod linkie;
