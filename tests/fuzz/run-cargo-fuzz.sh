@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET=${1:-60}
 shift || true
-ALL_TARGETS=(xor_frame reassembly link body capture decoder tdp klap aes_envelope tdp_datagram http linkie cloud_framing dns tls x509 cloud)
+ALL_TARGETS=(xor_frame reassembly link body capture decoder tdp klap aes_envelope tdp_datagram http linkie cloud_framing dns tls x509 cloud json_tree)
 [ $# -gt 0 ] && TARGETS=("$@") || TARGETS=("${ALL_TARGETS[@]}")
 JOBS=${JOBS:-$(nproc)}
 SANITIZER=${SANITIZER:-address}

@@ -1,7 +1,7 @@
 //! Writes seed corpora for every target from the committed fixtures:
 //! `seed FIXTURES_DIR CORPUS_DIR` (defaults `fixtures` and `fuzz/corpus`, from the repository
 //! root). Each target gets what it parses: whole files (`capture`), frames (`link`, `decoder`),
-//! TCP payloads (`xor_frame`), decrypted plaintexts (`body`), and segment sequences per TCP
+//! TCP payloads (`xor_frame`), decrypted plaintexts (`body`, `json_tree`), and segment sequences per TCP
 //! connection (`reassembly`), UDP payloads from port 53 (`dns`), TLS streams per connection
 //! direction (`tls`). Files above 256 KiB are skipped (they slow every execution). Besides,
 //! `fuzz/seeds/x509/*.der` go to `x509`, wrapped in a TLS server flight to `tls`, and a
@@ -145,6 +145,7 @@ fn main() {
         if let Ok(d) = decode_file(path, &Config::default()) {
             for (i, m) in d.messages.iter().enumerate() {
                 corpus.put("body", &format!("{stem}-{i}"), &m.plaintext);
+                corpus.put("json_tree", &format!("{stem}-{i}"), &m.plaintext);
             }
         }
     }
