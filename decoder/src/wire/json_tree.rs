@@ -14,6 +14,9 @@
 //! * raw control characters and invalid UTF-8 in strings;
 //! * nesting deeper than the caller's limit.
 //!
+//! Numbers beyond `f64` (`1e400`) are read here as Wireshark reads them; serde_json refuses
+//! them, so the plugin reports such a message malformed and builds no JSON tree for it.
+//!
 //! Never panics; allocates one node per value, member and container (at most one per two bytes
 //! of text).
 
