@@ -168,6 +168,13 @@ impl Reassembler {
         self.drain(out);
     }
 
+    /// The oldest frame among the segments buffered out of order (`None` when nothing waits):
+    /// data delivered later carries its own frame, so nothing this direction still holds can
+    /// complete a message before it. Costs one step per buffered segment.
+    pub fn oldest_frame(&self) -> Option<u64> {
+        self.pending.values().map(|p| p.frame).min()
+    }
+
     /// The direction ended (FIN, RST, or end of capture): flush buffered data around its holes.
     pub fn close(&mut self, frame: u64, time: Duration, out: &mut impl FnMut(Chunk<'_>)) {
         while let Some(first) = self.pending.keys().next().copied() {
