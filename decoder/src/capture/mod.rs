@@ -1144,3 +1144,178 @@ impl Decoder {
         decoded
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    const CLIENT: [u8; 4] = [10, 0, 0, 1];
+    const DEVICE: [u8; 4] = [10, 0, 0, 2];
+
+    /// A TCP segment in a raw-IP frame: `flags` is a set of `S` (SYN), `F` (FIN), `A` (ACK,
+    /// with `ack`).
+    fn tcp(
+        src: ([u8; 4], u16),
+        dst: ([u8; 4], u16),
+        seq: u32,
+        ack: u32,
+        flags: &str,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let mut b = PacketBuilder::ipv4(src.0, dst.0, 64).tcp(src.1, dst.1, seq, 1000);
+        if flags.contains('S') {
+            b = b.syn();
+        }
+        if flags.contains('F') {
+            b = b.fin();
+        }
+        if flags.contains('A') {
+            b = b.ack(ack);
+        }
+        let mut v = Vec::new();
+        b.write(&mut v, payload).unwrap();
+        v
+    }
+
+    /// An XOR message with its length header.
+    fn xor_msg(json: &str) -> Vec<u8> {
+        let mut v = (json.len() as u32).to_be_bytes().to_vec();
+        v.extend(xor::encrypt(json.as_bytes()));
+        v
+    }
+
+    fn record(frame: u64, data: &[u8]) -> Record<'_> {
+        Record {
+            frame,
+            time: Duration::from_millis(frame),
+            link: LinkType::RAW,
+            data,
+            orig_len: data.len() as u32,
+        }
+    }
+
+    fn frame_of(item: &Item) -> u64 {
+        match item {
+            Item::Message { message, .. } => message.frame(),
+            Item::Orphan(o) => o.frame,
+        }
+    }
+
+    /// Pushes `frames` (numbered from 1), popping after each; returns the frames of what came
+    /// out, and after which pushed frame each came out (0: at the end).
+    fn run(frames: &[Vec<u8>]) -> Vec<(u64, u64)> {
+        let mut d = Decoder::new(Config::default());
+        let mut out = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            d.push(&record(i as u64 + 1, f));
+            while let Some(item) = d.pop() {
+                out.push((frame_of(&item), i as u64 + 1));
+            }
+        }
+        d.end();
+        while let Some(item) = d.pop() {
+            out.push((frame_of(&item), 0));
+        }
+        // The convenience wrapper puts them in the same order.
+        let mut all = Decoder::new(Config::default());
+        for (i, f) in frames.iter().enumerate() {
+            all.push(&record(i as u64 + 1, f));
+        }
+        let decoded = all.finish();
+        let mut whole: Vec<u64> = decoded.messages.iter().map(Message::frame).collect();
+        whole.extend(decoded.orphans.iter().map(|o| o.frame));
+        whole.sort();
+        let mut streamed: Vec<u64> = out.iter().map(|(f, _)| *f).collect();
+        streamed.sort();
+        assert_eq!(streamed, whole);
+        out
+    }
+
+    const REQ: &str = r#"{"system":{"get_sysinfo":{}}}"#;
+    const RESP: &str = r#"{"system":{"get_sysinfo":{"err_code":0}}}"#;
+
+    #[test]
+    fn a_message_flushed_by_a_later_ack_comes_before_later_frames() {
+        let a = (CLIENT, 40000);
+        let b = (CLIENT, 40001);
+        let dev = (DEVICE, 9999);
+        let lost = xor_msg(REQ);
+        let kept = xor_msg(REQ);
+        let after = 100 + (lost.len() + kept.len()) as u32;
+        let frames = vec![
+            tcp(a, dev, 99, 0, "S", b""),
+            // Frame 2: the second request of connection A; the first was lost by the capture,
+            // so this one waits in the reassembler.
+            tcp(a, dev, 100 + lost.len() as u32, 1, "A", &kept),
+            // Frame 3: a whole request on connection B.
+            tcp(b, dev, 500, 1, "A", &xor_msg(REQ)),
+            // Frame 4: the device acknowledges all of A's bytes: the hole was lost, frame 2's
+            // request completes now.
+            tcp(dev, a, 1, after, "A", b""),
+            // Frame 5: a response on B, with nothing held: out at once.
+            tcp(dev, b, 1, 500 + 33, "A", &xor_msg(RESP)),
+        ];
+        let out = run(&frames);
+        let order: Vec<u64> = out.iter().map(|(f, _)| *f).collect();
+        assert_eq!(order, [2, 3, 5], "{out:?}");
+        // Frame 3's message waited for frame 4 (which released frame 2's); frame 5's came out
+        // right after frame 5.
+        assert_eq!(out, [(2, 4), (3, 4), (5, 5)]);
+    }
+
+    #[test]
+    fn a_partial_message_at_the_end_comes_before_later_frames() {
+        let a = (CLIENT, 40000);
+        let b = (CLIENT, 40001);
+        let dev = (DEVICE, 9999);
+        let whole = xor_msg(REQ);
+        let frames = vec![
+            tcp(a, dev, 99, 0, "S", b""),
+            // Frame 2: the first half of a request; the rest never comes.
+            tcp(a, dev, 100, 1, "A", &whole[..10]),
+            tcp(b, dev, 500, 1, "A", &xor_msg(REQ)),
+            tcp(dev, b, 1, 500 + 33, "A", &xor_msg(RESP)),
+        ];
+        let out = run(&frames);
+        // Connection A holds frame 2 to the end of the capture: everything waits behind it,
+        // then comes out in capture order with the truncated request first.
+        assert_eq!(out, [(2, 0), (3, 0), (4, 0)], "{out:?}");
+    }
+
+    #[test]
+    fn closed_connections_are_forgotten() {
+        let dev = (DEVICE, 9999);
+        let mut d = Decoder::new(Config::default());
+        let mut frame = 0u64;
+        let mut messages = 0;
+        let n = MAX_CLOSED as u16 + 1000;
+        for i in 0..n {
+            let c = (CLIENT, 10000 + i);
+            let (q, r) = (xor_msg(REQ), xor_msg(RESP));
+            let (qn, rn) = (q.len() as u32, r.len() as u32);
+            for f in [
+                tcp(c, dev, 99, 0, "S", b""),
+                tcp(dev, c, 0, 100, "SA", b""),
+                tcp(c, dev, 100, 1, "A", &q),
+                tcp(dev, c, 1, 100 + qn, "A", &r),
+                tcp(c, dev, 100 + qn, 1 + rn, "FA", b""),
+                tcp(dev, c, 1 + rn, 101 + qn, "FA", b""),
+                tcp(c, dev, 101 + qn, 2 + rn, "A", b""),
+            ] {
+                frame += 1;
+                d.push(&record(frame, &f));
+                while let Some(item) = d.pop() {
+                    assert!(matches!(item, Item::Message { .. }));
+                    messages += 1;
+                }
+            }
+            assert!(d.conn_map.len() <= MAX_CLOSED + 1, "{}", d.conn_map.len());
+        }
+        assert_eq!(messages, 2 * n as usize);
+        assert!(d.holds.is_empty() && d.waiting.is_empty());
+        let summary = d.end();
+        assert_eq!(summary.stats.connections, n as usize);
+        assert_eq!(summary.stats.messages, 2 * n as usize);
+    }
+}
