@@ -10,7 +10,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(name)
 }
 
 fn kasa_decode(args: &[&str], stdin: Option<Vec<u8>>) -> (i32, String, String) {
@@ -131,7 +133,10 @@ fn a_capture_on_standard_input_prints_as_the_file() {
     // Not a capture on stdin: said, exit 2.
     let (code, out, err) = kasa_decode(&["-"], Some(b"hello".to_vec()));
     assert_eq!((code, out.as_str()), (2, ""));
-    assert!(err.contains("kasa-decode: -: not a pcap or pcapng file"), "{err}");
+    assert!(
+        err.contains("kasa-decode: -: not a pcap or pcapng file"),
+        "{err}"
+    );
 }
 
 /// An XOR message with its length header.

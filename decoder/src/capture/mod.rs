@@ -1,8 +1,11 @@
 //! Capture replay: pcap/pcapng records → TCP/UDP payloads → messages.
 //!
-//! [`Decoder`] is fed frames one at a time ([`Decoder::push`]) and returns everything it found at
-//! [`Decoder::finish`]: messages sorted by the frame where they complete, paired; problems that
-//! belong to no message; counts. [`decode_file`] does the whole loop for a file.
+//! [`Decoder`] is fed frames one at a time ([`Decoder::push`]) and hands out what it finds as
+//! soon as it is complete and nothing earlier can still come ([`Decoder::pop`]): messages in
+//! the order of the frames where they complete, paired; problems that belong to no message;
+//! at the end ([`Decoder::end`]) the counts and what is known only then. [`decode_stream`]
+//! does the loop for a [`Reader`] (a file, standard input, a pipe); [`decode_file`] and
+//! [`Decoder::finish`] collect everything into a [`Decoded`], as before.
 //!
 //! The decoder does what Wireshark's TCP and UDP layers do for the plugin (reassembly, and
 //! handing each stream to its transport's [`StreamDecoder`]); everything decided from the
@@ -478,7 +481,7 @@ pub const TIME_WAIT: Duration = Duration::from_secs(60);
 pub struct Decoder {
     config: Config,
     conns: HashMap<(SocketAddr, SocketAddr), ConvId>,
-    conn_map: HashMap<ConvId, Conn>,
+    conn_map: HashMap<ConvId, Box<Conn>>,
     /// `(oldest frame held, connection, direction)` for every direction that holds bytes.
     holds: BTreeSet<(u64, ConvId, usize)>,
     /// Connections closed in both directions, oldest first: (connection, time closed).
@@ -653,7 +656,7 @@ impl Decoder {
                 let id = self.new_conv();
                 self.conn_map.insert(
                     id,
-                    Conn {
+                    Box::new(Conn {
                         id,
                         ends: [seg.src, seg.dst],
                         on_port,
@@ -664,7 +667,7 @@ impl Decoder {
                         last_frame: frame,
                         frames: 0,
                         http_open: Default::default(),
-                    },
+                    }),
                 );
                 self.conns.insert(k, id);
                 id
@@ -745,9 +748,18 @@ impl Decoder {
             self.update_holds(id);
         }
         if !was_closed
-            && let Some(conn) = self.conn_map.get(&id)
+            && let Some(conn) = self.conn_map.get_mut(&id)
             && conn.fin == [true; 2]
         {
+            // Kept a while for what follows the last FIN (its ACK, retransmissions, which the
+            // reassemblers drop), without the decoders' buffers.
+            for half in &mut conn.halves {
+                if half.hold.is_none()
+                    && let Some(fresh) = StreamDecoder::new(half.decoder.transport(), cap)
+                {
+                    half.decoder = fresh;
+                }
+            }
             self.closed.push_back((id, time));
         }
     }
