@@ -197,6 +197,9 @@ pub struct Decoded {
 /// frame where each item completes, messages before the problems outside messages of the same
 /// frame, and otherwise in the order found.
 #[derive(Debug)]
+// Messages are the common case: boxing them to shrink the rare orphan would cost an
+// allocation per message.
+#[allow(clippy::large_enum_variant)]
 pub enum Item {
     /// A message. `id` is its [`MessageId`]; `request` the id of the request a response
     /// answers. The request's [`Pairing::response_in`] stays empty in a stream (its answer
@@ -1369,7 +1372,10 @@ mod tests {
             orphans += keys.iter().filter(|k| k.1).count();
             run(&frames);
         }
-        assert!(messages > 500 && orphans > 10, "{messages} messages, {orphans} problems");
+        assert!(
+            messages > 500 && orphans > 10,
+            "{messages} messages, {orphans} problems"
+        );
     }
 
     #[test]
