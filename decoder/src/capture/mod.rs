@@ -478,8 +478,10 @@ pub const TIME_WAIT: Duration = Duration::from_secs(60);
 ///
 /// Open connections (their partial messages, out-of-order data capped per direction), the
 /// session's bounded tables, the items waiting for the watermark, and per connection closed
-/// in both directions a small record for [`TIME_WAIT`] (at most [`MAX_CLOSED`] of them);
-/// nothing per message once it is handed out. [`Decoder::finish`] keeps everything, as before.
+/// in both directions a small record for [`TIME_WAIT`] (at most [`MAX_CLOSED`] of them), the
+/// cloud-link tracker's tables (at most [`crate::conv::cloud::MAX_CONNECTIONS`] connections);
+/// nothing per message once it is handed out. A connection replaced by a new one on its
+/// address pair while it still holds bytes stays until the end of the capture, as it did. [`Decoder::finish`] keeps everything, as before.
 #[derive(Debug)]
 pub struct Decoder {
     config: Config,
