@@ -1,7 +1,8 @@
 //! The two front ends against each other: `kasa-decode --json` (the CLI binary, built here with
 //! cargo) and tshark with the plugin, on every fixture (recorded, synthetic, adversarial). Both
 //! must show the same messages (frame, transport, text), with the same directions and the same
-//! `response_in`/`response_to` links; and on every frame with a KLAP, AES or TDP message (every
+//! `response_in`/`response_to` links (kasa-decode gives a link on the response only, as
+//! `response_to` and `response_to_index`: a request's `response_in` is read back from them); and on every frame with a KLAP, AES or TDP message (every
 //! message of a recording whose expected file has no `info`, its XOR probes too), the same Info
 //! column (kasa-decode's `info` texts; tshark's column with and without a tree) and the same
 //! expert infos (kasa-decode's `problems[].expert`): their expected files do not give those, so
@@ -161,11 +162,14 @@ fn cli_messages(capture: &Path, args: &[String]) -> Cli {
             experts.entry(frame).or_default().insert(e.to_owned());
         }
     }
-    let msgs = lines
+    let messages: Vec<&Value> = lines
         .iter()
         .filter(|l| l["type"] == "message")
-        .map(|l| {
-            let m = &l["data"];
+        .map(|l| &l["data"])
+        .collect();
+    let msgs = messages
+        .iter()
+        .map(|&m| {
             let bytes = match m["plaintext"]["text"].as_str() {
                 Some(t) => t.as_bytes().to_vec(),
                 None => base64::engine::general_purpose::STANDARD
@@ -178,12 +182,7 @@ fn cli_messages(capture: &Path, args: &[String]) -> Cli {
                 direction: m["direction"].as_str().unwrap().to_owned(),
                 text: shown_plaintext(&bytes),
                 response_to: m["response_to"].as_u64(),
-                response_in: m["response_in"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|f| f.as_u64().unwrap())
-                    .collect(),
+                response_in: responses_of(&messages, m),
             }
         })
         .collect();
@@ -207,6 +206,22 @@ fn cli_messages(capture: &Path, args: &[String]) -> Cli {
         infos,
         experts,
     }
+}
+
+/// The frames of the responses to the message `m`, as kasa-decode links them: on each response
+/// (`response_to` and `response_to_index` name the request's `frame` and `index`; a request's
+/// line does not list its responses).
+fn responses_of(messages: &[&Value], m: &Value) -> Vec<u64> {
+    assert!(
+        m.get("response_in").is_none(),
+        "a request line lists its responses again: {m}"
+    );
+    assert!(m["index"].is_u64(), "message without an index: {m}");
+    messages
+        .iter()
+        .filter(|r| r["response_to"] == m["frame"] && r["response_to_index"] == m["index"])
+        .map(|r| r["frame"].as_u64().expect("frame"))
+        .collect()
 }
 
 /// On every frame with a KLAP, AES or TDP message in either front end (with any message, when

@@ -92,7 +92,7 @@ fn problem_keys(list: &Value) -> BTreeSet<String> {
 /// The keys of the expected file that say what a dissector shows (`info`, `method`, `err_code`,
 /// `err_msg`, `len`, `frame`, `context`, `device`, `time`, `response_in`), where the file has
 /// them, against `kasa-decode --json`: the decoder is judged by the same independent files as
-/// the plugin (tests/tshark.rs).
+/// the plugin (tests/tshark.rs). A request's `response_in` is read from its responses' links.
 fn check_shown(d: &mut dyn FnMut(String), g: &Value, w: &Value, got: &[&Value]) {
     let absent = Value::Null;
     let mut same = |key: &str, got_v: &Value, want: &Value| {
@@ -136,8 +136,24 @@ fn check_shown(d: &mut dyn FnMut(String), g: &Value, w: &Value, got: &[&Value]) 
                     .map_or(Value::Null, |r| r["frame"].clone())
             })
             .collect();
-        same("response_in", &g["response_in"], &Value::Array(want));
+        same("response_in", &response_in(got, g), &Value::Array(want));
     }
+}
+
+/// The frames of the responses to the request `g`: `kasa-decode` prints the link on the
+/// responses only (`response_to` and `response_to_index` name the request's `frame` and
+/// `index`), so a request's `response_in` is read back from them.
+fn response_in(got: &[&Value], g: &Value) -> Value {
+    assert!(
+        g.get("response_in").is_none(),
+        "a request line lists its responses again: {g}"
+    );
+    let (frame, index) = (&g["frame"], &g["index"]);
+    assert!(index.is_u64(), "message without an index: {g}");
+    got.iter()
+        .filter(|r| r["response_to"] == *frame && r["response_to_index"] == *index)
+        .map(|r| r["frame"].clone())
+        .collect()
 }
 
 /// What the transport said (`klap`, `aes`, `tdp` objects of the expected file) against the
@@ -307,6 +323,12 @@ fn check(capture: &Path, expected_path: &Path) -> Vec<String> {
                 }
             }
             (None, None) => d("expected message has neither text nor hex".into()),
+        }
+        if g["response_to"].is_null() != g["response_to_index"].is_null() {
+            d(format!(
+                "response_to {} with response_to_index {}",
+                g["response_to"], g["response_to_index"]
+            ));
         }
         let want_to = w["response_to"]
             .as_u64()

@@ -1,20 +1,23 @@
-//! `kasa-decode`: prints the messages of a capture, one line each or as JSON Lines.
+//! `kasa-decode`: prints the messages of captures, one line each or as JSON Lines, as they are
+//! decoded.
 //!
-//! A thin shell: arguments → [`Config`] → [`kasa_decoder::capture`] → a printer. Exit status:
-//! 0 when the capture was read to its end (malformed messages are findings, not failures);
-//! 2 for an unreadable file, an unsupported link type, a file cut short (after printing what
-//! came before) or bad arguments; a closed pipe on stdout ends quietly with 0.
+//! A thin shell: arguments → [`Config`] → [`kasa_decoder::capture::Decoder`] → a printer. Each
+//! capture named (a file, or `-` for standard input, e.g. `tcpdump -U -w - | kasa-decode -`) is
+//! decoded on its own. Exit status: 0 when every capture was read to its end (malformed
+//! messages are findings, not failures); 2 when one was unreadable, of an unsupported link
+//! type or cut short (after printing what came before; the other captures are still decoded),
+//! or for bad arguments; a closed pipe on stdout ends quietly with 0.
 
 mod printer;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use kasa_decoder::capture::{Config, decode_file_with_progress};
+use kasa_decoder::capture::{CaptureError, Config, Decoder, Reader};
 use kasa_decoder::conv::Secrets;
 use kasa_decoder::wire::aes::{AesKeys, rsa_private_key};
 use kasa_decoder::wire::klap::Credential;
-use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::{self, IsTerminal};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Decode TP-Link Kasa / Tapo smart-home traffic (XOR, TDP discovery, KLAP, AES; SslAes and
@@ -22,8 +25,10 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// The capture file (pcap or pcapng).
-    capture: PathBuf,
+    /// The captures (pcap or pcapng), each decoded on its own; `-` reads one from standard
+    /// input, as it arrives (a live `tcpdump -U -w -`).
+    #[arg(required = true, value_name = "CAPTURE")]
+    captures: Vec<PathBuf>,
     /// Print JSON Lines (one object per message, problem and a final summary).
     #[arg(long)]
     json: bool,
@@ -93,34 +98,95 @@ fn run(args: &Args) -> io::Result<ExitCode> {
             config.cloud_ports.push(p);
         }
     }
-    let size = std::fs::metadata(&args.capture).map_or(0, |m| m.len());
-    let bar = progress_bar(size);
-    let decoded = decode_file_with_progress(&args.capture, &config, |read, _| {
-        if let Some(bar) = &bar {
-            bar.set_position(read);
+    let stdout = io::stdout();
+    let to_terminal = stdout.is_terminal();
+    let mut printer = printer::Printer::new(
+        io::BufWriter::with_capacity(1 << 16, stdout.lock()),
+        args.json,
+        args.method.clone(),
+    );
+    let several = args.captures.len() > 1;
+    let mut failed = false;
+    for path in &args.captures {
+        let name = path.to_string_lossy();
+        if several {
+            printer.start_file(&name)?;
         }
-    });
+        if let Some(e) = decode_one(path, &config, &mut printer, to_terminal)? {
+            // Said after what was printed before it.
+            printer.flush()?;
+            eprintln!("kasa-decode: {name}: {e}");
+            failed = true;
+        }
+    }
+    printer.flush()?;
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Decodes one capture (`-`: standard input) and prints it. Returns why the capture could not
+/// be read (to its end), after printing everything before it; `Err` is an error writing the
+/// output.
+fn decode_one(
+    path: &Path,
+    config: &Config,
+    printer: &mut printer::Printer<impl io::Write>,
+    to_terminal: bool,
+) -> io::Result<Option<CaptureError>> {
+    let opened = if path.as_os_str() == "-" {
+        Reader::from_read(io::stdin(), 0).map(|r| (r, None))
+    } else {
+        Reader::open(path).map(|r| (r, std::fs::metadata(path).ok()))
+    };
+    let (mut reader, live, size) = match opened {
+        Err(e) => return Ok(Some(e)),
+        Ok((reader, None)) => (reader, true, 0),
+        Ok((reader, Some(meta))) => {
+            // A FIFO or a device is read as it is written: print as it comes.
+            (reader, !meta.is_file(), meta.len())
+        }
+    };
+    let bar = (!to_terminal && !live)
+        .then(|| progress_bar(size))
+        .flatten();
+    let mut decoder = Decoder::new(config.clone());
+    let mut stop = None;
+    let mut frames = 0u64;
+    while let Some(record) = reader.next_record() {
+        match record {
+            Ok(r) => decoder.push(&r),
+            Err(e) => {
+                stop = Some(e);
+                break;
+            }
+        }
+        let mut wrote = false;
+        while let Some(item) = decoder.pop() {
+            wrote |= printer.item(&item)?;
+        }
+        if live && wrote {
+            // Nothing more may come for a while: what this frame completed is shown now.
+            printer.flush()?;
+        }
+        frames += 1;
+        if let Some(bar) = &bar
+            && frames.is_multiple_of(4096)
+        {
+            bar.set_position(reader.progress().0);
+        }
+    }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let decoded = match decoded {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("kasa-decode: {}: {e}", args.capture.display());
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let stdout = io::stdout().lock();
-    let mut out = io::BufWriter::new(stdout);
-    printer::print(&mut out, &decoded, args.json, args.method.as_deref())?;
-    out.flush()?;
-    match &decoded.stop {
-        Some(e) => {
-            eprintln!("kasa-decode: {}: {e}", args.capture.display());
-            Ok(ExitCode::from(2))
-        }
-        None => Ok(ExitCode::SUCCESS),
+    let summary = decoder.end();
+    while let Some(item) = decoder.pop() {
+        printer.item(&item)?;
     }
+    printer.end(&summary)?;
+    Ok(stop)
 }
 
 /// The secrets of the command line. Errors name the option, never a secret.
@@ -149,7 +215,8 @@ fn secrets(args: &Args) -> Result<Secrets, String> {
     Ok(s)
 }
 
-/// A bar on stderr for files over 8 MiB, only when stderr is a terminal.
+/// A bar on stderr for files over 8 MiB, only when stderr is a terminal (and, the caller
+/// sees to it, stdout is not: lines are printed while the bar runs).
 fn progress_bar(len: u64) -> Option<ProgressBar> {
     if !io::stderr().is_terminal() || len < 8 << 20 {
         return None;

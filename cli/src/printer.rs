@@ -2,28 +2,36 @@
 //!
 //! # Text
 //!
-//! One line per message, in the order of the frames where messages complete:
+//! One line per message, in the order of the frames where messages complete, printed as soon
+//! as nothing earlier can still complete (see `kasa_decoder::capture::Decoder`):
 //!
 //! ```text
 //! 6 [4,5,6] 2024-05-01T10:00:00.012345Z 127.0.0.2:9999 -> 127.0.0.1:50000 xor-tcp Response system.get_sysinfo err_code=0 HS110(EU) "Kitchen" response_to=3 time=0.001200 {"system":...}
 //!   ! kasa.malformed.json: not a JSON object: EOF while parsing at line 1 column 10
 //! ```
 //!
-//! A problem outside any message gets its own line starting with `!`; a connection marked by
-//! discovery (TPAP) and a cloud link (a device's TLS link to TP-Link's cloud) one starting with
-//! `=`, at its first frame:
+//! A request's line does not name its response (that comes later): the response's line names
+//! the request (`response_to=FRAME`) and the response time. A problem outside any message gets
+//! its own line starting with `!`, after the messages of its frame. A connection marked by
+//! discovery (TPAP) and a cloud link (a device's TLS link to TP-Link's cloud) get one starting
+//! with `=`; they are known only at the end of the capture, so they come after the messages, in
+//! the order of their first frames:
 //!
 //! ```text
 //! = 12 192.168.1.50:40000 -> 52.49.1.2:443 cloud link, frames 12..9876 (4021 frames, 1203.512 s): server n-devs.tplinkcloud.com (dns), no SNI, issuer "TP-LINK CA P1", 1 SYN, answered; push 34 records 8398 bytes, report 35 records 12000 bytes; 33 of 34 pushes answered, median 31.0 ms, max 120.4 ms
 //! ```
 //!
-//! The last line is a summary starting with `--`. Control characters and invalid UTF-8 in the plaintext are shown as `\xNN`.
+//! The last line is a summary starting with `--`. With several captures, each starts with a
+//! line `== NAME` (the path as given, `-` for standard input) and ends with its own summary. Control characters and invalid UTF-8 in the plaintext are shown as `\xNN`.
 //!
 //! # JSON Lines (`--json`)
 //!
-//! Every line is an object `{"type": T, "data": {...}}`. Types, which may grow over time:
+//! Every line is an object `{"type": T, "data": {...}}`; with several captures, every line
+//! also has `"file": NAME` (the path as given, `-` for standard input) between the two. Types,
+//! which may grow over time:
 //!
-//! * `"message"`: `frame` (where it completes), `frames` (all that carried it), `timestamp`
+//! * `"message"`: `frame` (where it completes), `index` (its number among the decoder's findings
+//!   completing in that frame: with `frame`, what identifies it), `frames` (all that carried it), `timestamp`
 //!   (seconds since the Unix epoch, as a number), `transport` (`xor-tcp`, `xor-udp`), `src`,
 //!   `dst` (`ip:port`), `direction` (`request`/`response`), `len` (the TCP length header or
 //!   null), `plaintext` (`{"text": …}` when valid UTF-8, else `{"bytes": base64}`), `info` (the
@@ -31,9 +39,12 @@
 //!   null where a method has none), `err_msg` (list, likewise), `context` (`source`, `child_id`
 //!   list; omitted when absent), `device` (`model`, `alias`, `mac`, `id`, `sw_ver`, `hw_ver`,
 //!   `type`, `generated`: false when this message carries the identity, true when it comes from
-//!   an earlier answer of the same device; omitted when unknown), `response_in` (list of frames),
-//!   `response_to` (frame or null), `time` (response time in seconds or null), `conversation`
-//!   (index), `problems` (list of `{"expert", "severity", "text"}`).
+//!   an earlier answer of the same device; omitted when unknown), `response_to` (a response:
+//!   the frame of its request, else null), `response_to_index` (the request's `index`, or null),
+//!   `time` (response time in seconds or null), `conversation` (index), `problems` (list of
+//!   `{"expert", "severity", "text"}`). A request does not list its responses (they come
+//!   later); its responses are the messages whose `response_to` and `response_to_index` are its
+//!   `frame` and `index`.
 //! * `"problem"`: a problem outside any message: `frame`, `timestamp`, `transport`, `src`,
 //!   `dst`, `expert`, `severity`, `text`.
 //! * KLAP, AES and TDP messages add an object under the transport's name: `klap` (`step`,
@@ -44,6 +55,8 @@
 //!   `hashed`), `cnonce`, `nonce`, `auth`, `start_seq`, `seq`, `tag`, `tag_ok`), `linkie`
 //!   (`version`, `field`, `b64_len`, `clear`), `tdp` (the header fields, `crc_ok`, and a reply's `encrypt_type`,
 //!   `http_port`, `login_version`, `tpap`, and `encrypt_info` decrypted with `--rsa-key`).
+//! * `"connection"` and `"cloud"` lines come after all messages and problems (they are known
+//!   at the end of the capture), in the order of their first frames.
 //! * `"connection"`: a connection marked by what discovery announced (TPAP): `transport`,
 //!   `src`, `dst`, `first_frame`, `last_frame`, `frames`.
 //! * `"cloud"`: a cloud link (PROTOCOL.md §7): `id` (the decoder's TCP connection number),
@@ -61,142 +74,656 @@
 //! Keys reuse the display-filter names of the Wireshark plugin without `kasa.`.
 
 use base64::Engine;
-use kasa_decoder::capture::{Decoded, Marked, Orphan};
-use kasa_decoder::conv::CloudLink;
+use kasa_decoder::capture::{Item, Marked, Orphan, Summary};
+use kasa_decoder::conv::{CloudLink, MessageId};
 use kasa_decoder::msg::{Device, KlapStep, Message, Meta, Problem, Severity, TpapStep};
+use serde::Serialize;
 use serde_json::{Value, json};
+use std::fmt::Display;
 use std::io::{self, Write};
 use std::time::Duration;
 
-enum Item<'a> {
-    Message(&'a Message),
-    Orphan(&'a Orphan),
-    Marked(&'a Marked),
-    Cloud(&'a CloudLink),
+/// Prints the items of one or more captures as they come.
+pub struct Printer<W: Write> {
+    out: W,
+    json: bool,
+    method: Option<String>,
+    /// The capture's name, when several are printed.
+    file: Option<String>,
 }
 
-pub fn print(
-    out: &mut impl Write,
-    decoded: &Decoded,
-    as_json: bool,
-    method: Option<&str>,
-) -> io::Result<()> {
-    let wanted = |m: &Message| {
-        method.is_none_or(|want| {
+impl<W: Write> Printer<W> {
+    pub fn new(out: W, json: bool, method: Option<String>) -> Self {
+        Printer {
+            out,
+            json,
+            method,
+            file: None,
+        }
+    }
+
+    /// The next capture of several: its name goes on every JSON line, or on a header line.
+    pub fn start_file(&mut self, name: &str) -> io::Result<()> {
+        self.file = Some(name.to_owned());
+        if !self.json {
+            writeln!(self.out, "== {name}")?;
+        }
+        Ok(())
+    }
+
+    fn wanted(&self, m: &Message) -> bool {
+        self.method.as_deref().is_none_or(|want| {
             m.body
                 .methods
                 .iter()
                 .any(|x| x.name() == want || x.method() == Some(want))
         })
-    };
-    // Merge messages and orphan problems by frame.
-    let mut items: Vec<(u64, Item<'_>)> = decoded
-        .messages
-        .iter()
-        .filter(|m| wanted(m))
-        .map(|m| (m.frame(), Item::Message(m)))
-        .collect();
-    if method.is_none() {
-        items.extend(decoded.orphans.iter().map(|o| (o.frame, Item::Orphan(o))));
-        items.extend(
-            decoded
+    }
+
+    /// Prints one item; returns whether anything was written.
+    pub fn item(&mut self, item: &Item) -> io::Result<bool> {
+        match item {
+            Item::Message {
+                message,
+                id,
+                request,
+                ..
+            } => {
+                if !self.wanted(message) {
+                    return Ok(false);
+                }
+                if self.json {
+                    let data = MessageJson::new(message, *id, *request);
+                    self.line("message", &data)?;
+                } else {
+                    text_message(&mut self.out, message)?;
+                }
+            }
+            Item::Orphan(o) => {
+                if self.method.is_some() {
+                    return Ok(false);
+                }
+                if self.json {
+                    self.line("problem", &OrphanJson::new(o))?;
+                } else {
+                    writeln!(
+                        self.out,
+                        "! {} {} {} -> {} {} {}: {}",
+                        o.frame,
+                        timestamp(o.time),
+                        o.src,
+                        o.dst,
+                        o.transport,
+                        o.problem.expert(),
+                        o.problem
+                    )?;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// What is known at the end of a capture: marked connections and cloud links (by first
+    /// frame), then the summary.
+    pub fn end(&mut self, summary: &Summary) -> io::Result<()> {
+        if self.method.is_none() {
+            let mut late: Vec<(u64, Late<'_>)> = summary
                 .marked
                 .iter()
-                .map(|c| (c.first_frame, Item::Marked(c))),
-        );
-        items.extend(
-            decoded
-                .cloud
-                .iter()
-                .map(|c| (c.first_frame, Item::Cloud(c))),
-        );
-    }
-    items.sort_by_key(|(frame, _)| *frame);
-    for (_, item) in items {
-        match (item, as_json) {
-            (Item::Message(m), false) => text_message(out, m)?,
-            (Item::Message(m), true) => json_line(out, "message", message_json(m))?,
-            (Item::Orphan(o), false) => writeln!(
-                out,
-                "! {} {} {} -> {} {} {}: {}",
-                o.frame,
-                timestamp(o.time),
-                o.src,
-                o.dst,
-                o.transport,
-                o.problem.expert(),
-                o.problem
-            )?,
-            (Item::Marked(c), false) => writeln!(
-                out,
-                "= {} {} -> {} {} connection, frames {}..{} ({} frames): TLS to an endpoint a TDP reply announced; not decodable passively",
-                c.first_frame,
-                c.client,
-                c.device,
-                c.transport,
-                c.first_frame,
-                c.last_frame,
-                c.frames
-            )?,
-            (Item::Marked(c), true) => json_line(
-                out,
-                "connection",
-                json!({
-                    "transport": c.transport.as_str(),
-                    "src": c.client.to_string(),
-                    "dst": c.device.to_string(),
-                    "first_frame": c.first_frame,
-                    "last_frame": c.last_frame,
-                    "frames": c.frames,
-                }),
-            )?,
-            (Item::Cloud(c), false) => writeln!(out, "{}", cloud_text(c))?,
-            (Item::Cloud(c), true) => json_line(out, "cloud", cloud_json(c))?,
-            (Item::Orphan(o), true) => json_line(
-                out,
-                "problem",
-                json!({
-                    "frame": o.frame,
-                    "timestamp": o.time.as_secs_f64(),
-                    "transport": o.transport.as_str(),
-                    "src": o.src.to_string(),
-                    "dst": o.dst.to_string(),
-                    "expert": o.problem.expert(),
-                    "severity": severity(o.problem.severity()),
-                    "text": o.problem.to_string(),
-                }),
-            )?,
+                .map(|c| (c.first_frame, Late::Marked(c)))
+                .chain(
+                    summary
+                        .cloud
+                        .iter()
+                        .map(|c| (c.first_frame, Late::Cloud(c))),
+                )
+                .collect();
+            late.sort_by_key(|(frame, _)| *frame);
+            for (_, l) in late {
+                match (l, self.json) {
+                    (Late::Marked(c), false) => writeln!(
+                        self.out,
+                        "= {} {} -> {} {} connection, frames {}..{} ({} frames): TLS to an endpoint a TDP reply announced; not decodable passively",
+                        c.first_frame,
+                        c.client,
+                        c.device,
+                        c.transport,
+                        c.first_frame,
+                        c.last_frame,
+                        c.frames
+                    )?,
+                    (Late::Marked(c), true) => self.line("connection", &MarkedJson::new(c))?,
+                    (Late::Cloud(c), false) => writeln!(self.out, "{}", cloud_text(c))?,
+                    (Late::Cloud(c), true) => self.line("cloud", &cloud_json(c))?,
+                }
+            }
+        }
+        let s = &summary.stats;
+        if self.json {
+            self.line(
+                "summary",
+                &SummaryJson {
+                    frames: s.frames,
+                    messages: s.messages,
+                    requests: s.requests,
+                    responses: s.responses,
+                    connections: s.connections,
+                    udp_flows: s.udp_flows,
+                    devices: s.devices,
+                    malformed: s.malformed,
+                },
+            )
+        } else {
+            writeln!(
+                self.out,
+                "-- {} messages ({} requests, {} responses) in {} TCP connections and {} UDP flows; {} devices; {} malformed; {} frames",
+                s.messages,
+                s.requests,
+                s.responses,
+                s.connections,
+                s.udp_flows,
+                s.devices,
+                s.malformed,
+                s.frames
+            )
         }
     }
-    let s = &decoded.stats;
-    if as_json {
-        json_line(
-            out,
-            "summary",
-            json!({
-                "frames": s.frames,
-                "messages": s.messages,
-                "requests": s.requests,
-                "responses": s.responses,
-                "connections": s.connections,
-                "udp_flows": s.udp_flows,
-                "devices": s.devices,
-                "malformed": s.malformed,
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn line(&mut self, kind: &'static str, data: &impl Serialize) -> io::Result<()> {
+        let line = Line {
+            kind,
+            file: self.file.as_deref(),
+            data,
+        };
+        serde_json::to_writer(&mut self.out, &line)?;
+        self.out.write_all(b"\n")
+    }
+}
+
+enum Late<'a> {
+    Marked(&'a Marked),
+    Cloud(&'a CloudLink),
+}
+
+/// One JSON line: `{"type": …, "file": …, "data": …}`.
+#[derive(Serialize)]
+struct Line<'a, T> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
+    data: T,
+}
+
+#[derive(Serialize)]
+struct SummaryJson {
+    frames: u64,
+    messages: usize,
+    requests: usize,
+    responses: usize,
+    connections: usize,
+    udp_flows: usize,
+    devices: usize,
+    malformed: usize,
+}
+
+#[derive(Serialize)]
+struct MarkedJson {
+    transport: &'static str,
+    src: String,
+    dst: String,
+    first_frame: u64,
+    last_frame: u64,
+    frames: u64,
+}
+
+impl MarkedJson {
+    fn new(c: &Marked) -> Self {
+        MarkedJson {
+            transport: c.transport.as_str(),
+            src: c.client.to_string(),
+            dst: c.device.to_string(),
+            first_frame: c.first_frame,
+            last_frame: c.last_frame,
+            frames: c.frames,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct OrphanJson<'a> {
+    frame: u64,
+    timestamp: f64,
+    transport: &'static str,
+    src: String,
+    dst: String,
+    expert: &'static str,
+    severity: &'static str,
+    text: Shown<&'a Problem>,
+}
+
+impl<'a> OrphanJson<'a> {
+    fn new(o: &'a Orphan) -> Self {
+        OrphanJson {
+            frame: o.frame,
+            timestamp: o.time.as_secs_f64(),
+            transport: o.transport.as_str(),
+            src: o.src.to_string(),
+            dst: o.dst.to_string(),
+            expert: o.problem.expert(),
+            severity: severity(o.problem.severity()),
+            text: Shown(&o.problem),
+        }
+    }
+}
+
+/// A value serialized as its `Display` text.
+struct Shown<T>(T);
+
+impl<T: Display> Serialize for Shown<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// Bytes as lower-case hex.
+struct Hex<'a>(&'a [u8]);
+
+impl Display for Hex<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl Serialize for Hex<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[derive(Serialize)]
+enum Plaintext<'a> {
+    #[serde(rename = "text")]
+    Text(&'a str),
+    #[serde(rename = "bytes")]
+    Bytes(String),
+}
+
+#[derive(Serialize)]
+struct ProblemJson<'a> {
+    expert: &'static str,
+    severity: &'static str,
+    text: Shown<&'a Problem>,
+}
+
+#[derive(Serialize)]
+struct ContextJson<'a> {
+    source: &'a Option<String>,
+    child_id: &'a [String],
+}
+
+#[derive(Serialize)]
+struct DeviceJson<'a> {
+    model: &'a Option<String>,
+    alias: &'a Option<String>,
+    mac: &'a Option<String>,
+    id: &'a Option<String>,
+    sw_ver: &'a Option<String>,
+    hw_ver: &'a Option<String>,
+    #[serde(rename = "type")]
+    kind: &'a Option<String>,
+    generated: bool,
+}
+
+/// A `"message"` line's data (see the module docs for the keys).
+#[derive(Serialize)]
+struct MessageJson<'a> {
+    frame: u64,
+    index: u32,
+    frames: &'a [u64],
+    timestamp: f64,
+    transport: &'static str,
+    src: String,
+    dst: String,
+    direction: &'static str,
+    len: Option<u32>,
+    plaintext: Plaintext<'a>,
+    info: Shown<&'a Message>,
+    method: Vec<String>,
+    err_code: Vec<Option<i64>>,
+    err_msg: Vec<&'a Option<String>>,
+    response_to: Option<u64>,
+    response_to_index: Option<u32>,
+    time: Option<f64>,
+    conversation: usize,
+    problems: Vec<ProblemJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<ContextJson<'a>>,
+    #[serde(flatten)]
+    secure: Option<TransportJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<DeviceJson<'a>>,
+}
+
+impl<'a> MessageJson<'a> {
+    fn new(m: &'a Message, id: MessageId, request: Option<MessageId>) -> Self {
+        let plaintext = match m.text() {
+            Some(t) => Plaintext::Text(t),
+            None => {
+                Plaintext::Bytes(base64::engine::general_purpose::STANDARD.encode(&m.plaintext))
+            }
+        };
+        let device = match (&m.body.device, &m.peer_device) {
+            (Some(d), _) => Some((d, false)),
+            (None, Some(d)) => Some((&**d, true)),
+            _ => None,
+        };
+        MessageJson {
+            frame: m.frame(),
+            index: id.index,
+            frames: &m.frames,
+            timestamp: m.time.as_secs_f64(),
+            transport: m.transport().as_str(),
+            src: m.src.to_string(),
+            dst: m.dst.to_string(),
+            direction: m.direction.as_str(),
+            len: m.meta.len_header(),
+            plaintext,
+            info: Shown(m),
+            method: m.body.methods.iter().map(|x| x.name()).collect(),
+            err_code: m.body.methods.iter().map(|x| x.err_code).collect(),
+            err_msg: m.body.methods.iter().map(|x| &x.err_msg).collect(),
+            response_to: m.pairing.response_to,
+            response_to_index: request.map(|r| r.index),
+            time: m.pairing.time.map(|t| t.as_secs_f64()),
+            conversation: m.conversation,
+            problems: m
+                .problems
+                .iter()
+                .map(|p| ProblemJson {
+                    expert: p.expert(),
+                    severity: severity(p.severity()),
+                    text: Shown(p),
+                })
+                .collect(),
+            context: (!m.body.context.is_empty()).then_some(ContextJson {
+                source: &m.body.context.source,
+                child_id: &m.body.context.child_ids,
             }),
-        )
-    } else {
-        writeln!(
-            out,
-            "-- {} messages ({} requests, {} responses) in {} TCP connections and {} UDP flows; {} devices; {} malformed; {} frames",
-            s.messages,
-            s.requests,
-            s.responses,
-            s.connections,
-            s.udp_flows,
-            s.devices,
-            s.malformed,
-            s.frames
-        )
+            secure: TransportJson::new(&m.meta),
+            device: device.map(|(d, generated)| DeviceJson {
+                model: &d.model,
+                alias: &d.alias,
+                mac: &d.mac,
+                id: &d.device_id,
+                sw_ver: &d.sw_ver,
+                hw_ver: &d.hw_ver,
+                kind: &d.kind,
+                generated,
+            }),
+        }
+    }
+}
+
+/// What the transport said, under the transport's name (`tdp`, `klap`, `aes`, `tpap`,
+/// `linkie`, `cloud`).
+#[derive(Serialize)]
+enum TransportJson<'a> {
+    #[serde(rename = "cloud")]
+    Cloud {
+        framing: &'static str,
+        len_header: Option<u32>,
+    },
+    #[serde(rename = "tdp")]
+    Tdp(TdpJson<'a>),
+    #[serde(rename = "klap")]
+    Klap(KlapJson<'a>),
+    #[serde(rename = "tpap")]
+    Tpap {
+        step: &'static str,
+        sub_method: &'a Option<String>,
+        seq: Option<i64>,
+        data_len: usize,
+    },
+    #[serde(rename = "aes")]
+    Aes(AesJson<'a>),
+    #[serde(rename = "linkie")]
+    Linkie {
+        version: Option<u8>,
+        field: Option<&'a str>,
+        b64_len: usize,
+        clear: bool,
+    },
+}
+
+#[derive(Serialize)]
+struct TdpJson<'a> {
+    crc_ok: Option<bool>,
+    #[serde(flatten)]
+    header: Option<TdpHeaderJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encrypt_info: Option<std::borrow::Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encrypt_info_error: Option<String>,
+    #[serde(flatten)]
+    discovery: Option<DiscoveryJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct TdpHeaderJson {
+    version: u8,
+    msg_type: u8,
+    op_code: u16,
+    size: u16,
+    flags: u8,
+    serial: u32,
+    crc: u32,
+}
+
+#[derive(Serialize)]
+struct DiscoveryJson<'a> {
+    encrypt_type: &'a Option<String>,
+    http_port: Option<u16>,
+    login_version: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tpap: Option<TpapInfoJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct TpapInfoJson<'a> {
+    port: Option<u16>,
+    tls: Option<u32>,
+    pake: &'a [u32],
+    dac: Option<bool>,
+    noc: Option<bool>,
+    user_hash_type: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct KlapJson<'a> {
+    step: &'static str,
+    session: &'a Option<String>,
+    version: Option<u8>,
+    auth: &'a Option<String>,
+    decrypted: bool,
+    #[serde(flatten)]
+    step_fields: KlapStepJson<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum KlapStepJson<'a> {
+    Handshake1 {
+        local_seed: Hex<'a>,
+    },
+    Handshake1Reply {
+        remote_seed: Hex<'a>,
+        server_hash: Hex<'a>,
+    },
+    Handshake2 {
+        client_hash: Hex<'a>,
+        client_hash_ok: Option<bool>,
+    },
+    Data {
+        seq: Option<i32>,
+        signature: Hex<'a>,
+        signature_ok: Option<bool>,
+        ciphertext_len: usize,
+    },
+}
+
+#[derive(Serialize)]
+struct AesJson<'a> {
+    envelope_method: Option<&'static str>,
+    session: &'a Option<String>,
+    token: bool,
+    error_code: Option<i64>,
+    encrypted: bool,
+    decrypted: bool,
+    clear_response: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ssl: Option<SslJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct SslJson<'a> {
+    login: Option<&'static str>,
+    cnonce: &'a Option<String>,
+    nonce: &'a Option<String>,
+    auth: &'a Option<String>,
+    start_seq: Option<i64>,
+    seq: Option<i64>,
+    tag: &'a Option<String>,
+    tag_ok: Option<bool>,
+}
+
+impl<'a> TransportJson<'a> {
+    fn new(meta: &'a Meta) -> Option<Self> {
+        Some(match meta {
+            Meta::XorTcp { .. } | Meta::XorUdp => return None,
+            Meta::Cloud {
+                framing,
+                len_header,
+            } => TransportJson::Cloud {
+                framing: framing.as_str(),
+                len_header: *len_header,
+            },
+            Meta::Tdp(t) => {
+                let (encrypt_info, encrypt_info_error) = match &t.encrypt_info {
+                    Some(Ok(p)) => (Some(String::from_utf8_lossy(p)), None),
+                    Some(Err(e)) => (None, Some(e.to_string())),
+                    None => (None, None),
+                };
+                TransportJson::Tdp(TdpJson {
+                    crc_ok: t.crc_ok,
+                    header: t.header.as_ref().map(|h| TdpHeaderJson {
+                        version: h.version,
+                        msg_type: h.msg_type,
+                        op_code: h.op_code,
+                        size: h.size,
+                        flags: h.flags,
+                        serial: h.serial,
+                        crc: h.crc,
+                    }),
+                    encrypt_info,
+                    encrypt_info_error,
+                    discovery: t.discovery.as_ref().map(|d| DiscoveryJson {
+                        encrypt_type: &d.encrypt_type,
+                        http_port: d.http_port,
+                        login_version: d.login_version,
+                        tpap: d.tpap.as_ref().map(|tp| TpapInfoJson {
+                            port: tp.port,
+                            tls: tp.tls,
+                            pake: &tp.pake,
+                            dac: tp.dac,
+                            noc: tp.noc,
+                            user_hash_type: tp.user_hash_type,
+                        }),
+                    }),
+                })
+            }
+            Meta::Klap(k) => TransportJson::Klap(KlapJson {
+                step: k.step.name(),
+                session: &k.session,
+                version: k.version.map(|v| v.number()),
+                auth: &k.auth,
+                decrypted: k.decrypted,
+                step_fields: match &k.step {
+                    KlapStep::Handshake1 { local_seed } => KlapStepJson::Handshake1 {
+                        local_seed: Hex(local_seed),
+                    },
+                    KlapStep::Handshake1Reply {
+                        remote_seed,
+                        server_hash,
+                    } => KlapStepJson::Handshake1Reply {
+                        remote_seed: Hex(remote_seed),
+                        server_hash: Hex(server_hash),
+                    },
+                    KlapStep::Handshake2 {
+                        client_hash,
+                        verified,
+                    } => KlapStepJson::Handshake2 {
+                        client_hash: Hex(client_hash),
+                        client_hash_ok: *verified,
+                    },
+                    KlapStep::Request {
+                        seq,
+                        signature,
+                        signature_ok,
+                        ciphertext_len,
+                    }
+                    | KlapStep::Response {
+                        seq,
+                        signature,
+                        signature_ok,
+                        ciphertext_len,
+                    } => KlapStepJson::Data {
+                        seq: *seq,
+                        signature: Hex(signature),
+                        signature_ok: *signature_ok,
+                        ciphertext_len: *ciphertext_len,
+                    },
+                },
+            }),
+            Meta::Tpap(t) => TransportJson::Tpap {
+                step: match t.step {
+                    TpapStep::Login => "login",
+                    TpapStep::Data => "data",
+                },
+                sub_method: &t.sub_method,
+                seq: t.seq,
+                data_len: t.data_len,
+            },
+            Meta::Aes(a) => TransportJson::Aes(AesJson {
+                envelope_method: a.method.map(|m| m.as_str()),
+                session: &a.session,
+                token: a.token.is_some(),
+                error_code: a.error_code,
+                encrypted: a.encrypted,
+                decrypted: a.decrypted,
+                clear_response: a.clear_response,
+                ssl: a.ssl.as_ref().map(|ssl| SslJson {
+                    login: ssl.login.map(|l| l.as_str()),
+                    cnonce: &ssl.cnonce,
+                    nonce: &ssl.nonce,
+                    auth: &ssl.auth,
+                    start_seq: ssl.start_seq,
+                    seq: ssl.seq,
+                    tag: &ssl.tag,
+                    tag_ok: ssl.tag_ok,
+                }),
+            }),
+            Meta::Linkie(l) => TransportJson::Linkie {
+                version: l.version,
+                field: l.field.as_ref().map(|(name, _)| name.as_str()),
+                b64_len: l.b64_len,
+                clear: l.clear,
+            },
+        })
     }
 }
 
@@ -265,6 +792,7 @@ fn cloud_text(c: &CloudLink) -> String {
     )
 }
 
+/// A cloud link's data: few per capture, printed at its end.
 fn cloud_json(c: &CloudLink) -> Value {
     let by_role = |v: [u64; 2]| json!({ "push": v[0], "report": v[1] });
     json!({
@@ -299,11 +827,6 @@ fn cloud_json(c: &CloudLink) -> Value {
     })
 }
 
-fn json_line(out: &mut impl Write, kind: &str, data: Value) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, &json!({"type": kind, "data": data}))?;
-    out.write_all(b"\n")
-}
-
 fn text_message(out: &mut impl Write, m: &Message) -> io::Result<()> {
     let frames: Vec<String> = m.frames.iter().map(u64::to_string).collect();
     write!(
@@ -321,9 +844,6 @@ fn text_message(out: &mut impl Write, m: &Message) -> io::Result<()> {
         && let Some(dev) = &m.peer_device
     {
         write!(out, " ({})", device_label(dev))?;
-    }
-    for f in &m.pairing.response_in {
-        write!(out, " response_in={f}")?;
     }
     if let Some(f) = m.pairing.response_to {
         write!(out, " response_to={f}")?;
@@ -349,183 +869,6 @@ fn device_label(d: &Device) -> String {
         parts.push(q);
     }
     parts.join(" ")
-}
-
-fn message_json(m: &Message) -> Value {
-    let plaintext = match m.text() {
-        Some(t) => json!({ "text": t }),
-        None => json!({ "bytes": base64::engine::general_purpose::STANDARD.encode(&m.plaintext) }),
-    };
-    let mut data = json!({
-        "frame": m.frame(),
-        "frames": m.frames,
-        "timestamp": m.time.as_secs_f64(),
-        "transport": m.transport().as_str(),
-        "src": m.src.to_string(),
-        "dst": m.dst.to_string(),
-        "direction": m.direction.as_str(),
-        "len": m.meta.len_header(),
-        "plaintext": plaintext,
-        "info": m.summary(),
-        "method": m.body.methods.iter().map(|x| x.name()).collect::<Vec<_>>(),
-        "err_code": m.body.methods.iter().map(|x| x.err_code).collect::<Vec<_>>(),
-        "err_msg": m.body.methods.iter().map(|x| x.err_msg.clone()).collect::<Vec<_>>(),
-        "response_in": m.pairing.response_in,
-        "response_to": m.pairing.response_to,
-        "time": m.pairing.time.map(|t| t.as_secs_f64()),
-        "conversation": m.conversation,
-        "problems": m.problems.iter().map(problem_json).collect::<Vec<_>>(),
-    });
-    if !m.body.context.is_empty() {
-        data["context"] =
-            json!({ "source": m.body.context.source, "child_id": m.body.context.child_ids });
-    }
-    let device = match (&m.body.device, &m.peer_device) {
-        (Some(d), _) => Some((d, false)),
-        (None, Some(d)) => Some((&**d, true)),
-        _ => None,
-    };
-    if let Some(t) = transport_json(&m.meta) {
-        data[m.transport().as_str()] = t;
-    }
-    if let Some((d, generated)) = device {
-        data["device"] = json!({
-            "model": d.model, "alias": d.alias, "mac": d.mac, "id": d.device_id,
-            "sw_ver": d.sw_ver, "hw_ver": d.hw_ver, "type": d.kind, "generated": generated,
-        });
-    }
-    data
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// What the transport said, under the transport's name (`tdp`, `klap`, `aes`, `linkie`).
-fn transport_json(meta: &Meta) -> Option<Value> {
-    Some(match meta {
-        Meta::XorTcp { .. } | Meta::XorUdp => return None,
-        Meta::Cloud {
-            framing,
-            len_header,
-        } => json!({ "framing": framing.as_str(), "len_header": len_header }),
-        Meta::Tdp(t) => {
-            let mut v = json!({ "crc_ok": t.crc_ok });
-            if let Some(h) = &t.header {
-                v["version"] = json!(h.version);
-                v["msg_type"] = json!(h.msg_type);
-                v["op_code"] = json!(h.op_code);
-                v["size"] = json!(h.size);
-                v["flags"] = json!(h.flags);
-                v["serial"] = json!(h.serial);
-                v["crc"] = json!(h.crc);
-            }
-            match &t.encrypt_info {
-                Some(Ok(p)) => v["encrypt_info"] = json!(String::from_utf8_lossy(p)),
-                Some(Err(e)) => v["encrypt_info_error"] = json!(e.to_string()),
-                None => {}
-            }
-            if let Some(d) = &t.discovery {
-                v["encrypt_type"] = json!(d.encrypt_type);
-                v["http_port"] = json!(d.http_port);
-                v["login_version"] = json!(d.login_version);
-                if let Some(tp) = &d.tpap {
-                    v["tpap"] = json!({
-                        "port": tp.port, "tls": tp.tls, "pake": tp.pake, "dac": tp.dac,
-                        "noc": tp.noc, "user_hash_type": tp.user_hash_type,
-                    });
-                }
-            }
-            v
-        }
-        Meta::Klap(k) => {
-            let mut v = json!({
-                "step": k.step.name(),
-                "session": k.session,
-                "version": k.version.map(|v| v.number()),
-                "auth": k.auth,
-                "decrypted": k.decrypted,
-            });
-            match &k.step {
-                KlapStep::Handshake1 { local_seed } => v["local_seed"] = json!(hex(local_seed)),
-                KlapStep::Handshake1Reply {
-                    remote_seed,
-                    server_hash,
-                } => {
-                    v["remote_seed"] = json!(hex(remote_seed));
-                    v["server_hash"] = json!(hex(server_hash));
-                }
-                KlapStep::Handshake2 {
-                    client_hash,
-                    verified,
-                } => {
-                    v["client_hash"] = json!(hex(client_hash));
-                    v["client_hash_ok"] = json!(verified);
-                }
-                KlapStep::Request {
-                    seq,
-                    signature,
-                    signature_ok,
-                    ciphertext_len,
-                }
-                | KlapStep::Response {
-                    seq,
-                    signature,
-                    signature_ok,
-                    ciphertext_len,
-                } => {
-                    v["seq"] = json!(seq);
-                    v["signature"] = json!(hex(signature));
-                    v["signature_ok"] = json!(signature_ok);
-                    v["ciphertext_len"] = json!(ciphertext_len);
-                }
-            }
-            v
-        }
-        Meta::Tpap(t) => json!({
-            "step": match t.step {
-                TpapStep::Login => "login",
-                TpapStep::Data => "data",
-            },
-            "sub_method": t.sub_method,
-            "seq": t.seq,
-            "data_len": t.data_len,
-        }),
-        Meta::Aes(a) => {
-            let mut v = json!({
-                "envelope_method": a.method.map(|m| m.as_str()),
-                "session": a.session,
-                "token": a.token.is_some(),
-                "error_code": a.error_code,
-                "encrypted": a.encrypted,
-                "decrypted": a.decrypted,
-                "clear_response": a.clear_response,
-            });
-            if let Some(ssl) = &a.ssl {
-                v["ssl"] = json!({
-                    "login": ssl.login.map(|l| l.as_str()),
-                    "cnonce": ssl.cnonce,
-                    "nonce": ssl.nonce,
-                    "auth": ssl.auth,
-                    "start_seq": ssl.start_seq,
-                    "seq": ssl.seq,
-                    "tag": ssl.tag,
-                    "tag_ok": ssl.tag_ok,
-                });
-            }
-            v
-        }
-        Meta::Linkie(l) => json!({
-            "version": l.version,
-            "field": l.field.as_ref().map(|(name, _)| name),
-            "b64_len": l.b64_len,
-            "clear": l.clear,
-        }),
-    })
-}
-
-fn problem_json(p: &Problem) -> Value {
-    json!({ "expert": p.expert(), "severity": severity(p.severity()), "text": p.to_string() })
 }
 
 fn severity(s: Severity) -> &'static str {

@@ -1,4 +1,8 @@
-//! Reading pcap and pcapng files record by record, numbering frames as Wireshark does.
+//! Reading pcap and pcapng captures record by record, numbering frames as Wireshark does.
+//!
+//! [`Reader::open`] reads a file; [`Reader::from_read`] any byte stream (standard input, a
+//! pipe from `tcpdump -U -w -`): each record is handed out as soon as its bytes have arrived,
+//! so a live capture is decoded as it happens.
 
 use super::CaptureError;
 use super::link::LinkType;
@@ -34,13 +38,21 @@ struct Counting<R> {
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count.set(self.count.get() + n as u64);
-        Ok(n)
+        loop {
+            match self.inner.read(buf) {
+                Ok(n) => {
+                    self.count.set(self.count.get() + n as u64);
+                    return Ok(n);
+                }
+                // A signal (e.g. a terminal resize) is not the end of a pipe.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
-type Input = BufReader<Counting<File>>;
+type Input = BufReader<Counting<io::Chain<io::Cursor<[u8; 4]>, Box<dyn Read>>>>;
 
 enum Format {
     Pcap {
@@ -98,15 +110,29 @@ impl Reader {
     pub fn open(path: &Path) -> Result<Reader, CaptureError> {
         let file = File::open(path).map_err(CaptureError::Io)?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Reader::from_read(file, len)
+    }
+
+    /// Reads a pcap or pcapng capture from any byte stream (`len`: its size if known, else 0,
+    /// for [`Reader::progress`] only). Reads no further than the first header here; later
+    /// records are read when asked for, each as soon as its bytes are there.
+    pub fn from_read(mut input: impl Read + 'static, len: u64) -> Result<Reader, CaptureError> {
         let mut magic = [0u8; 4];
-        let mut peek = File::open(path).map_err(CaptureError::Io)?;
-        peek.read_exact(&mut magic)
-            .map_err(|_| CaptureError::NotACapture { magic: None })?;
+        let mut got = 0;
+        while got < magic.len() {
+            match input.read(&mut magic[got..]) {
+                Ok(0) => return Err(CaptureError::NotACapture { magic: None }),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(CaptureError::Io(e)),
+            }
+        }
         let read = Rc::new(Cell::new(0));
+        let inner: Box<dyn Read> = Box::new(input);
         let input = BufReader::with_capacity(
             1 << 16,
             Counting {
-                inner: file,
+                inner: io::Cursor::new(magic).chain(inner),
                 count: read.clone(),
             },
         );
@@ -143,7 +169,7 @@ impl Reader {
         })
     }
 
-    /// Bytes of the file read so far, and its size.
+    /// Bytes read so far, and the size given (0 when unknown).
     pub fn progress(&self) -> (u64, u64) {
         (self.read.get(), self.len)
     }

@@ -79,6 +79,17 @@ impl Framer {
         }
     }
 
+    /// The oldest frame whose bytes are held: buffered, in a message cut by a gap, or skipped
+    /// and not yet reported.
+    pub fn oldest_frame(&self) -> Option<u64> {
+        let held = self.held.as_ref().and_then(|m| m.frames.first().copied());
+        let skipped = self.skipped_at.map(|(f, _)| f);
+        [self.stream.oldest_frame(), held, skipped]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
     /// Feeds one chunk of the reassembled stream.
     pub fn push(&mut self, chunk: Chunk<'_>, out: &mut impl FnMut(Event)) {
         match chunk {

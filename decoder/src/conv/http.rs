@@ -146,6 +146,11 @@ impl HttpSplitter {
         }
     }
 
+    /// The oldest frame whose bytes are buffered.
+    pub fn oldest_frame(&self) -> Option<u64> {
+        self.stream.oldest_frame()
+    }
+
     pub fn push(&mut self, chunk: Chunk<'_>, out: &mut impl FnMut(Event)) {
         match chunk {
             Chunk::Data { bytes, frame, time } => {

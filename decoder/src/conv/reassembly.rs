@@ -47,6 +47,8 @@ pub struct Reassembler {
     next: u64,
     pending: BTreeMap<u64, Pending>,
     pending_bytes: usize,
+    /// The frames of `pending`, counted ([`Reassembler::oldest_frame`]).
+    pending_frames: BTreeMap<u64, usize>,
     limit: usize,
 }
 
@@ -63,6 +65,7 @@ impl Reassembler {
             next: 0,
             pending: BTreeMap::new(),
             pending_bytes: 0,
+            pending_frames: BTreeMap::new(),
             limit,
         }
     }
@@ -137,8 +140,10 @@ impl Reassembler {
                 },
             ) {
                 self.pending_bytes -= old.bytes.len();
+                self.forget_frame(old.frame);
             }
             self.pending_bytes += payload.len();
+            *self.pending_frames.entry(frame).or_default() += 1;
         }
         while self.pending_bytes > self.limit {
             // Give up on the first hole.
@@ -166,6 +171,22 @@ impl Reassembler {
         };
         self.gap_to(target, frame, time, out);
         self.drain(out);
+    }
+
+    /// The oldest frame among the segments buffered out of order (`None` when nothing waits):
+    /// data delivered later carries its own frame, so nothing this direction still holds can
+    /// complete a message before it.
+    pub fn oldest_frame(&self) -> Option<u64> {
+        self.pending_frames.keys().next().copied()
+    }
+
+    fn forget_frame(&mut self, frame: u64) {
+        if let Some(n) = self.pending_frames.get_mut(&frame) {
+            *n -= 1;
+            if *n == 0 {
+                self.pending_frames.remove(&frame);
+            }
+        }
     }
 
     /// The direction ended (FIN, RST, or end of capture): flush buffered data around its holes.
@@ -219,6 +240,7 @@ impl Reassembler {
             }
             let p = entry.remove();
             self.pending_bytes -= p.bytes.len();
+            self.forget_frame(p.frame);
             let skip = self.next - start;
             let end = start + p.bytes.len() as u64 + p.missing;
             if end <= self.next {

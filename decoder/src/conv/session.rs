@@ -428,6 +428,22 @@ impl Session {
         self.responses.get(&id).map_or(&[], Vec::as_slice)
     }
 
+    /// Forgets the responses recorded for the request `id` ([`Session::responses`]): for a
+    /// front end that shows the link on the response only and keeps no request waiting.
+    pub fn forget_responses(&mut self, id: MessageId) {
+        self.responses.remove(&id);
+    }
+
+    /// Forgets a stream conversation that ended (`ends`: its two endpoints); the front end
+    /// hands it nothing more.
+    pub fn end_stream(&mut self, conv: ConvId, ends: [SocketAddr; 2]) {
+        self.convs.remove(&conv);
+        self.pairer.tcp_close(conv);
+        for end in ends {
+            self.skipping.remove(&(conv, end));
+        }
+    }
+
     /// A problem that belongs to no message (bytes skipped, a header above the cap): whether it
     /// is shown. On probation it rejects the conversation; one that continues a stretch of
     /// skipped bytes in the same direction is not shown again.

@@ -83,6 +83,16 @@ impl StreamDecoder {
             StreamDecoder::Http(h) => h.close(end, out),
         }
     }
+
+    /// The oldest frame whose bytes the decoder still holds (`None` when it holds nothing): no
+    /// event it hands out later belongs to an earlier frame, except through chunks not yet
+    /// pushed.
+    pub fn oldest_frame(&self) -> Option<u64> {
+        match self {
+            StreamDecoder::Xor(f) => f.oldest_frame(),
+            StreamDecoder::Http(h) => h.oldest_frame(),
+        }
+    }
 }
 
 /// One datagram of a datagram transport as a message: `payload` is what was captured, `missing`
@@ -182,6 +192,8 @@ pub struct StreamBuf {
     /// Stream offset of `buf[0]`.
     start: u64,
     origins: VecDeque<Origin>,
+    /// The smallest frame in `origins` (meaningless when it is empty).
+    oldest: u64,
 }
 
 impl StreamBuf {
@@ -198,8 +210,18 @@ impl StreamBuf {
         self.buf.is_empty()
     }
 
+    /// The smallest frame among those that brought the buffered bytes.
+    pub fn oldest_frame(&self) -> Option<u64> {
+        self.origins.front().map(|_| self.oldest)
+    }
+
     /// Appends bytes that `frame` brought.
     pub fn push(&mut self, bytes: &[u8], frame: u64, time: Duration) {
+        self.oldest = if self.origins.is_empty() {
+            frame
+        } else {
+            self.oldest.min(frame)
+        };
         let end = self.start + (self.buf.len() + bytes.len()) as u64;
         self.origins.push_back(Origin {
             start: end - bytes.len() as u64,
@@ -215,8 +237,15 @@ impl StreamBuf {
         let n = n.min(self.buf.len());
         self.buf.drain(..n);
         self.start += n as u64;
+        let mut dropped_oldest = false;
         while self.origins.front().is_some_and(|o| o.end <= self.start) {
-            self.origins.pop_front();
+            dropped_oldest |= self
+                .origins
+                .pop_front()
+                .is_some_and(|o| o.frame == self.oldest);
+        }
+        if dropped_oldest {
+            self.oldest = self.origins.iter().map(|o| o.frame).min().unwrap_or(0);
         }
     }
 
