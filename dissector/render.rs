@@ -647,7 +647,7 @@ fn plan<'p>(
         .methods
         .iter()
         .map(|m| MethodPlan {
-            name: pool.cstr(&m.name()),
+            name: pool.format(|w| write!(w, "{}", m.display_name())),
             err_code: m.err_code.map(clamp_i32),
             err_msg: opt(&m.err_msg),
         })

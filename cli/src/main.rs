@@ -134,7 +134,10 @@ fn run(args: &Args) -> io::Result<ExitCode> {
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the printing thread panicked")));
         printed?;
-        debug_assert!(decoded.is_ok(), "the channel closes only when printing stops");
+        debug_assert!(
+            decoded.is_ok(),
+            "the channel closes only when printing stops"
+        );
         Ok(if failed {
             ExitCode::from(2)
         } else {

@@ -76,11 +76,12 @@
 use base64::Engine;
 use kasa_decoder::capture::{Item, Marked, Orphan, Summary};
 use kasa_decoder::conv::{CloudLink, MessageId};
-use kasa_decoder::msg::{Device, KlapStep, Message, Meta, Problem, Severity, TpapStep};
+use kasa_decoder::msg::{Device, KlapStep, Message, Meta, Method, Problem, Severity, TpapStep};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::fmt::Display;
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Prints the items of one or more captures as they come.
@@ -330,6 +331,30 @@ impl<T: Display> Serialize for Shown<T> {
     }
 }
 
+/// The methods' names, their codes and their messages, one per method, written without
+/// collecting them first (a line per message is the hot path of `--json`).
+struct Names<'a>(&'a [Method]);
+struct ErrCodes<'a>(&'a [Method]);
+struct ErrMsgs<'a>(&'a [Method]);
+
+impl Serialize for Names<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|m| Shown(m.display_name())))
+    }
+}
+
+impl Serialize for ErrCodes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|m| m.err_code))
+    }
+}
+
+impl Serialize for ErrMsgs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|m| &m.err_msg))
+    }
+}
+
 /// Bytes as lower-case hex.
 struct Hex<'a>(&'a [u8]);
 
@@ -387,15 +412,15 @@ struct MessageJson<'a> {
     frames: &'a [u64],
     timestamp: f64,
     transport: &'static str,
-    src: String,
-    dst: String,
+    src: Shown<SocketAddr>,
+    dst: Shown<SocketAddr>,
     direction: &'static str,
     len: Option<u32>,
     plaintext: Plaintext<'a>,
     info: Shown<&'a Message>,
-    method: Vec<String>,
-    err_code: Vec<Option<i64>>,
-    err_msg: Vec<&'a Option<String>>,
+    method: Names<'a>,
+    err_code: ErrCodes<'a>,
+    err_msg: ErrMsgs<'a>,
     response_to: Option<u64>,
     response_to_index: Option<u32>,
     time: Option<f64>,
@@ -428,15 +453,15 @@ impl<'a> MessageJson<'a> {
             frames: &m.frames,
             timestamp: m.time.as_secs_f64(),
             transport: m.transport().as_str(),
-            src: m.src.to_string(),
-            dst: m.dst.to_string(),
+            src: Shown(m.src),
+            dst: Shown(m.dst),
             direction: m.direction.as_str(),
             len: m.meta.len_header(),
             plaintext,
             info: Shown(m),
-            method: m.body.methods.iter().map(|x| x.name()).collect(),
-            err_code: m.body.methods.iter().map(|x| x.err_code).collect(),
-            err_msg: m.body.methods.iter().map(|x| &x.err_msg).collect(),
+            method: Names(&m.body.methods),
+            err_code: ErrCodes(&m.body.methods),
+            err_msg: ErrMsgs(&m.body.methods),
             response_to: m.pairing.response_to,
             response_to_index: request.map(|r| r.index),
             time: m.pairing.time.map(|t| t.as_secs_f64()),

@@ -87,17 +87,12 @@ impl Method {
 
     /// IOT `module.method` or `module` alone; SMART the method name.
     pub fn name(&self) -> String {
-        match &self.call {
-            Call::Iot {
-                module,
-                method: Some(m),
-            } => format!("{module}.{m}"),
-            Call::Iot {
-                module,
-                method: None,
-            } => module.clone(),
-            Call::Smart { method } => method.clone(),
-        }
+        self.display_name().to_string()
+    }
+
+    /// [`Method::name`] without allocating, for writing it out.
+    pub fn display_name(&self) -> MethodName<'_> {
+        MethodName(self)
     }
 
     /// The IOT module; `None` in SMART.
@@ -857,6 +852,26 @@ impl<'de> Deserialize<'de> for Ids {
                 })
                 .collect())),
             _ => Ok(Ids(Vec::new())),
+        }
+    }
+}
+
+/// A method's name as [`Method::name`] spells it, written on demand.
+#[derive(Debug, Clone, Copy)]
+pub struct MethodName<'a>(&'a Method);
+
+impl core::fmt::Display for MethodName<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match &self.0.call {
+            Call::Iot {
+                module,
+                method: Some(m),
+            } => write!(f, "{module}.{m}"),
+            Call::Iot {
+                module,
+                method: None,
+            } => f.write_str(module),
+            Call::Smart { method } => f.write_str(method),
         }
     }
 }

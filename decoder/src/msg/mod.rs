@@ -12,7 +12,7 @@ mod problem;
 mod smart;
 
 pub use crate::wire::klap::KlapVersion;
-pub use body::{Body, Call, Context, Device, Dialect, Method, answers_all};
+pub use body::{Body, Call, Context, Device, Dialect, Method, MethodName, answers_all};
 pub use problem::{Problem, Severity};
 
 use crate::wire::{aes, klap, ssl_aes, tdp};
