@@ -25,7 +25,7 @@ use crate::conv::{
 use crate::msg::{Body, Direction, Message, Meta, Pairing, Problem, Transport};
 use crate::wire::{http, tdp, xor};
 use core::fmt;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -644,9 +644,9 @@ impl Decoder {
         found.sort_by_key(Found1::frame);
 
         let mut session = Session::with_secrets(self.config.secrets.clone(), false);
-        let mut messages: Vec<Message> = Vec::new();
+        let mut messages: Vec<Message> = Vec::with_capacity(found.len());
         let mut orphans = Vec::new();
-        let mut ids: Vec<MessageId> = Vec::new();
+        let mut ids: Vec<MessageId> = Vec::with_capacity(found.len());
         let mut index_in_frame = (0u64, 0u32);
         let mut next_id = |frame: u64| {
             if index_in_frame.0 != frame {

@@ -27,7 +27,8 @@
 use crate::wire::dns::DnsAnswer;
 use crate::wire::tls::ClientHello;
 use crate::wire::x509::CertNames;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use foldhash::{HashMap, HashMapExt as _};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
