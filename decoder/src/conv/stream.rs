@@ -120,6 +120,7 @@ pub fn datagram(
         time,
         meta,
         problems,
+        analysed: Default::default(),
     })
 }
 
