@@ -22,6 +22,7 @@
 //! method is listed).
 
 use super::body::{Body, Call, Context, Device, Dialect, Method};
+use crate::wire::json::string_stop;
 
 /// Nesting the fast path reads; deeper documents go to serde_json (which stops at 127).
 pub(super) const MAX_DEPTH: u32 = 100;
@@ -136,9 +137,7 @@ impl<'a> Parser<'a> {
             return None;
         }
         let start = self.i + 1;
-        let len = self.b[start..]
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        let len = string_stop(&self.b[start..])?;
         let end = start + len;
         if self.b[end] != b'"' {
             return None;
@@ -152,9 +151,7 @@ impl<'a> Parser<'a> {
     fn skip_str(&mut self) -> Option<()> {
         self.i += 1;
         loop {
-            let len = self.b[self.i..]
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            let len = string_stop(&self.b[self.i..])?;
             self.i += len;
             match self.b[self.i] {
                 b'"' => {

@@ -113,6 +113,27 @@ fn eq(w: u64, c: u8) -> u64 {
     !(((t & LOW7) + LOW7) | t | LOW7)
 }
 
+/// Where a JSON string's plain run ends in `bytes`: the first quote, backslash or control
+/// character (below 0x20), eight bytes at a time.
+pub(crate) fn string_stop(bytes: &[u8]) -> Option<usize> {
+    let mut words = bytes.chunks_exact(8);
+    for (k, word) in (&mut words).enumerate() {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        // Below 0x20: exact for the lowest byte flagged (a borrow only runs upwards from a
+        // byte that is itself below 0x20).
+        let control = w.wrapping_sub(LOW * 0x20) & !w & !LOW7;
+        let hit = eq(w, b'"') | eq(w, b'\\') | control;
+        if hit != 0 {
+            return Some(8 * k + hit.trailing_zeros() as usize / 8);
+        }
+    }
+    let rest = words.remainder();
+    let at = bytes.len() - rest.len();
+    rest.iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|i| at + i)
+}
+
 /// The high bits of the eight bytes of `m` (only high bits set) as eight bits: byte `k` to bit
 /// `k`. The products of the multiplication are distinct powers of two, so nothing carries.
 fn bits(m: u64) -> u64 {
@@ -199,6 +220,23 @@ mod tests {
         assert_eq!(json_extent(br#" {"a":"}{\"]"} tail"#), Extent::Complete(14));
         assert_eq!(json_extent(br#"{"a":[1,2"#), Extent::Incomplete);
         assert_eq!(json_extent(b"nope"), Extent::Invalid);
+    }
+
+    proptest! {
+        /// The word-wise search finds the byte the plain search finds.
+        #[test]
+        fn string_stop_is_the_byte_search(
+            bytes in prop::collection::vec(
+                prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x20, 0x20u8..=0xff, 0x20u8..0x7f],
+                0..40,
+            ),
+            plain in 0usize..40,
+        ) {
+            // A run of plain bytes first, so the hit falls in every word position.
+            let text = [&b"abcdefghijklmnopqrstuvwxyz~!#$%^&*()+=-_"[..plain], &bytes].concat();
+            let want = text.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+            prop_assert_eq!(string_stop(&text), want);
+        }
     }
 
     proptest! {
