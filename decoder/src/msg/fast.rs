@@ -504,6 +504,9 @@ mod tests {
             r#"{"system":{"set_dev_alias":{"alias":"a\"b\\c\/d\n"}}}"#,
             r#"{"system":{"get_sysinfo":{"mic_mac":"M","mic_type":"T","err_code":0}},"system":{"get_sysinfo":{"mac":"N","err_code":1}}}"#,
             r#"{"a":1,"b":[1,2,{"c":null}],"c":"x","d":true,"e":{"f":-0,"err_code":-0}}"#,
+            // A code alone identifies no device.
+            r#"{"system":{"get_sysinfo":{"err_code":0}}}"#,
+            r#"{"system":{"get_sysinfo":{"err_code":0,"x":[]}}}"#,
             "{}",
         ] {
             assert!(agrees(text), "the fast path declines {text}");
