@@ -96,7 +96,7 @@ pub struct Framer {
     /// (doubling), so that a stream of tiny segments costs linear time.
     rejudge_at: usize,
     /// A message truncated by a gap, waiting for the rest of its announced length to pass.
-    held: Option<RawMessage>,
+    held: Option<Box<RawMessage>>,
 }
 
 impl Framer {
@@ -211,7 +211,7 @@ impl Framer {
         let Some(raw) = self.take_message(plaintext, announced, problems, None) else {
             return false;
         };
-        self.held = Some(raw);
+        self.held = Some(Box::new(raw));
         self.state = State::Lost {
             remaining: u64::from(announced) - have as u64,
         };
@@ -220,7 +220,7 @@ impl Framer {
 
     fn release_held(&mut self, out: &mut impl FnMut(Event)) {
         if let Some(raw) = self.held.take() {
-            out(Event::Message(raw));
+            out(Event::Message(*raw));
         }
     }
 

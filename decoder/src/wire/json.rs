@@ -96,8 +96,8 @@ impl Masks {
             m.quote |= bits(eq(w, b'"')) << at;
             m.backslash |= bits(eq(w, b'\\')) << at;
             // `{` and `[` (and `}` and `]`) differ only in bit 5.
-            m.open |= bits(eq(w | LOW * 0x20, b'{')) << at;
-            m.close |= bits(eq(w | LOW * 0x20, b'}')) << at;
+            m.open |= bits(eq(w | (LOW * 0x20), b'{')) << at;
+            m.close |= bits(eq(w | (LOW * 0x20), b'}')) << at;
         }
         m
     }
