@@ -22,7 +22,7 @@ use crate::conv::{
     Chunk, ConvId, Event, Found, HttpMessage, MessageId, RawMessage, Reassembler, Secrets, Seen,
     Session, StreamDecoder,
 };
-use crate::msg::{Direction, Message, Meta, Pairing, Problem, Transport};
+use crate::msg::{Body, Direction, Message, Meta, Pairing, Problem, Transport};
 use crate::wire::{http, tdp, xor};
 use core::fmt;
 use foldhash::{HashMap, HashMapExt as _};
@@ -664,7 +664,7 @@ impl Decoder {
                 Found1::Message { at, raw } => {
                     let seen = at.seen(next_id(frame), raw.time);
                     let mut problems = raw.problems;
-                    let body = raw.analysed.body(&raw.plaintext, &mut problems);
+                    let body = Body::analyse(&raw.plaintext, &mut problems);
                     let Some(record) = session.message(&seen, &raw.meta, &body) else {
                         continue;
                     };

@@ -18,7 +18,7 @@
 
 use super::reassembly::Chunk;
 use super::stream::{End, Event, StreamBuf};
-use crate::msg::{Body, Meta, Problem};
+use crate::msg::{Meta, Problem};
 use crate::wire::json::{Extent, json_extent};
 use crate::wire::xor::cut::{Verdict, judge};
 use crate::wire::xor::{self, HEADER_LEN, Header, Start};
@@ -34,39 +34,6 @@ pub struct RawMessage {
     /// What the transport said about it (the length header).
     pub meta: Meta,
     pub problems: Vec<Problem>,
-    /// The message model, when the framer already read it.
-    pub analysed: Analysed,
-}
-
-/// The [`Body`] of a message's plaintext, when the framer already read it: a plain IOT message
-/// read whole by [`Body::analyse`]'s fast path proves its length header right, so the framer
-/// reads it instead of scanning for the JSON's end, and keeps what it read.
-///
-/// A cache: any two are equal, so that [`RawMessage`]s compare by what they carry.
-#[derive(Debug, Clone, Default)]
-pub struct Analysed(Option<Box<(Body, Vec<Problem>)>>);
-
-impl PartialEq for Analysed {
-    fn eq(&self, _: &Analysed) -> bool {
-        true
-    }
-}
-
-impl Eq for Analysed {}
-
-impl Analysed {
-    /// [`Body::analyse`] of `plaintext` (the message's own): the kept reading, its problems
-    /// appended to `problems`, or a new one.
-    pub fn body(self, plaintext: &[u8], problems: &mut Vec<Problem>) -> Body {
-        match self.0 {
-            Some(kept) => {
-                let (body, found) = *kept;
-                problems.extend(found);
-                body
-            }
-            None => Body::analyse(plaintext, problems),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +63,7 @@ pub struct Framer {
     /// (doubling), so that a stream of tiny segments costs linear time.
     rejudge_at: usize,
     /// A message truncated by a gap, waiting for the rest of its announced length to pass.
-    held: Option<Box<RawMessage>>,
+    held: Option<RawMessage>,
 }
 
 impl Framer {
@@ -211,7 +178,7 @@ impl Framer {
         let Some(raw) = self.take_message(plaintext, announced, problems, None) else {
             return false;
         };
-        self.held = Some(Box::new(raw));
+        self.held = Some(raw);
         self.state = State::Lost {
             remaining: u64::from(announced) - have as u64,
         };
@@ -220,7 +187,7 @@ impl Framer {
 
     fn release_held(&mut self, out: &mut impl FnMut(Event)) {
         if let Some(raw) = self.held.take() {
-            out(Event::Message(*raw));
+            out(Event::Message(raw));
         }
     }
 
@@ -314,22 +281,11 @@ impl Framer {
                 if ending.is_none() && self.stream.len() < self.rejudge_at {
                     return false;
                 }
-                let plaintext = xor::decrypt(&self.stream.bytes()[HEADER_LEN..total]);
-                if let Some(read) = Body::analyse_plain(&plaintext) {
-                    // A whole JSON object and nothing after it: the header is right, as `judge`
-                    // would find by scanning.
-                    if let Some(mut raw) = self.take_message(plaintext, len, Vec::new(), None) {
-                        raw.analysed = Analysed(Some(Box::new(read)));
-                        out(Event::Message(raw));
-                    }
-                    return true;
-                }
                 match judge(
                     self.stream.bytes(),
                     len as usize,
                     self.cap,
                     ending.is_some(),
-                    Some(plaintext),
                 ) {
                     Verdict::Wait => {
                         self.rejudge_at = (self.stream.len() * 2).max(self.stream.len() + 64);
@@ -462,7 +418,6 @@ impl Framer {
             time,
             meta: Meta::XorTcp { len_header },
             problems,
-            analysed: Analysed::default(),
         })
     }
 }
@@ -471,7 +426,6 @@ impl Framer {
 mod tests {
     use super::*;
     use crate::wire::xor::XorRepr;
-    use crate::wire::xor::cut::{Verdict, judge};
 
     const T: Duration = Duration::ZERO;
 
@@ -697,60 +651,5 @@ mod tests {
                 got: 5
             }]
         );
-    }
-
-    /// JSON values whose strings hold brackets, quotes and escapes (what the structural scan
-    /// must step over), nested objects and arrays.
-    fn json_value(depth: u32) -> proptest::strategy::BoxedStrategy<String> {
-        use proptest::prelude::*;
-        let leaf = prop_oneof![
-            Just(r#""a}b]""#.to_owned()),
-            Just(r#""q\"}\\""#.to_owned()),
-            Just(r#""{[""#.to_owned()),
-            Just("\"K\u{fc}che\"".to_owned()),
-            Just("-12".to_owned()),
-            Just("0.5".to_owned()),
-            Just("null".to_owned()),
-            Just(r#""\u007d""#.to_owned()),
-        ];
-        if depth == 0 {
-            return leaf.boxed();
-        }
-        let inner = json_value(depth - 1);
-        prop_oneof![
-            leaf,
-            prop::collection::vec(("[a-z_]{1,6}", inner.clone()), 0..4).prop_map(|m| {
-                let m: Vec<String> = m.iter().map(|(k, v)| format!(r#""{k}":{v}"#)).collect();
-                format!("{{{}}}", m.join(","))
-            }),
-            prop::collection::vec(inner, 0..3).prop_map(|e| format!("[{}]", e.join(","))),
-        ]
-        .boxed()
-    }
-
-    proptest::proptest! {
-        /// The framer's shortcut: where the fast reading takes a plaintext, `judge` (the
-        /// structural scan) emits it whole and without a problem, whatever follows the frame.
-        #[test]
-        fn a_fast_read_plaintext_is_what_judge_emits(
-            module in "[a-z]{1,6}",
-            value in json_value(3),
-            blank in "[ \t\r\n]{0,3}",
-            after in proptest::collection::vec(proptest::num::u8::ANY, 0..12),
-        ) {
-            let plain = format!(r#"{{"{module}":{{"m":{value}}}}}{blank}"#);
-            let read = Body::analyse_plain(plain.as_bytes());
-            let mut buf = frame(&plain);
-            buf.extend_from_slice(&after);
-            if read.is_some() {
-                match judge(&buf, plain.len(), xor::DEFAULT_MAX_MESSAGE, false, None) {
-                    Verdict::Emit { plaintext, problems } => {
-                        proptest::prop_assert_eq!(plaintext, plain.as_bytes());
-                        proptest::prop_assert!(problems.is_empty());
-                    }
-                    Verdict::Wait => proptest::prop_assert!(false, "judge waits on {}", plain),
-                }
-            }
-        }
     }
 }

@@ -120,7 +120,6 @@ pub fn datagram(
         time,
         meta,
         problems,
-        analysed: Default::default(),
     })
 }
 

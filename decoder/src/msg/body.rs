@@ -261,19 +261,6 @@ impl Body {
         analyse_serde(text, problems)
     }
 
-    /// [`Body::analyse`] when the plaintext is valid UTF-8 and the fast path reads it (a plain
-    /// IOT message, see `fast.rs`): the body and the problems `analyse` would add; `None`
-    /// otherwise. What it reads is a whole JSON object with nothing but blanks after it, so a
-    /// framer may take it as proof that a length header is right.
-    pub(crate) fn analyse_plain(plaintext: &[u8]) -> Option<(Body, Vec<Problem>)> {
-        let body = super::fast::analyse_iot(core::str::from_utf8(plaintext).ok()?)?;
-        let mut problems = Vec::new();
-        for m in &body.methods {
-            push_code(m, &mut problems);
-        }
-        Some((body, problems))
-    }
-
     /// Whether the JSON says this is a response: some result carries an error code (IOT
     /// `err_code`, SMART `error_code`), or a SMART message carries `result`.
     pub fn looks_like_response(&self) -> bool {

@@ -21,18 +21,9 @@ pub(crate) enum Verdict {
 }
 
 /// A whole frame is at the start of `buf`: decides where the message really ends.
-/// `decrypted` is the frame's plaintext (the `len` bytes after the header), if the caller
-/// already has it.
-pub(crate) fn judge(
-    buf: &[u8],
-    len: usize,
-    cap: u32,
-    ending: bool,
-    decrypted: Option<Vec<u8>>,
-) -> Verdict {
-    let plaintext = decrypted
-        .filter(|p| p.len() == len)
-        .unwrap_or_else(|| xor::decrypt(&buf[HEADER_LEN..HEADER_LEN + len]));
+pub(crate) fn judge(buf: &[u8], len: usize, cap: u32, ending: bool) -> Verdict {
+    let cipher = &buf[HEADER_LEN..HEADER_LEN + len];
+    let plaintext = xor::decrypt(cipher);
     let mismatch = |actual: usize| {
         vec![Problem::LengthMismatch {
             header: len as u32,
@@ -146,7 +137,7 @@ pub fn frame_cut(buf: &[u8], cap: u32) -> Option<FrameCut> {
             _ => whole(HEADER_LEN + len, None),
         };
     }
-    match judge(buf, len, cap, true, None) {
+    match judge(buf, len, cap, true) {
         Verdict::Emit {
             plaintext,
             problems,
