@@ -15,11 +15,9 @@ pub enum Extent {
 
 /// Finds where the first JSON object or array in `text` ends.
 ///
-/// The scan takes 64 bytes at a time: bit masks of the quotes and brackets, the inside of
-/// strings from the running parity of the quotes (a prefix XOR), and the depth from the counts
-/// of brackets outside strings; only a block where the depth can come back to zero is walked
-/// bracket by bracket. A block with a backslash (an escape inside a string, or a stray one
-/// outside) is read byte by byte, as [`json_extent_bytewise`] reads everything.
+/// Brackets are counted outside strings, one byte at a time; a string is crossed eight bytes at
+/// a time to its next quote or backslash ([`string_stop`]), the backslash escaping the byte
+/// after it, as [`json_extent_bytewise`] reads everything.
 pub fn json_extent(text: &[u8]) -> Extent {
     let Some(first) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
         return Extent::Incomplete;
@@ -27,24 +25,39 @@ pub fn json_extent(text: &[u8]) -> Extent {
     if !matches!(text[first], b'{' | b'[') {
         return Extent::Invalid;
     }
-    let mut scan = Scan::default();
-    let mut at = first;
-    for block in text[first..].chunks(64) {
-        let m = Masks::of(block);
-        let found = if m.backslash != 0 || scan.escaped {
-            scan.bytes(block)
-        } else {
-            scan.block(&m)
-        };
-        if let Some(end) = found {
-            return Extent::Complete(at + end);
+    let mut depth = 0usize;
+    let mut i = first;
+    while let Some(&b) = text.get(i) {
+        i += 1;
+        match b {
+            b'"' => loop {
+                let Some(p) = text.get(i..).and_then(string_stop) else {
+                    return Extent::Incomplete;
+                };
+                i += p;
+                match text[i] {
+                    b'"' => {
+                        i += 1;
+                        break;
+                    }
+                    b'\\' => i += 2,
+                    _ => i += 1,
+                }
+            },
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Extent::Complete(i);
+                }
+            }
+            _ => {}
         }
-        at += block.len();
     }
     Extent::Incomplete
 }
 
-/// [`json_extent`] one byte at a time: the definition the block scan is held to.
+/// [`json_extent`] one byte at a time: the definition the word-wise scan is held to.
 pub fn json_extent_bytewise(text: &[u8]) -> Extent {
     let Some(first) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
         return Extent::Incomplete;
@@ -65,42 +78,6 @@ struct Scan {
     depth: usize,
     in_string: bool,
     escaped: bool,
-}
-
-/// One bit per byte of a block of up to 64.
-struct Masks {
-    quote: u64,
-    backslash: u64,
-    open: u64,
-    close: u64,
-}
-
-impl Masks {
-    fn of(block: &[u8]) -> Masks {
-        let mut m = Masks {
-            quote: 0,
-            backslash: 0,
-            open: 0,
-            close: 0,
-        };
-        let words = block.chunks_exact(8);
-        let mut tail = [b' '; 8];
-        tail[..words.remainder().len()].copy_from_slice(words.remainder());
-        let tail = (!words.remainder().is_empty()).then_some(tail);
-        let words = words.map(|w| w.try_into().unwrap_or([b' '; 8])).chain(tail);
-        for (k, word) in words.enumerate() {
-            // Eight bytes at a time in a `u64` (SWAR); the short last word is padded with
-            // blanks.
-            let w = u64::from_le_bytes(word);
-            let at = 8 * k;
-            m.quote |= bits(eq(w, b'"')) << at;
-            m.backslash |= bits(eq(w, b'\\')) << at;
-            // `{` and `[` (and `}` and `]`) differ only in bit 5.
-            m.open |= bits(eq(w | (LOW * 0x20), b'{')) << at;
-            m.close |= bits(eq(w | (LOW * 0x20), b'}')) << at;
-        }
-        m
-    }
 }
 
 const LOW: u64 = 0x0101_0101_0101_0101;
@@ -134,23 +111,6 @@ pub(crate) fn string_stop(bytes: &[u8]) -> Option<usize> {
         .map(|i| at + i)
 }
 
-/// The high bits of the eight bytes of `m` (only high bits set) as eight bits: byte `k` to bit
-/// `k`. The products of the multiplication are distinct powers of two, so nothing carries.
-fn bits(m: u64) -> u64 {
-    m.wrapping_mul(0x0002_0408_1020_4081) >> 56
-}
-
-/// Bit `i` of the result is the XOR of bits `0..=i` of `x`.
-fn prefix_xor(mut x: u64) -> u64 {
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    x
-}
-
 impl Scan {
     /// Bytes one at a time; `Some(end)` (relative to `bytes`) when the value ends in them.
     fn bytes(&mut self, bytes: &[u8]) -> Option<usize> {
@@ -175,35 +135,6 @@ impl Scan {
                 }
                 _ => {}
             }
-        }
-        None
-    }
-
-    /// A block without backslashes, not starting in an escape.
-    fn block(&mut self, m: &Masks) -> Option<usize> {
-        let carry = if self.in_string { !0 } else { 0 };
-        let inside = prefix_xor(m.quote) ^ carry;
-        self.in_string ^= m.quote.count_ones() % 2 == 1;
-        let (open, close) = (m.open & !inside, m.close & !inside);
-        let closes = close.count_ones() as usize;
-        if closes < self.depth {
-            // The depth cannot come back to zero here.
-            self.depth = self.depth + open.count_ones() as usize - closes;
-            return None;
-        }
-        let mut brackets = open | close;
-        while brackets != 0 {
-            let i = brackets.trailing_zeros();
-            if open >> i & 1 == 1 {
-                self.depth += 1;
-            } else {
-                // Never below one here: the scan starts at an opening bracket.
-                self.depth = self.depth.saturating_sub(1);
-                if self.depth == 0 {
-                    return Some(i as usize + 1);
-                }
-            }
-            brackets &= brackets - 1;
         }
         None
     }
@@ -241,8 +172,9 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1000))]
-        /// The block scan finds what the byte loop finds, on texts made of the bytes that
-        /// matter (brackets, quotes, backslashes) with filler, across block boundaries.
+        /// The scan finds what the byte loop finds, on texts made of the bytes that matter
+        /// (brackets, quotes, backslashes, control characters) with filler, across word
+        /// boundaries.
         #[test]
         fn block_scan_is_the_byte_loop(
             parts in prop::collection::vec(
@@ -250,6 +182,7 @@ mod tests {
                     Just(&b"{"[..]), Just(&b"}"[..]), Just(&b"["[..]), Just(&b"]"[..]),
                     Just(&b"\""[..]), Just(&b"\\"[..]), Just(&b" "[..]),
                     Just(&b"abcdefghijklmnopqrstuvwxyz0123456789"[..]), Just(&b","[..]),
+                    Just(&b"\n\x01"[..]),
                 ],
                 0..200,
             )
