@@ -18,7 +18,7 @@ use crate::conv::cloud::{CloudLink, CloudTracker, LinkId, Tcp};
 use crate::conv::{Chunk, Reassembler};
 use crate::wire::tls::{self, ClientHello, HandshakeReader, RecordSplitter, content, handshake};
 use crate::wire::{dns, x509};
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -28,7 +28,8 @@ use crate::conv::{
 use crate::msg::{Body, Direction, Message, Meta, Pairing, Problem, Transport};
 use crate::wire::{http, tdp, xor};
 use core::fmt;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use foldhash::{HashMap, HashMapExt as _};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;

@@ -27,7 +27,8 @@
 use crate::wire::dns::DnsAnswer;
 use crate::wire::tls::ClientHello;
 use crate::wire::x509::CertNames;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use foldhash::{HashMap, HashMapExt as _};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -394,18 +395,13 @@ impl CloudTracker {
             Some(id) if !self.starts_new(id, seg) => id,
             _ => self.open(seg, key),
         };
-        // The DNS name of the server, unless the link already has it.
-        let dns_name = self
-            .conns
-            .get(&id)
-            .filter(|c| c.link.name_source != Some(NameSource::Dns))
-            .and_then(|c| self.names.get(&c.link.server.ip()).cloned());
-        let named = self.conns.get(&id).is_some_and(|c| {
-            c.link.name_source == Some(NameSource::Dns)
-                || self.names.contains_key(&c.link.server.ip())
-        });
-        let ports = &self.ports;
+        let (names, ports) = (&self.names, &self.ports);
         let conn = self.conns.get_mut(&id)?;
+        // The DNS name of the server, unless the link already has it.
+        let server_name = names.get(&conn.link.server.ip());
+        let by_dns = conn.link.name_source == Some(NameSource::Dns);
+        let dns_name = server_name.filter(|_| !by_dns).cloned();
+        let named = by_dns || server_name.is_some();
         let l = &mut conn.link;
         l.last_frame = seg.frame;
         l.last_time = seg.time;
@@ -436,7 +432,10 @@ impl CloudTracker {
         if let Some(name) = dns_name {
             offer_name(l, name, NameSource::Dns);
         }
-        if cloud && !conn.identified {
+        if conn.identified {
+            return Some(conn.link.id);
+        }
+        if cloud {
             self.identify(id, seg.frame);
         }
         let conn = self.conns.get(&id)?;

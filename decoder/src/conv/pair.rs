@@ -8,7 +8,8 @@
 
 use super::session::{Link, MessageId};
 use crate::msg::{self, Method};
-use std::collections::{HashMap, VecDeque};
+use foldhash::HashMap;
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 

@@ -33,7 +33,7 @@ use super::pair::Pairer;
 use super::secure::{Classified, Secrets, Secure};
 use crate::msg::{Body, Call, Device, Dialect, Direction, Meta, Method, Problem, Transport};
 use crate::wire::crypto::CryptoError;
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,6 +103,35 @@ pub struct Link {
     pub time: Duration,
 }
 
+/// The frames of a request's responses: most requests have one, kept without an allocation.
+#[derive(Debug)]
+enum ResponseFrames {
+    None,
+    One([u64; 1]),
+    Many(Vec<u64>),
+}
+
+impl ResponseFrames {
+    fn push(&mut self, frame: u64) {
+        *self = match core::mem::replace(self, ResponseFrames::None) {
+            ResponseFrames::None => ResponseFrames::One([frame]),
+            ResponseFrames::One([first]) => ResponseFrames::Many(vec![first, frame]),
+            ResponseFrames::Many(mut v) => {
+                v.push(frame);
+                ResponseFrames::Many(v)
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[u64] {
+        match self {
+            ResponseFrames::None => &[],
+            ResponseFrames::One(one) => one,
+            ResponseFrames::Many(v) => v,
+        }
+    }
+}
+
 /// What the session decided about one message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -165,7 +194,7 @@ pub struct Session {
     orphans: HashMap<MessageId, bool>,
     /// Stream directions (conversation, sender) in a stretch of skipped bytes.
     skipping: HashSet<(ConvId, SocketAddr)>,
-    responses: HashMap<MessageId, Vec<u64>>,
+    responses: HashMap<MessageId, ResponseFrames>,
     secure: Secure,
     shown: HashMap<MessageId, Option<Shown>>,
     /// Endpoints a TDP reply announced for a transport inside TLS (TPAP; KLAP or AES with
@@ -285,7 +314,7 @@ impl Session {
         let response_to = answers.map(|(request, time)| {
             self.responses
                 .entry(request)
-                .or_default()
+                .or_insert(ResponseFrames::None)
                 .push(seen.id.frame);
             Link { request, time }
         });
@@ -360,13 +389,12 @@ impl Session {
     ) -> Option<Arc<Device>> {
         match (&body.device, direction) {
             (Some(dev), Direction::Response) => {
-                let id = dev
-                    .device_id
-                    .clone()
-                    .or(dev.mac.clone())
-                    .unwrap_or_else(|| device.ip().to_string());
-                if self.identities.len() < MAX_DEVICES {
-                    self.identities.insert(id);
+                let id = match dev.device_id.as_deref().or(dev.mac.as_deref()) {
+                    Some(id) => std::borrow::Cow::Borrowed(id),
+                    None => std::borrow::Cow::Owned(device.ip().to_string()),
+                };
+                if self.identities.len() < MAX_DEVICES && !self.identities.contains(&*id) {
+                    self.identities.insert(id.into_owned());
                 }
                 let known = self.devices.get(&device.ip());
                 if known.is_none_or(|k| **k != *dev)
@@ -425,7 +453,9 @@ impl Session {
 
     /// The frames of the responses to the request `id`, as far as seen.
     pub fn responses(&self, id: MessageId) -> &[u64] {
-        self.responses.get(&id).map_or(&[], Vec::as_slice)
+        self.responses
+            .get(&id)
+            .map_or(&[], ResponseFrames::as_slice)
     }
 
     /// Forgets the responses recorded for the request `id` ([`Session::responses`]): for a
@@ -593,7 +623,7 @@ impl Session {
         }?;
         self.responses
             .entry(matched.request)
-            .or_default()
+            .or_insert(ResponseFrames::None)
             .push(seen.id.frame);
         Some(matched)
     }

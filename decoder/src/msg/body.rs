@@ -222,7 +222,10 @@ impl Body {
     /// The JSON is read in one streaming pass that keeps only what the model needs (method
     /// names, result codes, context, the identity fields of `get_sysinfo` and `get_device_info`)
     /// and skips every other value without building it. Nesting deeper than serde_json's
-    /// recursion limit (128) is an error, never a stack overflow.
+    /// recursion limit (128) is an error, never a stack overflow. A plain IOT message (no
+    /// `\u` escape, no escape in what is kept, no exponent) is read by a hand-written pass that
+    /// borrows from the text (`fast.rs`); everything else, and every invalid document, by
+    /// serde_json and the visitors below, to the same result.
     ///
     /// The dialect is decided in the same pass: a top-level `method` whose value is a string,
     /// or a top-level `error_code`, `result` or `params` key (whatever its value) makes the
@@ -244,6 +247,27 @@ impl Body {
                 &lossy
             }
         };
+        if let Some(body) = super::fast::analyse_iot(text) {
+            for m in &body.methods {
+                push_code(m, problems);
+            }
+            return body;
+        }
+        analyse_serde(text, problems)
+    }
+
+    /// Whether the JSON says this is a response: some result carries an error code (IOT
+    /// `err_code`, SMART `error_code`), or a SMART message carries `result`.
+    pub fn looks_like_response(&self) -> bool {
+        self.has_err_code || self.has_result
+    }
+}
+
+/// The reading of [`Body::analyse`] through the serde visitors: every document, with
+/// serde_json's error for an invalid one. The fast path (`fast.rs`) reads the common IOT
+/// messages to the same result.
+pub(super) fn analyse_serde(text: &str, problems: &mut Vec<Problem>) -> Body {
+    {
         let mut de = serde_json::Deserializer::from_str(text);
         let parsed = de.deserialize_any(TopVisitor).and_then(|top| {
             de.end()?;
@@ -276,12 +300,6 @@ impl Body {
                 Body::default()
             }
         }
-    }
-
-    /// Whether the JSON says this is a response: some result carries an error code (IOT
-    /// `err_code`, SMART `error_code`), or a SMART message carries `result`.
-    pub fn looks_like_response(&self) -> bool {
-        self.has_err_code || self.has_result
     }
 }
 

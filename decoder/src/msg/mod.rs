@@ -8,6 +8,7 @@
 //! `Request get_device_info, get_energy_usage`, `Response error_code=0 P110(EU) "Living room"`.
 
 mod body;
+mod fast;
 mod problem;
 mod smart;
 

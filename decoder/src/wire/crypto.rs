@@ -8,6 +8,16 @@
 //! Every message is a fresh CBC chain from its IV. Nothing here panics on input, and nothing
 //! allocates more than the ciphertext or text it was handed. Error texts never carry key
 //! material, only lengths.
+//!
+//! The block cipher is RustCrypto's `aes` (0.8, default features off), which picks its backend
+//! at run time: on x86 and x86-64 it asks the CPU (`cpufeatures`) for AES-NI and uses it, else
+//! its constant-time software AES. Nothing in this workspace sets the `aes_force_soft` cfg that
+//! would turn the detection off. On AArch64, `aes` 0.8 uses the ARMv8 instructions only when
+//! built with `RUSTFLAGS="--cfg aes_armv8"` (then also detected at run time); without it, the
+//! software AES. CBC decryption hands the backend eight blocks at a time (AES-NI pipelines
+//! them); CBC encryption is a chain, one block after the other. `cargo bench -p kasa-decoder
+//! --bench parts` measures both (AES-NI here: about 9 GiB/s decrypting 64 KiB, 4.7 GiB/s a
+//! 640-byte message).
 
 use aes::Aes128;
 use base64::Engine as _;

@@ -14,6 +14,10 @@ pub enum Extent {
 }
 
 /// Finds where the first JSON object or array in `text` ends.
+///
+/// Brackets are counted outside strings, one byte at a time; a string is crossed eight bytes at
+/// a time to its next quote or backslash ([`string_stop`]), the backslash escaping the byte
+/// after it, as [`json_extent_bytewise`] reads everything.
 pub fn json_extent(text: &[u8]) -> Extent {
     let Some(first) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
         return Extent::Incomplete;
@@ -21,24 +25,30 @@ pub fn json_extent(text: &[u8]) -> Extent {
     if !matches!(text[first], b'{' | b'[') {
         return Extent::Invalid;
     }
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, &b) in text.iter().enumerate().skip(first) {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut depth = 0usize;
+    let mut i = first;
+    while let Some(&b) = text.get(i) {
+        i += 1;
         match b {
-            b'"' => in_string = true,
+            b'"' => loop {
+                let Some(p) = text.get(i..).and_then(string_stop) else {
+                    return Extent::Incomplete;
+                };
+                i += p;
+                match text[i] {
+                    b'"' => {
+                        i += 1;
+                        break;
+                    }
+                    b'\\' => i += 2,
+                    _ => i += 1,
+                }
+            },
             b'{' | b'[' => depth += 1,
             b'}' | b']' => {
                 depth = depth.saturating_sub(1);
                 if depth == 0 {
-                    return Extent::Complete(i + 1);
+                    return Extent::Complete(i);
                 }
             }
             _ => {}
@@ -47,14 +57,143 @@ pub fn json_extent(text: &[u8]) -> Extent {
     Extent::Incomplete
 }
 
+/// [`json_extent`] one byte at a time: the definition the word-wise scan is held to.
+pub fn json_extent_bytewise(text: &[u8]) -> Extent {
+    let Some(first) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Extent::Incomplete;
+    };
+    if !matches!(text[first], b'{' | b'[') {
+        return Extent::Invalid;
+    }
+    let mut scan = Scan::default();
+    match scan.bytes(&text[first..]) {
+        Some(end) => Extent::Complete(first + end),
+        None => Extent::Incomplete,
+    }
+}
+
+/// The state of a scan between bytes.
+#[derive(Default)]
+struct Scan {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+const LOW: u64 = 0x0101_0101_0101_0101;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// `0x80` in each byte of `w` that equals `c`, `0` in the others (exact: no carry crosses a
+/// byte, as the high bit is handled apart).
+fn eq(w: u64, c: u8) -> u64 {
+    let t = w ^ (LOW * u64::from(c));
+    !(((t & LOW7) + LOW7) | t | LOW7)
+}
+
+/// Where a JSON string's plain run ends in `bytes`: the first quote, backslash or control
+/// character (below 0x20), eight bytes at a time.
+pub(crate) fn string_stop(bytes: &[u8]) -> Option<usize> {
+    let mut words = bytes.chunks_exact(8);
+    for (k, word) in (&mut words).enumerate() {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        // Below 0x20: exact for the lowest byte flagged (a borrow only runs upwards from a
+        // byte that is itself below 0x20).
+        let control = w.wrapping_sub(LOW * 0x20) & !w & !LOW7;
+        let hit = eq(w, b'"') | eq(w, b'\\') | control;
+        if hit != 0 {
+            return Some(8 * k + hit.trailing_zeros() as usize / 8);
+        }
+    }
+    let rest = words.remainder();
+    let at = bytes.len() - rest.len();
+    rest.iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|i| at + i)
+}
+
+impl Scan {
+    /// Bytes one at a time; `Some(end)` (relative to `bytes`) when the value ends in them.
+    fn bytes(&mut self, bytes: &[u8]) -> Option<usize> {
+        for (i, &b) in bytes.iter().enumerate() {
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use proptest::prelude::*;
 
     #[test]
     fn json_extent_scans_strings() {
         assert_eq!(json_extent(br#" {"a":"}{\"]"} tail"#), Extent::Complete(14));
         assert_eq!(json_extent(br#"{"a":[1,2"#), Extent::Incomplete);
         assert_eq!(json_extent(b"nope"), Extent::Invalid);
+    }
+
+    proptest! {
+        /// The word-wise search finds the byte the plain search finds.
+        #[test]
+        fn string_stop_is_the_byte_search(
+            bytes in prop::collection::vec(
+                prop_oneof![Just(b'"'), Just(b'\\'), 0u8..0x20, 0x20u8..=0xff, 0x20u8..0x7f],
+                0..40,
+            ),
+            plain in 0usize..40,
+        ) {
+            // A run of plain bytes first, so the hit falls in every word position.
+            let text = [&b"abcdefghijklmnopqrstuvwxyz~!#$%^&*()+=-_"[..plain], &bytes].concat();
+            let want = text.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+            prop_assert_eq!(string_stop(&text), want);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        /// The scan finds what the byte loop finds, on texts made of the bytes that matter
+        /// (brackets, quotes, backslashes, control characters) with filler, across word
+        /// boundaries.
+        #[test]
+        fn block_scan_is_the_byte_loop(
+            parts in prop::collection::vec(
+                prop_oneof![
+                    Just(&b"{"[..]), Just(&b"}"[..]), Just(&b"["[..]), Just(&b"]"[..]),
+                    Just(&b"\""[..]), Just(&b"\\"[..]), Just(&b" "[..]),
+                    Just(&b"abcdefghijklmnopqrstuvwxyz0123456789"[..]), Just(&b","[..]),
+                    Just(&b"\n\x01"[..]),
+                ],
+                0..200,
+            )
+        ) {
+            let text = [&b"{"[..], &parts.concat()].concat();
+            prop_assert_eq!(json_extent(&text), json_extent_bytewise(&text));
+            for skip in [1, 3, 63, 64, 65] {
+                if let Some(t) = text.get(skip..) {
+                    prop_assert_eq!(json_extent(t), json_extent_bytewise(t));
+                }
+            }
+        }
     }
 }

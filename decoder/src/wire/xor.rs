@@ -40,19 +40,39 @@ pub fn encrypt(plain: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Encrypts in place. The key chain is a prefix scan, so this one is sequential.
+/// Encrypts in place. The key chain is a prefix scan (`c[i] = p[i] ^ c[i-1]`): within eight
+/// bytes read as one little-endian `u64`, three shift-and-XOR steps give every byte the XOR of
+/// the bytes before it, and only the last byte of each word is carried to the next, so the
+/// chain from word to word is a few instructions instead of one per byte.
 pub fn encrypt_in_place(buf: &mut [u8]) {
+    const LOW: u64 = 0x0101_0101_0101_0101;
     let mut key = INITIAL_KEY;
-    for b in buf.iter_mut() {
+    let mut words = buf.chunks_exact_mut(8);
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let mut x = u64::from_le_bytes(bytes);
+        x ^= x << 8;
+        x ^= x << 16;
+        x ^= x << 32;
+        x ^= u64::from(key) * LOW;
+        word.copy_from_slice(&x.to_le_bytes());
+        key = (x >> 56) as u8;
+    }
+    for b in words.into_remainder() {
         *b ^= key;
         key = *b;
     }
 }
 
-/// Decrypts `cipher` into a new buffer.
+/// Decrypts `cipher` into a new buffer (written once, not zeroed first).
 pub fn decrypt(cipher: &[u8]) -> Vec<u8> {
-    let mut out = vec![0; cipher.len()];
-    decrypt_into(cipher, &mut out);
+    let Some((&first, _)) = cipher.split_first() else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(cipher.len());
+    out.push(first ^ INITIAL_KEY);
+    out.extend(cipher.windows(2).map(|w| w[1] ^ w[0]));
     out
 }
 
@@ -422,6 +442,47 @@ mod tests {
         let (second, rest) = XorFrame::from_slice(rest).unwrap();
         assert!(rest.is_empty());
         assert_eq!(first.payload(), second.payload());
+    }
+
+    /// The autokey cipher one byte at a time, as the protocol defines it: the references the
+    /// word-wise encryption and the vectorised decryption are held to.
+    fn encrypt_bytewise(plain: &[u8]) -> Vec<u8> {
+        let mut key = INITIAL_KEY;
+        plain
+            .iter()
+            .map(|&p| {
+                key ^= p;
+                key
+            })
+            .collect()
+    }
+
+    fn decrypt_bytewise(cipher: &[u8]) -> Vec<u8> {
+        let mut key = INITIAL_KEY;
+        cipher
+            .iter()
+            .map(|&c| {
+                let p = c ^ key;
+                key = c;
+                p
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn word_and_vector_forms_are_the_byte_loops(plain in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let cipher = encrypt_bytewise(&plain);
+            proptest::prop_assert_eq!(&encrypt(&plain), &cipher);
+            proptest::prop_assert_eq!(&decrypt(&cipher), &plain);
+            proptest::prop_assert_eq!(&decrypt_bytewise(&cipher), &plain);
+            let mut out = vec![0xa5; cipher.len()];
+            decrypt_into(&cipher, &mut out);
+            proptest::prop_assert_eq!(&out, &plain);
+            let mut in_place = cipher.clone();
+            decrypt_in_place(&mut in_place);
+            proptest::prop_assert_eq!(&in_place, &plain);
+        }
     }
 
     #[test]
