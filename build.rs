@@ -192,7 +192,6 @@ const ALLOW_FUNCTIONS: &[&str] = &[
     "dissector_add_string",
     "proto_register_protocol_in_name_only",
     "proto_get_id_by_filter_name",
-    "proto_field_is_referenced",
     "g_unichar_isprint",
     "dissector_add_uint_range_with_preference",
     "dissector_add_uint",

@@ -1238,7 +1238,7 @@ impl<'p> Tree<'p> {
     /// counts protocol items.
     pub fn references(&self, id: c_int) -> bool {
         // SAFETY: live tree; a lookup only.
-        unsafe { sys::proto_field_is_referenced(self.raw.as_ptr(), id) != 0 }
+        unsafe { sys::kasa_field_referenced(self.raw.as_ptr(), id) != 0 }
     }
 
     fn from_raw(raw: *mut sys::proto_tree) -> Option<Self> {

@@ -541,3 +541,8 @@ int kasa_pref_bool(const char *module, const char *name, int fallback)
     pref_t *p = m ? prefs_find_preference(m, name) : NULL;
     return p ? (int)prefs_get_bool_value(p, pref_current) : fallback;
 }
+
+int kasa_field_referenced(proto_tree *tree, int id)
+{
+    return proto_field_is_referenced(tree, id) ? 1 : 0;
+}

@@ -119,6 +119,8 @@ void kasa_shim_item_set_generated(proto_item *item);
 int kasa_shim_visited(const packet_info *pinfo);
 int kasa_shim_expert_add_info(packet_info *pinfo, proto_item *item, expert_field *ei,
                               const char *text);
+/* proto_field_is_referenced as 0 or 1 (it returns gboolean up to 4.2, bool from 4.4 on). */
+int kasa_field_referenced(proto_tree *tree, int id);
 /* What call_dissector does for the json dissector before it runs, for the plugin's own json.*
  * items (dissector/json.rs): the protocol joins pinfo->layers (frame.protocols), and its root
  * item over the first `length` bytes, with ": <media type>" when a string table chose the
