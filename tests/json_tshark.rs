@@ -166,8 +166,13 @@ fn tricky_texts_show_the_same_json_tree() {
     if let Some(d) = first_difference(&fast, &slow) {
         panic!("{d}");
     }
-    // The escapes as Wireshark shows them: quote, backslash and slash kept, `\u00fc` decoded,
-    // control characters escaped by the label, an unprintable `\u` escape dropped.
+    if common::ws_minor() >= 2 {
+        // The texts below are 4.0's JSON dissector's, which the plugin mirrors there; later
+        // versions run their own JSON dissector in both runs (compared above).
+        return;
+    }
+    // The escapes as Wireshark 4.0 shows them: quote, backslash and slash kept, `\u00fc`
+    // decoded, control characters escaped by the label, an unprintable `\u` escape dropped.
     assert!(
         fast.contains(r#"String value: Küche "Nord" \ / \b\f\n\r\t end"#),
         "{fast}"
