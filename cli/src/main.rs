@@ -18,7 +18,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use kasa_decoder::capture::{CaptureError, Config, Decoder, Item, Reader, Summary};
+use kasa_decoder::capture::{CaptureError, Config, Item, Reader, Summary, decode_stream};
 use kasa_decoder::conv::Secrets;
 use kasa_decoder::wire::aes::{AesKeys, rsa_private_key};
 use kasa_decoder::wire::klap::Credential;
@@ -251,39 +251,21 @@ fn decode_one(
     let bar = (!to_terminal && !live)
         .then(|| progress_bar(size))
         .flatten();
-    let mut decoder = Decoder::new(config.clone());
-    let mut stop = None;
-    let mut frames = 0u64;
-    while let Some(record) = reader.next_record() {
-        match record {
-            Ok(r) => decoder.push(&r),
-            Err(e) => {
-                stop = Some(e);
-                break;
-            }
+    let progress = |read, _| {
+        if let Some(bar) = &bar {
+            bar.set_position(read);
         }
-        let mut any = false;
-        while let Some(item) = decoder.pop() {
-            out.item(item)?;
-            any = true;
-        }
-        if live && any {
-            // Nothing more may come for a while: what this frame completed is shown now.
+    };
+    let (summary, stop) = decode_stream(&mut reader, config, progress, |item| {
+        out.item(item)?;
+        if live {
+            // Nothing more may come for a while: what is complete is shown now.
             out.send(Cmd::Flush)?;
         }
-        frames += 1;
-        if let Some(bar) = &bar
-            && frames.is_multiple_of(4096)
-        {
-            bar.set_position(reader.progress().0);
-        }
-    }
+        Ok(())
+    })?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
-    }
-    let summary = decoder.end();
-    while let Some(item) = decoder.pop() {
-        out.item(item)?;
     }
     out.send(Cmd::End(summary))?;
     Ok(stop)
