@@ -315,6 +315,47 @@ fn collect(decoded: &mut Decoded, requests: &mut HashMap<MessageId, usize>, item
     }
 }
 
+/// A message's own parts, before the session's decision.
+struct Parts {
+    meta: Meta,
+    frames: Vec<u64>,
+    time: Duration,
+    plaintext: Vec<u8>,
+    body: Body,
+    problems: Vec<Problem>,
+}
+
+impl Parts {
+    /// The message as the session decided it (`record`: direction, pairing, conversation,
+    /// identity), with its id and the request it answers.
+    fn shown(
+        self,
+        at: &Place,
+        id: MessageId,
+        record: crate::conv::Record,
+    ) -> (Message, MessageId, Option<MessageId>) {
+        let message = Message {
+            meta: self.meta,
+            direction: record.direction,
+            src: at.src,
+            dst: at.dst,
+            frames: self.frames,
+            time: self.time,
+            plaintext: self.plaintext,
+            body: self.body,
+            problems: self.problems,
+            pairing: Pairing {
+                response_in: Vec::new(),
+                response_to: record.response_to.map(|l| l.request.frame),
+                time: record.response_to.map(|l| l.time),
+            },
+            conversation: record.conversation,
+            peer_device: record.peer_device,
+        };
+        (message, id, record.response_to.map(|l| l.request))
+    }
+}
+
 /// One direction of a TCP connection.
 #[derive(Debug)]
 struct Half {
@@ -1012,32 +1053,22 @@ impl Decoder {
                 let seen = at.seen(self.next_id(frame), raw.time);
                 let mut problems = raw.problems;
                 let body = Body::analyse(&raw.plaintext, &mut problems);
-                let Some(record) = self.session.message(&seen, &raw.meta, &body) else {
+                let Some(mut record) = self.session.message(&seen, &raw.meta, &body) else {
                     return;
                 };
                 let mut meta = raw.meta;
                 if let Meta::Tdp(t) = &mut meta {
-                    t.encrypt_info = record.encrypt_info;
+                    t.encrypt_info = record.encrypt_info.take();
                 }
-                let message = Message {
+                let parts = Parts {
                     meta,
-                    direction: record.direction,
-                    src: at.src,
-                    dst: at.dst,
                     frames: raw.frames,
                     time: raw.time,
                     plaintext: raw.plaintext,
                     body,
                     problems,
-                    pairing: Pairing {
-                        response_in: Vec::new(),
-                        response_to: record.response_to.map(|l| l.request.frame),
-                        time: record.response_to.map(|l| l.time),
-                    },
-                    conversation: record.conversation,
-                    peer_device: record.peer_device,
                 };
-                (message, seen.id, record.response_to.map(|l| l.request))
+                parts.shown(&at, seen.id, record)
             }
             Found1::Http { at, msg, answers } => {
                 if msg.body.is_empty() {
@@ -1052,25 +1083,15 @@ impl Decoder {
                 let mut problems = msg.problems;
                 problems.extend(shown.problems);
                 let record = shown.record;
-                let message = Message {
+                let parts = Parts {
                     meta: shown.meta,
-                    direction: record.direction,
-                    src: at.src,
-                    dst: at.dst,
                     frames: msg.frames,
                     time: msg.time,
                     plaintext: shown.plaintext,
                     body: shown.body,
                     problems,
-                    pairing: Pairing {
-                        response_in: Vec::new(),
-                        response_to: record.response_to.map(|l| l.request.frame),
-                        time: record.response_to.map(|l| l.time),
-                    },
-                    conversation: record.conversation,
-                    peer_device: record.peer_device,
                 };
-                (message, seen.id, record.response_to.map(|l| l.request))
+                parts.shown(&at, seen.id, record)
             }
             Found1::Orphan {
                 at,
