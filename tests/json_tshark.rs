@@ -12,9 +12,8 @@
 
 mod common;
 
-use common::{fixture_args, par_map, stage, tshark, tshark_args_for};
+use common::{captures, fixture_args, par_map, stage, tshark, tshark_args_for};
 use kasa_decoder::wire::xor;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// `tshark -V` of a capture with the fixture's options, with the plugin's JSON tree or the
@@ -55,36 +54,15 @@ fn first_difference(fast: &str, slow: &str) -> Option<String> {
 
 /// Every capture under fixtures/, with the options of its expected file when it has one.
 fn all_captures() -> Vec<(PathBuf, Vec<String>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                if !p.ends_with("node_modules") && !p.ends_with("target") {
-                    stack.push(p);
-                }
-                continue;
-            }
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            let Some(stem) = name
-                .strip_suffix(".pcapng")
-                .or_else(|| name.strip_suffix(".pcap"))
-            else {
-                continue;
-            };
-            let stem = stem.strip_suffix(".secrets").unwrap_or(stem);
-            let expected = p.with_file_name(format!("{stem}.expected.json"));
-            let args = std::fs::read_to_string(expected)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+    captures()
+        .into_iter()
+        .map(|(p, expected)| {
+            let args = expected
                 .map(|v| tshark_args_for(&fixture_args(&v)))
                 .unwrap_or_default();
-            out.push((p, args));
-        }
-    }
-    out.sort();
-    out
+            (p, args)
+        })
+        .collect()
 }
 
 #[test]

@@ -491,11 +491,12 @@ pub fn decode(capture: &Path, extra: &[String], env: &[(&str, &str)]) -> (Output
     (out, run)
 }
 
-/// Every `fixtures/**/<name>.pcap*` that has a `<name>.expected.json`.
-pub fn fixtures() -> Vec<(PathBuf, Value)> {
+/// Every capture under `fixtures/` (`*.pcap`, `*.pcapng`; none in `node_modules` or `target`),
+/// sorted, with its expected file when it has one: `<name>.expected.json`, which
+/// `<name>.secrets.pcapng` (the same capture with its TLS secrets) shares.
+pub fn captures() -> Vec<(PathBuf, Option<Value>)> {
     let mut out = Vec::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut stack = vec![root];
+    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")];
     while let Some(dir) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(&dir) else {
             continue;
@@ -503,13 +504,7 @@ pub fn fixtures() -> Vec<(PathBuf, Value)> {
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
-                // fixtures/adversarial has its own tshark test (tests/adversarial_tshark.rs):
-                // bounds and experts there, not equality with the decoder (NUL bytes, a file
-                // cut mid-record that tshark refuses with exit 2).
-                if !p.ends_with("node_modules")
-                    && !p.ends_with("target")
-                    && !p.ends_with("adversarial")
-                {
+                if !p.ends_with("node_modules") && !p.ends_with("target") {
                     stack.push(p);
                 }
                 continue;
@@ -521,18 +516,33 @@ pub fn fixtures() -> Vec<(PathBuf, Value)> {
             else {
                 continue;
             };
-            let expected = p.with_file_name(format!("{stem}.expected.json"));
-            if let Ok(text) = std::fs::read_to_string(&expected) {
-                let json: Value = serde_json::from_str(&text).expect("expected.json is JSON");
-                // Messages inside TLS: tests/tls_tshark.rs.
-                if !expected::inside_tls(&json) {
-                    out.push((p, json));
-                }
-            }
+            let stem = stem.strip_suffix(".secrets").unwrap_or(stem);
+            let expected =
+                std::fs::read_to_string(p.with_file_name(format!("{stem}.expected.json")))
+                    .ok()
+                    .map(|t| serde_json::from_str(&t).expect("expected.json is JSON"));
+            out.push((p, expected));
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+/// Every `fixtures/**/<name>.pcap*` that has a `<name>.expected.json`, but for
+/// `fixtures/adversarial` (its own tshark test, tests/adversarial_tshark.rs: bounds and experts
+/// there, not equality with the decoder: NUL bytes, a file cut mid-record that tshark refuses
+/// with exit 2), the captures with their TLS secrets, and the messages inside TLS
+/// (tests/tls_tshark.rs).
+pub fn fixtures() -> Vec<(PathBuf, Value)> {
+    captures()
+        .into_iter()
+        .filter(|(p, _)| {
+            !p.parent().is_some_and(|d| d.ends_with("adversarial"))
+                && !p.to_string_lossy().contains(".secrets.pcap")
+        })
+        .filter_map(|(p, json)| Some((p, json?)))
+        .filter(|(_, json)| !expected::inside_tls(json))
+        .collect()
 }
 
 pub fn fixture_args(expected: &Value) -> Vec<String> {
