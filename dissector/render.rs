@@ -77,29 +77,31 @@ pub struct Wire<'p> {
 /// What the PDU-length callback learned about the PDU it cut, for the dissect call that
 /// follows: one decrypt and one cut per PDU.
 pub fn remember_cut(pinfo: Pinfo<'_>, bytes: &[u8], cut: &FrameCut) {
-    let pool = pinfo.pool();
-    let mut head = [0u8; 8];
-    let n = head.len().min(bytes.len());
-    head[..n].copy_from_slice(&bytes[..n]);
-    pinfo.set_pdu_memo(PduMemo {
-        total: cut.total,
-        head,
-        mismatch: cut.mismatch.is_some(),
-        plaintext: cut.plaintext.as_deref().map(|p| pool.slice(p)),
-    });
+    let plaintext = cut.plaintext.as_deref().map(|p| pinfo.pool().slice(p));
+    remember(pinfo, bytes, cut.total, cut.mismatch.is_some(), plaintext);
 }
 
 /// The length callback's finding for a PDU whose plaintext it did not keep (the cloud link's
 /// framings): the dissect call checks it with [`recall_cut`] instead of cutting again.
 pub fn remember_len(pinfo: Pinfo<'_>, bytes: &[u8], total: usize) {
+    remember(pinfo, bytes, total, false, None);
+}
+
+fn remember<'p>(
+    pinfo: Pinfo<'p>,
+    bytes: &[u8],
+    total: usize,
+    mismatch: bool,
+    plaintext: Option<&'p [u8]>,
+) {
     let mut head = [0u8; 8];
     let n = head.len().min(bytes.len()).min(total);
     head[..n].copy_from_slice(&bytes[..n]);
     pinfo.set_pdu_memo(PduMemo {
         total,
         head,
-        mismatch: false,
-        plaintext: None,
+        mismatch,
+        plaintext,
     });
 }
 
