@@ -16,6 +16,7 @@
 //! Nothing here panics on input, allocates beyond what a capture really holds, or uses `unsafe`.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod capture;
 pub mod conv;
 pub mod msg;
