@@ -212,9 +212,13 @@ impl<W: Write> Printer<W> {
                     udp_flows: s.udp_flows,
                     devices: s.devices,
                     malformed: s.malformed,
+                    protected_80211: s.protected_80211,
                 },
             )
         } else {
+            if s.protected_80211 > 0 {
+                writeln!(self.out, "-- {}", protected_text(s.protected_80211))?;
+            }
             writeln!(
                 self.out,
                 "-- {} messages ({} requests, {} responses) in {} TCP connections and {} UDP flows; {} devices; {} malformed; {} frames",
@@ -270,6 +274,21 @@ struct SummaryJson {
     udp_flows: usize,
     devices: usize,
     malformed: usize,
+    /// Only when some were seen: older outputs stay as they were.
+    #[serde(skip_serializing_if = "is_zero")]
+    protected_80211: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What to do about 802.11 frames this tool cannot read.
+pub fn protected_text(n: u64) -> String {
+    format!(
+        "{n} protected 802.11 data frame{} not readable here: open the capture in Wireshark with the network's WPA passphrase (Preferences › Protocols › IEEE 802.11 › Decryption keys), or capture on the wire",
+        if n == 1 { " was" } else { "s were" }
+    )
 }
 
 #[derive(Serialize)]

@@ -165,6 +165,9 @@ pub struct Stats {
     pub devices: usize,
     /// Messages with a problem worse than a note, plus problems outside messages.
     pub malformed: usize,
+    /// Protected (WEP/WPA) 802.11 data frames: unreadable here; decrypt them in Wireshark
+    /// with the network's passphrase, or capture on the wire.
+    pub protected_80211: u64,
 }
 
 /// A connection known to be a transport that cannot be read here (TLS to an endpoint a TDP
@@ -618,6 +621,8 @@ impl Decoder {
                 ),
                 L4::Udp { payload } => self.udp(&seg, payload, record.frame, record.time),
             }
+        } else if link::is_protected_dot11(record.link, record.data) {
+            self.counts.protected_80211 += 1;
         }
         let watermark = self
             .holds
