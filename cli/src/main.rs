@@ -9,6 +9,7 @@
 //! or for bad arguments; a closed pipe on stdout ends quietly with 0.
 
 mod printer;
+mod report;
 
 /// Messages are built on the decoding thread and freed on the printing thread; glibc's malloc
 /// serialises such frees on the owning arena's lock (a third of the text mode's time went to
@@ -20,9 +21,10 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use kasa_decoder::capture::{CaptureError, Config, Item, Reader, Summary, decode_stream};
 use kasa_decoder::conv::Secrets;
+use kasa_decoder::inventory::Inventory;
 use kasa_decoder::wire::aes::{AesKeys, rsa_private_key};
 use kasa_decoder::wire::klap::Credential;
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -67,6 +69,12 @@ struct Args {
     /// DER as python-kasa stores `aes_keys.private` (repeatable).
     #[arg(long = "rsa-key", value_name = "FILE")]
     rsa_keys: Vec<PathBuf>,
+    /// Instead of the messages, write a device report: per device its identity, addresses,
+    /// transports, cloud servers, who sent which commands when, the security findings, and
+    /// plots of its energy meter and state. To FILE as one self-contained HTML page; `-`
+    /// prints it as Markdown.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -104,6 +112,9 @@ fn run(args: &Args) -> io::Result<ExitCode> {
         if !config.cloud_ports.contains(&p) {
             config.cloud_ports.push(p);
         }
+    }
+    if let Some(out) = &args.report {
+        return write_report(args, &config, out);
     }
     let to_terminal = io::stdout().is_terminal();
     let several = args.captures.len() > 1;
@@ -269,6 +280,65 @@ fn decode_one(
     }
     out.send(Cmd::End(summary))?;
     Ok(stop)
+}
+
+/// `--report`: decodes every capture into its device inventory, then writes one report.
+fn write_report(args: &Args, config: &Config, out: &Path) -> io::Result<ExitCode> {
+    let mut captures = Vec::new();
+    let mut failed = false;
+    for path in &args.captures {
+        let name = path.to_string_lossy().into_owned();
+        let opened = if path.as_os_str() == "-" {
+            Reader::from_read(io::stdin(), 0)
+        } else {
+            Reader::open(path)
+        };
+        let mut reader = match opened {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("kasa-decode: {name}: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        let mut inventory = Inventory::new();
+        let decoded = decode_stream(
+            &mut reader,
+            config,
+            |_, _| {},
+            |item| -> Result<(), std::convert::Infallible> {
+                if let Item::Message { message, .. } = item {
+                    inventory.add(&message);
+                }
+                Ok(())
+            },
+        );
+        let (summary, stop) = match decoded {
+            Ok(done) => done,
+            Err(never) => match never {},
+        };
+        if let Some(e) = stop {
+            eprintln!("kasa-decode: {name}: {e}");
+            failed = true;
+        }
+        captures.push(report::Capture {
+            name,
+            report: inventory.finish(&summary),
+        });
+    }
+    if out.as_os_str() == "-" {
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(report::markdown(&captures).as_bytes())?;
+        stdout.flush()?;
+    } else {
+        std::fs::write(out, report::html(&captures))
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", out.display())))?;
+    }
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The secrets of the command line. Errors name the option, never a secret.

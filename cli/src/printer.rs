@@ -942,7 +942,7 @@ fn escaped(bytes: &[u8]) -> String {
 }
 
 /// UTC date and time with microseconds.
-fn timestamp(t: Duration) -> String {
+pub fn timestamp(t: Duration) -> String {
     let secs = t.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Howard Hinnant's days-to-civil algorithm.

@@ -19,5 +19,6 @@
 pub mod audit;
 pub mod capture;
 pub mod conv;
+pub mod inventory;
 pub mod msg;
 pub mod wire;
