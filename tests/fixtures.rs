@@ -437,17 +437,17 @@ fn every_fixture_decodes_as_expected() {
 fn unreadable_captures_exit_2_with_a_clear_message() {
     let dir = std::env::temp_dir().join(format!("kasa-decode-unreadable-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    // A pcap header for IEEE 802.11 (link type 105) and one 4-byte record.
-    let mut wifi = Vec::new();
-    for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 105, 0, 0, 4, 4] {
-        wifi.extend_from_slice(&word.to_le_bytes());
+    // A pcap header for Bluetooth HCI H4 (link type 187) and one 4-byte record.
+    let mut bluetooth = Vec::new();
+    for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 187, 0, 0, 4, 4] {
+        bluetooth.extend_from_slice(&word.to_le_bytes());
     }
-    wifi.extend_from_slice(b"abcd");
+    bluetooth.extend_from_slice(b"abcd");
     let cases: [(&str, &[u8], &str); 3] = [
         (
-            "wifi.pcap",
-            &wifi,
-            "unsupported link type 105 (IEEE 802.11)",
+            "bluetooth.pcap",
+            &bluetooth,
+            "unsupported link type 187 (Bluetooth HCI H4)",
         ),
         ("text.pcap", b"hello, world", "not a pcap or pcapng file"),
         ("empty.pcap", b"", "not a pcap or pcapng file"),

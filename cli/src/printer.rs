@@ -42,7 +42,9 @@
 //!   an earlier answer of the same device; omitted when unknown), `response_to` (a response:
 //!   the frame of its request, else null), `response_to_index` (the request's `index`, or null),
 //!   `time` (response time in seconds or null), `conversation` (index), `problems` (list of
-//!   `{"expert", "severity", "text"}`). A request does not list its responses (they come
+//!   `{"expert", "severity", "text"}`), `findings` (security findings, `{"finding",
+//!   "severity", "text"}` with `finding` the plugin's `kasa.security.*` field; omitted when
+//!   none). A request does not list its responses (they come
 //!   later); its responses are the messages whose `response_to` and `response_to_index` are its
 //!   `frame` and `index`.
 //! * `"problem"`: a problem outside any message: `frame`, `timestamp`, `transport`, `src`,
@@ -74,6 +76,7 @@
 //! Keys reuse the display-filter names of the Wireshark plugin without `kasa.`.
 
 use base64::Engine;
+use kasa_decoder::audit::{self, DeviceAudit, Finding, Level};
 use kasa_decoder::capture::{Item, Marked, Orphan, Summary};
 use kasa_decoder::conv::{CloudLink, MessageId};
 use kasa_decoder::msg::{Device, KlapStep, Message, Meta, Method, Problem, Severity, TpapStep};
@@ -91,6 +94,8 @@ pub struct Printer<W: Write> {
     method: Option<String>,
     /// The capture's name, when several are printed.
     file: Option<String>,
+    /// Follows devices across messages for the findings no single message shows.
+    audit: DeviceAudit,
 }
 
 impl<W: Write> Printer<W> {
@@ -100,12 +105,14 @@ impl<W: Write> Printer<W> {
             json,
             method,
             file: None,
+            audit: DeviceAudit::new(),
         }
     }
 
     /// The next capture of several: its name goes on every JSON line, or on a header line.
     pub fn start_file(&mut self, name: &str) -> io::Result<()> {
         self.file = Some(name.to_owned());
+        self.audit = DeviceAudit::new();
         if !self.json {
             writeln!(self.out, "== {name}")?;
         }
@@ -130,14 +137,21 @@ impl<W: Write> Printer<W> {
                 request,
                 ..
             } => {
+                // Every message is followed, shown or not.
+                let mut findings = audit::message_findings(message);
+                findings.extend(self.audit.observe(message));
                 if !self.wanted(message) {
                     return Ok(false);
                 }
                 if self.json {
-                    let data = MessageJson::new(message, *id, *request);
+                    let mut data = MessageJson::new(message, *id, *request);
+                    data.findings = findings.iter().map(FindingJson::new).collect();
                     self.line("message", &data)?;
                 } else {
                     text_message(&mut self.out, message)?;
+                    for f in &findings {
+                        writeln!(self.out, "  ! kasa.security.{}: {f}", f.kind().name())?;
+                    }
                 }
             }
             Item::Orphan(o) => {
@@ -451,6 +465,31 @@ struct MessageJson<'a> {
     secure: Option<TransportJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     device: Option<DeviceJson<'a>>,
+    /// Security findings at this message (omitted when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    findings: Vec<FindingJson>,
+}
+
+/// One security finding of a message.
+#[derive(Serialize)]
+struct FindingJson {
+    /// `kasa.security.<kind>`, the plugin's field and expert info.
+    finding: String,
+    severity: &'static str,
+    text: String,
+}
+
+impl FindingJson {
+    fn new(f: &Finding) -> Self {
+        FindingJson {
+            finding: format!("kasa.security.{}", f.kind().name()),
+            severity: match f.level() {
+                Level::Warning => "warning",
+                Level::Note => "note",
+            },
+            text: f.to_string(),
+        }
+    }
 }
 
 impl<'a> MessageJson<'a> {
@@ -509,6 +548,7 @@ impl<'a> MessageJson<'a> {
                 kind: &d.kind,
                 generated,
             }),
+            findings: Vec::new(),
         }
     }
 }

@@ -140,3 +140,28 @@ fn unreadable_capture_is_reported() {
     let (_, rc) = run(&["--report", "-", "/nonexistent/capture.pcap"]);
     assert_eq!(rc, 2);
 }
+
+#[test]
+fn findings_on_the_json_lines_of_the_switching_requests() {
+    let k = known();
+    let capture = root().join("fixtures/recorded/hs110-kasa.pcapng");
+    let (out, rc) = run(&["--json", capture.to_str().unwrap()]);
+    assert_eq!(rc, 0);
+    let mut flagged = Vec::new();
+    for line in out.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let Some(findings) = v["data"]["findings"].as_array() else {
+            continue;
+        };
+        assert_eq!(findings.len(), 1, "{line}");
+        assert_eq!(
+            findings[0]["finding"],
+            "kasa.security.unauthenticated_control"
+        );
+        assert_eq!(findings[0]["severity"], "note");
+        let src = v["data"]["src"].as_str().unwrap();
+        assert!(findings[0]["text"].as_str().unwrap().contains(src));
+        flagged.push(v["data"]["frame"].as_u64().unwrap());
+    }
+    assert_eq!(flagged, k.switches);
+}

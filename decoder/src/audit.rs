@@ -487,6 +487,18 @@ impl DeviceAudit {
         if !xor && !klap {
             return Vec::new();
         }
+        // The common case, an XOR answer of a device already followed at this address and
+        // not telling its identity anew: nothing changes, nothing is allocated.
+        if xor
+            && !klap
+            && m.body.device.is_none()
+            && self
+                .devices
+                .get(&DeviceKey::Ip(m.src.ip()))
+                .is_some_and(|s| s.xor_answer.is_some())
+        {
+            return Vec::new();
+        }
         let frame = m.frame();
         let mut keys = vec![DeviceKey::Ip(m.src.ip())];
         if let Some(mac) = mac_of(m) {

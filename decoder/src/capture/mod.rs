@@ -129,11 +129,8 @@ impl std::error::Error for CaptureError {
 
 fn link_type_name(l: u32) -> Option<&'static str> {
     Some(match l {
-        105 => "IEEE 802.11",
-        127 => "IEEE 802.11 radiotap",
         147..=162 => "user-defined",
         187 => "Bluetooth HCI H4",
-        192 => "PPI",
         9 => "PPP",
         _ => return None,
     })
