@@ -139,6 +139,7 @@ experts! {
     EI_CLOUD_UNANSWERED => (c"kasa.cloud.unanswered", Sequence, Warning, c"Connection attempt to the TP-Link cloud never answered"),
     EI_SSL_AES_TAG      => (c"kasa.ssl_aes.bad_tag", Checksum, Warning, c"SslAes Tapo_tag does not verify"),
     EI_LINKIE_MALFORMED => (c"kasa.linkie.malformed", Malformed, Error, c"Linkie body is not a form with base64, or not base64"),
+    EI_ONE_SIDED => (c"kasa.one_sided", Sequence, Note, c"Only the device's side of this connection was captured; a monitor-mode radio may miss the other direction"),
 }
 
 /// The expert info for a decoder problem. Exhaustive: a new [`Problem`] variant does not compile
@@ -164,6 +165,7 @@ pub fn expert_for(p: &Problem) -> &'static Ei {
         Problem::AesNoKey | Problem::SslAesNoKey => &EI_AES_NO_KEY,
         Problem::SslAesTag => &EI_SSL_AES_TAG,
         Problem::Linkie(_) => &EI_LINKIE_MALFORMED,
+        Problem::OneSided => &EI_ONE_SIDED,
     }
 }
 

@@ -551,6 +551,9 @@ fn plan<'p>(
         } => {
             let body = Body::analyse(plaintext, &mut problems);
             let (record, response_in) = decide(&seen, visited, &meta, &body);
+            if record.as_ref().is_some_and(|r| r.one_sided) {
+                problems.push(Problem::OneSided);
+            }
             let mut meta = meta;
             if let (Meta::Tdp(t), Some(r)) = (&mut meta, &record) {
                 t.encrypt_info = r.encrypt_info.clone();

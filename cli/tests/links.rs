@@ -95,3 +95,65 @@ fn protected_wifi_is_counted_and_explained() {
         "{text}"
     );
 }
+
+#[test]
+fn one_sided_copy_keeps_the_answers_and_says_so() {
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("fixtures/recorded/hs110-kasa.expected.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let answers: Vec<&Value> = expected["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "response")
+        .collect();
+    let copy = root().join("fixtures/links/hs110-kasa.one-sided.pcap");
+    let (lines, _, rc) = decode(&["--json"], &copy);
+    assert_eq!(rc, 0);
+    let got = messages(&lines);
+    assert_eq!(got.len(), answers.len());
+    for (g, w) in got.iter().zip(&answers) {
+        assert_eq!(g["direction"], "response");
+        assert_eq!(g["plaintext"]["text"], w["text"]);
+        assert_eq!(g["response_to"], Value::Null);
+    }
+    let noted: Vec<&Value> = got
+        .iter()
+        .copied()
+        .filter(|m| {
+            m["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["expert"] == "kasa.one_sided" && p["severity"] == "note")
+        })
+        .collect();
+    // hs110-kasa holds 4 connections with 2 or 3 exchanges each (fixtures/record/README.md):
+    // one note per connection, at its second lone answer.
+    assert_eq!(noted.len(), 4);
+    let conversations: std::collections::BTreeSet<_> =
+        noted.iter().map(|m| m["conversation"].as_u64()).collect();
+    assert_eq!(conversations.len(), 4);
+    // At the second answer of its connection (a capture that starts mid-exchange may show
+    // one lone answer; two are a one-sided capture).
+    for m in &noted {
+        let before = got
+            .iter()
+            .take_while(|x| !std::ptr::eq(**x, *m))
+            .filter(|x| x["conversation"] == m["conversation"])
+            .count();
+        assert_eq!(before, 1, "{m}");
+    }
+    // The Ethernet original, with both sides, has none.
+    let (orig, _, _) = decode(
+        &["--json"],
+        &root().join("fixtures/recorded/hs110-kasa.pcapng"),
+    );
+    assert!(
+        !orig
+            .iter()
+            .any(|l| l.to_string().contains("kasa.one_sided"))
+    );
+}

@@ -334,6 +334,10 @@ impl Parts {
         id: MessageId,
         record: crate::conv::Record,
     ) -> (Message, MessageId, Option<MessageId>) {
+        let mut problems = self.problems;
+        if record.one_sided {
+            problems.push(Problem::OneSided);
+        }
         let message = Message {
             meta: self.meta,
             direction: record.direction,
@@ -343,7 +347,7 @@ impl Parts {
             time: self.time,
             plaintext: self.plaintext,
             body: self.body,
-            problems: self.problems,
+            problems,
             pairing: Pairing {
                 response_in: Vec::new(),
                 response_to: record.response_to.map(|l| l.request.frame),

@@ -148,6 +148,10 @@ pub struct Record {
     /// A TDP reply's `encrypt_info`, decrypted with the user's RSA key of the probe it
     /// answers (or why it did not decrypt).
     pub encrypt_info: Option<Result<Vec<u8>, CryptoError>>,
+    /// This is the message where an XOR connection showed itself one-sided: its second
+    /// answer, with no request seen on it ([`Problem::OneSided`](crate::msg::Problem)). A
+    /// capture that starts in the middle of an exchange shows at most one such answer.
+    pub one_sided: bool,
 }
 
 /// An HTTP message the session recognised as KLAP or AES: what its transport said, its
@@ -178,6 +182,9 @@ struct Conv {
     device: Option<SocketAddr>,
     /// Dense number, given at the first message shown.
     number: Option<usize>,
+    /// XOR over TCP: requests, and answers while no request was seen.
+    requests: u32,
+    lone_answers: u32,
 }
 
 /// The session of one capture.
@@ -299,6 +306,8 @@ impl Session {
             admission: Admission::Unknown,
             device: None,
             number: None,
+            requests: 0,
+            lone_answers: 0,
         });
         if matches!(c.admission, Admission::Unknown | Admission::Probation) {
             c.admission = Admission::Confirmed;
@@ -331,6 +340,7 @@ impl Session {
                 response_to,
                 peer_device,
                 encrypt_info: None,
+                one_sided: false,
             },
         })
     }
@@ -424,6 +434,8 @@ impl Session {
             admission: Admission::Unknown,
             device: None,
             number: None,
+            requests: 0,
+            lone_answers: 0,
         });
         if c.admission == Admission::Unknown {
             c.admission = if passed {
@@ -515,6 +527,8 @@ impl Session {
             admission: Admission::Unknown,
             device: None,
             number: None,
+            requests: 0,
+            lone_answers: 0,
         });
         match (c.admission, seen.found) {
             (Admission::Rejected, _) => return None,
@@ -533,6 +547,17 @@ impl Session {
         }
         let (direction, device) = direction(c.device, seen, body);
         c.device = Some(device);
+        let mut one_sided = false;
+        if let Meta::XorTcp { .. } = meta {
+            match direction {
+                Direction::Request => c.requests = c.requests.saturating_add(1),
+                Direction::Response if c.requests == 0 => {
+                    c.lone_answers = c.lone_answers.saturating_add(1);
+                    one_sided = c.lone_answers == 2;
+                }
+                Direction::Response => {}
+            }
+        }
         let conversation = self.number(seen.conv, transport.is_stream());
         let response_to = self.pair(seen, meta, direction, body);
         if let (Meta::Tdp(t), Direction::Response) = (meta, direction)
@@ -565,6 +590,7 @@ impl Session {
             response_to,
             peer_device,
             encrypt_info,
+            one_sided,
         })
     }
 

@@ -64,6 +64,9 @@ pub enum Problem {
     SslAesTag,
     /// A Linkie body that is not a form with base64, or not base64.
     Linkie(crate::wire::linkie::LinkieError),
+    /// A connection shows the device's answers but none of the requests they answer: only
+    /// one direction was captured (a monitor-mode radio that missed the client's stream).
+    OneSided,
 }
 
 impl Problem {
@@ -89,6 +92,7 @@ impl Problem {
             Problem::AesNoKey | Problem::SslAesNoKey => "kasa.aes.no_key",
             Problem::SslAesTag => "kasa.ssl_aes.bad_tag",
             Problem::Linkie(_) => "kasa.linkie.malformed",
+            Problem::OneSided => "kasa.one_sided",
         }
     }
 
@@ -104,7 +108,8 @@ impl Problem {
             | Problem::KlapNoCredentials
             | Problem::KlapNoHandshake
             | Problem::AesNoKey
-            | Problem::SslAesNoKey => Severity::Note,
+            | Problem::SslAesNoKey
+            | Problem::OneSided => Severity::Note,
             Problem::Truncated { .. }
             | Problem::KlapSignature
             | Problem::KlapClientHash
@@ -199,6 +204,9 @@ impl fmt::Display for Problem {
                 f.write_str("SslAes Tapo_tag does not verify with the session's password")
             }
             Problem::Linkie(e) => write!(f, "{e}"),
+            Problem::OneSided => f.write_str(
+                "only the device's side of this connection was captured (answers, no requests); a monitor-mode radio may miss the other direction",
+            ),
         }
     }
 }
