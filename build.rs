@@ -8,7 +8,8 @@
 //! It also compiles `dissector/epan/shim.c` (the C shell that runs every throwing epan call
 //! under TRY/CATCH and holds the trampolines epan calls, see `dissector/epan/shim.h`) and
 //! `dissector/epan/secrets.c` (the UATs and the key-file preference, whose macros and callback
-//! types are C and change per version) with the `cc` crate, against the same include paths,
+//! types are C and change per version), `dissector/epan/tls.c` and `dissector/epan/stats.c` (the
+//! tap and the stats tree) with the `cc` crate, against the same include paths,
 //! into a static library linked into the plugin.
 //!
 //! Env toggles: `KASA_NO_LINK=1` skips linking libwireshark (symbols then resolve at dlopen);
@@ -25,6 +26,8 @@ const SECRETS_C: &str = "dissector/epan/secrets.c";
 const SECRETS_H: &str = "dissector/epan/secrets.h";
 const TLS_C: &str = "dissector/epan/tls.c";
 const TLS_H: &str = "dissector/epan/tls.h";
+const STATS_C: &str = "dissector/epan/stats.c";
+const STATS_H: &str = "dissector/epan/stats.h";
 const SUPPORTED_MINORS: [u32; 4] = [0, 2, 4, 6];
 
 fn fail(what: &str, detail: &dyn std::fmt::Display) -> ! {
@@ -45,6 +48,8 @@ fn main() {
     println!("cargo::rerun-if-changed={SECRETS_H}");
     println!("cargo::rerun-if-changed={TLS_C}");
     println!("cargo::rerun-if-changed={TLS_H}");
+    println!("cargo::rerun-if-changed={STATS_C}");
+    println!("cargo::rerun-if-changed={STATS_H}");
     for var in ["PKG_CONFIG_PATH", "KASA_NO_LINK", "LIBCLANG_PATH"] {
         println!("cargo::rerun-if-env-changed={var}");
     }
@@ -114,6 +119,7 @@ fn main() {
     shim.file(SHIM_C)
         .file(SECRETS_C)
         .file(TLS_C)
+        .file(STATS_C)
         .includes(&includes);
     // The TLS heuristic's `data` (WIRESHARK.md §13): a `struct tlsinfo *` where the installed
     // packet-tls.h declares that struct (4.4 and later), the session's app-handle slot before.
@@ -126,7 +132,7 @@ fn main() {
     shim.try_compile("kasa_shim").unwrap_or_else(|e| {
         fail(
             &format!(
-                "cannot compile {SHIM_C}, {SECRETS_C} and {TLS_C} (is a C compiler installed?)"
+                "cannot compile {SHIM_C}, {SECRETS_C}, {TLS_C} and {STATS_C} (is a C compiler installed?)"
             ),
             &e,
         )

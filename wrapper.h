@@ -15,5 +15,7 @@
 #include "dissector/epan/shim.h"
 /* The UATs and the key-file preference (dissector/epan/secrets.c). */
 #include "dissector/epan/secrets.h"
+/* The tap and the stats tree (dissector/epan/stats.c). */
+#include "dissector/epan/stats.h"
 /* TLS hand-off and the postdissector's field reads (dissector/epan/tls.c). */
 #include "dissector/epan/tls.h"

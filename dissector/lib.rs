@@ -16,7 +16,8 @@
 //! * [`http`]: HTTP/1.x bodies (KLAP, AES) as HTTP hands them over;
 //! * [`secrets`]: the user's credentials, AES keys and RSA key file;
 //! * [`render`]: the per-message pipeline: decoder → session → plan → columns and tree;
-//! * [`state`]: the capture's session (the decoder crate's, remembering its decisions).
+//! * [`state`]: the capture's session (the decoder crate's, remembering its decisions);
+//! * [`stats`]: the stats tree (`tshark -z kasa,tree`) over the decoder's statistics.
 #![deny(unsafe_code)]
 
 pub mod cloud;
@@ -28,6 +29,7 @@ pub mod register;
 pub mod render;
 pub mod secrets;
 pub mod state;
+pub mod stats;
 pub mod sys;
 pub mod tdp;
 pub mod tpap;

@@ -3,7 +3,7 @@
 
 use crate::epan::{self, Callbacks, Entry, Handle, PortRange, PrefBool, PrefUint};
 use crate::fields::*;
-use crate::{cloud, http, json, render, state, tpap, xor};
+use crate::{cloud, http, json, render, state, stats, tpap, xor};
 use kasa_decoder::wire::xor::DEFAULT_MAX_MESSAGE;
 
 /// What epan runs: handed over once, by `plugin_register` (in the crate root).
@@ -23,6 +23,8 @@ pub static CALLBACKS: Callbacks = Callbacks {
     postdissect,
     dissect_tls: cloud::dissect_tls,
     heur_tls: cloud::heur_tls,
+    stats_packet: stats::packet,
+    stats_cleanup: stats::cleanup,
 };
 
 /// The one postdissector: the TPAP mark and the cloud link's annotation.
@@ -94,6 +96,7 @@ pub fn register_protoinfo() {
         &cloud::ANNOTATE,
     );
     epan::register_secrets(&prefs);
+    epan::register_tap();
     epan::register_dissector(&TCP_HANDLE, c"kasa.tcp", Entry::TcpPort);
     epan::register_dissector(&TCP_CONV_HANDLE, c"kasa.tcp.heur", Entry::TcpConv);
     epan::register_dissector(&UDP_HANDLE, c"kasa.udp", Entry::UdpPort);
@@ -134,6 +137,7 @@ pub fn apply_prefs() {
 /// A new capture (or the end of one): forget everything.
 pub fn reset_state() {
     state::reset();
+    stats::reset();
     cloud::reset();
     json::read_prefs();
 }

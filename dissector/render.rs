@@ -18,6 +18,7 @@ use crate::state;
 use core::ffi::CStr;
 use kasa_decoder::conv::{Found, HttpView, MessageId, Record, Seen, Shown};
 use kasa_decoder::msg::{self, Body, Direction, KlapStep, Meta, Problem, TpapStep, Transport};
+use kasa_decoder::stats::{Identity, MethodSample, Sample};
 use kasa_decoder::wire::tdp::TdpHeader;
 use kasa_decoder::wire::xor::{self, FrameCut, HEADER_LEN};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -135,6 +136,8 @@ struct Plan<'p> {
     detailed: bool,
     /// `KASA_TEST_THROW` matched this message.
     test_throw: bool,
+    /// The `kasa` tap's record, when someone listens.
+    tap: Option<&'p Sample<'p>>,
 }
 
 /// What the transport said, as shown (pool data).
@@ -464,6 +467,9 @@ pub fn show<'p>(
                 Source::At(at) if !plaintext.is_empty() => c.tvb.subset(at, plaintext.len()),
                 _ => None,
             };
+            if let Some(sample) = plan.tap {
+                pinfo.tap(sample);
+            }
             render(c, span, text, plaintext, plan)?;
             Ok(true)
         }
@@ -643,6 +649,7 @@ fn plan<'p>(
         json_ok: body.json_ok,
         detailed: want_tree,
         test_throw,
+        tap: epan::tapping().then(|| tap_sample(pool, seen.id, &meta, &body, &record)),
     };
     if !want_tree {
         return Some((plan, plaintext, source));
@@ -689,6 +696,43 @@ fn plan<'p>(
     plan.response_in = pool.slice(&response_in);
     plan.response_to = record.response_to.map(|l| (l.request.frame as u32, l.time));
     Some((plan, plaintext, source))
+}
+
+/// The statistics' record of a message (`crate::stats`), in the packet's pool.
+fn tap_sample<'p>(
+    pool: Pool<'p>,
+    id: MessageId,
+    meta: &Meta,
+    body: &Body,
+    record: &Record,
+) -> &'p Sample<'p> {
+    let text = |c: &'p CStr| c.to_str().unwrap_or("");
+    let methods: Vec<MethodSample<'p>> = body
+        .methods
+        .iter()
+        .map(|m| MethodSample {
+            name: text(pool.format(|w| write!(w, "{}", m.display_name()))),
+            err_code: m.err_code,
+        })
+        .collect();
+    let identity = body
+        .device
+        .as_ref()
+        .or(record.peer_device.as_deref())
+        .map(|d| Identity {
+            model: d.model.as_deref().map(|s| text(pool.cstr(s))),
+            alias: d.alias.as_deref().map(|s| text(pool.cstr(s))),
+        });
+    let sample = Sample {
+        id,
+        direction: record.direction,
+        transport: meta.transport(),
+        device: record.device,
+        identity,
+        methods: pool.slice(&methods),
+        response_to: record.response_to,
+    };
+    &pool.slice(core::slice::from_ref(&sample))[0]
 }
 
 /// The transport's own fields: spans are into the dissected tvb (the XOR PDU, the TDP

@@ -22,6 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kasa_decoder::capture::{CaptureError, Config, Item, Reader, Summary, decode_stream};
 use kasa_decoder::conv::Secrets;
 use kasa_decoder::inventory::Inventory;
+use kasa_decoder::stats::Accumulator;
 use kasa_decoder::wire::aes::{AesKeys, rsa_private_key};
 use kasa_decoder::wire::klap::Credential;
 use std::io::{self, IsTerminal, Write};
@@ -44,6 +45,11 @@ struct Args {
     /// Treat this TCP and UDP port as a device port, besides 9999 (repeatable).
     #[arg(long = "port", value_name = "N")]
     ports: Vec<u16>,
+    /// Print, instead of the messages, a table per capture: per device, transport and method,
+    /// requests, responses, errors, unanswered requests and response times (the plugin's
+    /// `tshark -z kasa,tree`).
+    #[arg(long, conflicts_with_all = ["json", "method"])]
+    stats: bool,
     /// Only print messages carrying this method (`module.method`, or the method alone).
     #[arg(long, value_name = "NAME")]
     method: Option<String>,
@@ -122,9 +128,15 @@ fn run(args: &Args) -> io::Result<ExitCode> {
     // the 100,000-message benchmark the two halves cost about the same). Items cross in
     // batches through a bounded channel, in capture order.
     let (tx, rx) = mpsc::sync_channel::<Cmd>(CHANNEL_BATCHES);
-    let (json, method) = (args.json, args.method.clone());
+    let (json, method, stats) = (args.json, args.method.clone(), args.stats);
     std::thread::scope(|scope| {
-        let printing = scope.spawn(move || print_all(rx, json, method));
+        let printing = scope.spawn(move || {
+            if stats {
+                print_stats(rx)
+            } else {
+                print_all(rx, json, method)
+            }
+        });
         let mut out = Out {
             tx,
             batch: Vec::with_capacity(BATCH),
@@ -235,6 +247,42 @@ fn print_all(rx: mpsc::Receiver<Cmd>, json: bool, method: Option<String>) -> io:
         }
     }
     printer.flush()
+}
+
+/// `--stats`: counts every message of a capture ([`kasa_decoder::stats`]) and prints the table
+/// at its end.
+fn print_stats(rx: mpsc::Receiver<Cmd>) -> io::Result<()> {
+    use std::io::Write;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut acc = Accumulator::new();
+    for cmd in rx {
+        match cmd {
+            Cmd::Items(items) => {
+                for item in &items {
+                    if let Item::Message {
+                        message,
+                        id,
+                        request,
+                    } = item
+                    {
+                        acc.add_message(message, *id, *request);
+                    }
+                }
+            }
+            Cmd::Flush => {}
+            Cmd::StartFile(name) => writeln!(out, "== {name}")?,
+            Cmd::End(_) => {
+                let mut text = String::new();
+                let _ = std::mem::take(&mut acc).render_text(&mut text);
+                out.write_all(text.as_bytes())?;
+            }
+            Cmd::Report(text) => {
+                out.flush()?;
+                eprintln!("kasa-decode: {text}");
+            }
+        }
+    }
+    out.flush()
 }
 
 /// Decodes one capture (`-`: standard input) and hands its items to the printing thread.

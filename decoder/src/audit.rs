@@ -582,6 +582,7 @@ mod tests {
             problems,
             pairing: Pairing::default(),
             conversation: 0,
+            device: "192.0.2.20:9999".parse().unwrap(),
             peer_device: None,
         }
     }

@@ -186,10 +186,7 @@ impl Inventory {
             // name no identity: the link itself is attributed in `finish`.
             return;
         }
-        let device_side = match m.direction {
-            Direction::Request => m.dst,
-            Direction::Response => m.src,
-        };
+        let device_side = m.device;
         let identity = m
             .body
             .device
@@ -541,6 +538,7 @@ mod tests {
             problems,
             pairing: Pairing::default(),
             conversation: 0,
+            device,
             peer_device: None,
         }
     }

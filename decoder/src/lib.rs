@@ -11,7 +11,9 @@
 //!   ([`conv::StreamDecoder`]), and the [`conv::Session`] that decides admission, direction,
 //!   pairing and device identity for every front end (the plugin and `kasa-decode` alike);
 //! * [`capture`]: pcap/pcapng replay down to TCP and UDP payloads, and the [`capture::Decoder`]
-//!   that turns a whole capture into messages.
+//!   that turns a whole capture into messages;
+//! * [`stats`]: counts per device, transport and method (`kasa-decode --stats`, the plugin's
+//!   stats tree).
 //!
 //! Nothing here panics on input, allocates beyond what a capture really holds, or uses `unsafe`.
 #![forbid(unsafe_code)]
@@ -21,4 +23,5 @@ pub mod capture;
 pub mod conv;
 pub mod inventory;
 pub mod msg;
+pub mod stats;
 pub mod wire;

@@ -8,9 +8,11 @@
 //! the shim).
 
 use super::http::{self, HttpCtx};
+use super::stats::StatsTree;
 use super::{CBool, Call, Pinfo, TcpInfo, Thrown, TlsSlot, Tree, Tvb, shim};
 use crate::sys;
 use core::ffi::{c_int, c_uint, c_void};
+use kasa_decoder::stats::Sample;
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
@@ -85,6 +87,10 @@ pub struct Callbacks {
     /// The heuristic on the `tls` list: whether the record was claimed (and dissected); a
     /// claim stores the plugin's handle in the [`TlsSlot`].
     pub heur_tls: fn(&Call<'_>, TlsSlot) -> bool,
+    /// A record of the `kasa` tap for a stats tree.
+    pub stats_packet: fn(StatsTree<'_>, &Sample<'_>),
+    /// A stats tree ([`StatsTree::key`]) is freed.
+    pub stats_cleanup: fn(usize),
 }
 
 static CALLBACKS: OnceLock<&'static Callbacks> = OnceLock::new();
@@ -95,7 +101,7 @@ pub(super) fn callbacks() -> Option<&'static Callbacks> {
 
 /// What the exported `plugin_register` runs (the crate root wires in the plugin's table):
 /// keeps the callbacks, hands the shim its Rust entry points, and registers the protocol
-/// plugin, nothing else.
+/// plugin and the tap plugin (the stats tree), nothing else.
 pub fn register_plugin(callbacks: &'static Callbacks) {
     set_quiet_panic_hook();
     let _ = CALLBACKS.set(callbacks);
@@ -124,6 +130,7 @@ pub fn register_plugin(callbacks: &'static Callbacks) {
         sys::kasa_shim_set_entries(&entries);
         sys::proto_register_plugin(&PLUGIN);
     }
+    super::stats::register_stats_plugin();
 }
 
 /// `WS_PLUGIN_DESC_DISSECTOR`; read by Wireshark 4.4 and later, ignored before.

@@ -25,6 +25,7 @@
 mod exports;
 mod http;
 mod secrets;
+mod stats;
 
 pub use exports::{
     Callbacks, PduCtx, Via, internal_error_text, register_plugin, set_quiet_panic_hook,
@@ -34,6 +35,7 @@ pub use http::{HttpCtx, HttpKind, add_http_hooks, register_http};
 pub use secrets::{
     aes_keys, credentials, register_secrets, release_secrets, rsa_key_path, secrets_generation,
 };
+pub use stats::{Node, StatsTree, register_tap, tapping};
 
 /// epan threw inside a shim wrapper (or an exception was already pending, and epan was not
 /// called). The exception is pending in the shim; the C trampoline that called the current

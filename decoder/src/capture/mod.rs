@@ -354,6 +354,7 @@ impl Parts {
                 time: record.response_to.map(|l| l.time),
             },
             conversation: record.conversation,
+            device: record.device,
             peer_device: record.peer_device,
         };
         (message, id, record.response_to.map(|l| l.request))

@@ -371,6 +371,8 @@ pub struct Message {
     pub pairing: Pairing,
     /// Index of the connection or UDP flow this message belongs to.
     pub conversation: usize,
+    /// The device's endpoint, as the session decided it.
+    pub device: SocketAddr,
     /// The device this message goes to or comes from, as an earlier `get_sysinfo` answer
     /// identified it (`None` when the message carries the identity itself).
     pub peer_device: Option<Arc<Device>>,
