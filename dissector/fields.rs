@@ -3,6 +3,7 @@
 
 use crate::epan::{Ei, Ett, ExpertDef, FieldDef, Group, Hf, Kind, Level};
 use core::ffi::CStr;
+use kasa_decoder::audit;
 use kasa_decoder::msg::{Problem, Transport};
 
 macro_rules! fields {
@@ -113,6 +114,11 @@ fields! {
     LINKIE_FIELD  => (c"Form field", c"kasa.linkie.field", String, c"The form field that carries a Linkie request (content)."),
     LINKIE_B64_LEN => (c"Base64 length", c"kasa.linkie.b64_len", U32, c"Characters of base64 text (a request's after percent-decoding)."),
     LINKIE_CLEAR  => (c"Clear response", c"kasa.linkie.clear", Bool, c"The Linkie answer is clear JSON (a device's error answer), not base64 of XOR."),
+    SEC_CLEAR_SECRET => (c"Secret sent readably", c"kasa.security.clear_secret", String, c"A password, passphrase or key sent under the reversible XOR cipher (or in clear TDP): names the kind of secret and its JSON key, never its value."),
+    SEC_CLOUD_REDIRECT => (c"Cloud server redirected", c"kasa.security.cloud_redirect", String, c"cnCloud.set_server_url: the device is told to talk to another cloud server."),
+    SEC_UNAUTH_CONTROL => (c"Unauthenticated control", c"kasa.security.unauthenticated_control", String, c"A command that changes the device's state (relay, light, reboot, reset, firmware, schedule), accepted over XOR with no authentication; names the sender."),
+    SEC_DEFAULT_ACCOUNT => (c"Default account", c"kasa.security.default_account", String, c"A KLAP or SslAes session authenticated with a publicly known default account."),
+    SEC_WEAK_PROTOCOL => (c"Weaker protocol open", c"kasa.security.weak_protocol_open", String, c"The device answers unauthenticated XOR and also announces or speaks KLAP."),
     HTTP_PROBE    => (c"HTTP access probe", c"kasa.http.probe", String, c"Test only (KASA_TEST_HTTP_PROBE set): what HTTP handed the plugin with a body."),
 }
 
@@ -139,6 +145,11 @@ experts! {
     EI_CLOUD_UNANSWERED => (c"kasa.cloud.unanswered", Sequence, Warning, c"Connection attempt to the TP-Link cloud never answered"),
     EI_SSL_AES_TAG      => (c"kasa.ssl_aes.bad_tag", Checksum, Warning, c"SslAes Tapo_tag does not verify"),
     EI_LINKIE_MALFORMED => (c"kasa.linkie.malformed", Malformed, Error, c"Linkie body is not a form with base64, or not base64"),
+    EI_SEC_CLEAR_SECRET => (c"kasa.security.clear_secret.expert", Security, Warning, c"Secret sent under a reversible cipher"),
+    EI_SEC_CLOUD_REDIRECT => (c"kasa.security.cloud_redirect.expert", Security, Warning, c"Cloud server redirected"),
+    EI_SEC_UNAUTH_CONTROL => (c"kasa.security.unauthenticated_control.expert", Security, Note, c"Unauthenticated command changes the device's state"),
+    EI_SEC_DEFAULT_ACCOUNT => (c"kasa.security.default_account.expert", Security, Warning, c"Session authenticated with a default account"),
+    EI_SEC_WEAK_PROTOCOL => (c"kasa.security.weak_protocol_open.expert", Security, Note, c"Device keeps unauthenticated XOR open beside KLAP"),
     EI_ONE_SIDED => (c"kasa.one_sided", Sequence, Note, c"Only the device's side of this connection was captured; a monitor-mode radio may miss the other direction"),
 }
 
@@ -166,6 +177,17 @@ pub fn expert_for(p: &Problem) -> &'static Ei {
         Problem::SslAesTag => &EI_SSL_AES_TAG,
         Problem::Linkie(_) => &EI_LINKIE_MALFORMED,
         Problem::OneSided => &EI_ONE_SIDED,
+    }
+}
+
+/// The field and expert info of a security finding. Exhaustive, like [`expert_for`].
+pub fn finding_parts(k: audit::Kind) -> (&'static Hf, &'static Ei) {
+    match k {
+        audit::Kind::ClearSecret => (&SEC_CLEAR_SECRET, &EI_SEC_CLEAR_SECRET),
+        audit::Kind::CloudRedirect => (&SEC_CLOUD_REDIRECT, &EI_SEC_CLOUD_REDIRECT),
+        audit::Kind::UnauthenticatedControl => (&SEC_UNAUTH_CONTROL, &EI_SEC_UNAUTH_CONTROL),
+        audit::Kind::DefaultAccount => (&SEC_DEFAULT_ACCOUNT, &EI_SEC_DEFAULT_ACCOUNT),
+        audit::Kind::WeakProtocolOpen => (&SEC_WEAK_PROTOCOL, &EI_SEC_WEAK_PROTOCOL),
     }
 }
 
@@ -199,6 +221,26 @@ mod tests {
         }
         for e in EXPERTS {
             assert!(seen.insert(e.abbrev.to_str().unwrap()));
+        }
+    }
+
+    /// A finding's field is `kasa.security.<the decoder's name>`, its expert info the same
+    /// with `.expert`, at the decoder's level.
+    #[test]
+    fn finding_names_agree_with_the_decoder() {
+        for k in audit::Kind::ALL {
+            let (hf, ei) = finding_parts(k);
+            let field = FIELDS.iter().find(|f| core::ptr::eq(f.id, hf)).unwrap();
+            let expert = EXPERTS.iter().find(|e| core::ptr::eq(e.id, ei)).unwrap();
+            let want = format!("kasa.security.{}", k.name());
+            assert_eq!(field.abbrev.to_str().unwrap(), want);
+            assert_eq!(expert.abbrev.to_str().unwrap(), format!("{want}.expert"));
+            assert_eq!(expert.group, Group::Security);
+            let level = match k.level() {
+                audit::Level::Note => Level::Note,
+                audit::Level::Warning => Level::Warning,
+            };
+            assert_eq!(expert.level, level, "{want}");
         }
     }
 

@@ -131,6 +131,8 @@ struct Plan<'p> {
     response_in: &'p [u32],
     response_to: Option<(u32, Duration)>,
     problems: &'p [ProblemPlan<'p>],
+    /// Security findings: a field each (in the tree) and an expert info each (always).
+    findings: &'p [FindingPlan<'p>],
     json_ok: bool,
     /// Whether the tree parts were planned (someone looks at the plugin's fields).
     detailed: bool,
@@ -323,6 +325,13 @@ struct DevicePlan<'p> {
 }
 
 #[derive(Clone, Copy)]
+struct FindingPlan<'p> {
+    hf: &'static crate::epan::Hf,
+    ei: &'static crate::epan::Ei,
+    text: &'p CStr,
+}
+
+#[derive(Clone, Copy)]
 struct ProblemPlan<'p> {
     ei: &'static crate::epan::Ei,
     text: &'p CStr,
@@ -504,12 +513,18 @@ enum Source {
 /// another dissector table in the same pass, e.g. the UDP heuristics after the conversation's
 /// dissector declined them — is not shown: deciding it now would change what the first pass
 /// showed).
-fn decide(seen: &Seen, visited: bool, meta: &Meta, body: &Body) -> (Option<Record>, Vec<u32>) {
+fn decide(
+    seen: &Seen,
+    visited: bool,
+    meta: &Meta,
+    body: &Body,
+    plaintext: &[u8],
+) -> (Option<Record>, Vec<u32>) {
     state::with(|s| {
         let record = if visited {
             s.record(seen.id).flatten().cloned()
         } else {
-            s.message(seen, meta, body)
+            s.message(seen, meta, body, plaintext)
         };
         let response_in = match &record {
             Some(r) if r.direction == Direction::Request => {
@@ -556,7 +571,7 @@ fn plan<'p>(
             text_at,
         } => {
             let body = Body::analyse(plaintext, &mut problems);
-            let (record, response_in) = decide(&seen, visited, &meta, &body);
+            let (record, response_in) = decide(&seen, visited, &meta, &body, plaintext);
             if record.as_ref().is_some_and(|r| r.one_sided) {
                 problems.push(Problem::OneSided);
             }
@@ -632,6 +647,18 @@ fn plan<'p>(
             text: pool.cstr(&p.to_string()),
         })
         .collect();
+    let findings: Vec<FindingPlan<'p>> = record
+        .findings
+        .iter()
+        .map(|f| {
+            let (hf, ei) = finding_parts(f.kind());
+            FindingPlan {
+                hf,
+                ei,
+                text: pool.format(|w| write!(w, "{f}")),
+            }
+        })
+        .collect();
     let mut plan = Plan {
         transport: meta.transport(),
         wire: WirePlan::Xor { len_header: None },
@@ -646,6 +673,7 @@ fn plan<'p>(
         response_in: &[],
         response_to: None,
         problems: pool.slice(&problems),
+        findings: pool.slice(&findings),
         json_ok: body.json_ok,
         detailed: want_tree,
         test_throw,
@@ -1075,6 +1103,25 @@ fn render<'p>(
     }
     for p in plan.problems {
         pinfo.expert(item, p.ei, p.text)?;
+    }
+    for f in plan.findings {
+        // Under its own field where the tree is built, else under the protocol item.
+        let at = match subtree {
+            Some(tree) => {
+                let none = Span {
+                    tvb: c.tvb,
+                    offset: 0,
+                    len: 0,
+                };
+                let i = tree.string(f.hf, none, f.text)?;
+                if let Some(i) = i {
+                    i.set_generated();
+                }
+                i
+            }
+            None => None,
+        };
+        pinfo.expert(at.or(item), f.ei, f.text)?;
     }
     if plan.json_ok
         && let Some(child) = child

@@ -16,12 +16,11 @@
 mod common;
 
 use base64::Engine;
-use common::{decode, fixture_args, shown_plaintext, tshark_args_for};
+use common::{decode, fixture_args, kasa_decode, shown_plaintext, tshark_args_for};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 /// Fixtures where the two cannot agree, with the reason. Each must still differ (when one starts
 /// to match, take it off this list).
@@ -45,45 +44,6 @@ const SKIPPED: &[(&str, &str)] = &[(
     "adv_file_ends_mid_record",
     "tshark prints no -T json when the file is cut mid-record (exit 2); tests/adversarial_tshark.rs checks its summary lines",
 )];
-
-/// The CLI binary, built once for the profile of this test.
-fn kasa_decode() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-        let profile = profile_dir
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let target = profile_dir.parent().unwrap();
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args([
-            "build",
-            "-p",
-            "kasa-decode",
-            "--bin",
-            "kasa-decode",
-            "--manifest-path",
-        ])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(target);
-        if profile == "release" {
-            cmd.arg("--release");
-        } else if profile != "debug" {
-            cmd.args(["--profile", &profile]);
-        }
-        assert!(
-            cmd.status().expect("cargo build").success(),
-            "building kasa-decode failed"
-        );
-        let bin = target.join(&profile).join("kasa-decode");
-        assert!(bin.exists(), "{} missing", bin.display());
-        bin
-    })
-}
 
 /// Every fixture with an expected file, recorded, synthetic and adversarial.
 fn all_fixtures() -> Vec<(PathBuf, Value)> {

@@ -76,7 +76,7 @@
 //! Keys reuse the display-filter names of the Wireshark plugin without `kasa.`.
 
 use base64::Engine;
-use kasa_decoder::audit::{self, DeviceAudit, Finding, Level};
+use kasa_decoder::audit::{Finding, Level};
 use kasa_decoder::capture::{Item, Marked, Orphan, Summary};
 use kasa_decoder::conv::{CloudLink, MessageId};
 use kasa_decoder::msg::{Device, KlapStep, Message, Meta, Method, Problem, Severity, TpapStep};
@@ -94,8 +94,6 @@ pub struct Printer<W: Write> {
     method: Option<String>,
     /// The capture's name, when several are printed.
     file: Option<String>,
-    /// Follows devices across messages for the findings no single message shows.
-    audit: DeviceAudit,
 }
 
 impl<W: Write> Printer<W> {
@@ -105,14 +103,12 @@ impl<W: Write> Printer<W> {
             json,
             method,
             file: None,
-            audit: DeviceAudit::new(),
         }
     }
 
     /// The next capture of several: its name goes on every JSON line, or on a header line.
     pub fn start_file(&mut self, name: &str) -> io::Result<()> {
         self.file = Some(name.to_owned());
-        self.audit = DeviceAudit::new();
         if !self.json {
             writeln!(self.out, "== {name}")?;
         }
@@ -137,19 +133,16 @@ impl<W: Write> Printer<W> {
                 request,
                 ..
             } => {
-                // Every message is followed, shown or not.
-                let mut findings = audit::message_findings(message);
-                findings.extend(self.audit.observe(message));
                 if !self.wanted(message) {
                     return Ok(false);
                 }
                 if self.json {
                     let mut data = MessageJson::new(message, *id, *request);
-                    data.findings = findings.iter().map(FindingJson::new).collect();
+                    data.findings = message.findings.iter().map(FindingJson::new).collect();
                     self.line("message", &data)?;
                 } else {
                     text_message(&mut self.out, message)?;
-                    for f in &findings {
+                    for f in &message.findings {
                         writeln!(self.out, "  ! kasa.security.{}: {f}", f.kind().name())?;
                     }
                 }

@@ -11,7 +11,7 @@
 //!
 //! A finding names the kind of secret and the key that carried it, **never its value**.
 
-use crate::msg::{Call, Direction, KlapStep, Message, Meta, Method, Transport};
+use crate::msg::{Body, Call, Device, Direction, KlapStep, Message, Meta, Method, Transport};
 use core::fmt;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -294,10 +294,48 @@ fn may_hold_secret(plaintext: &[u8]) -> bool {
     })
 }
 
+/// What the checks read of a message: the parts both tools have at hand (the plugin has no
+/// [`Message`], only the session's decision and the body it analysed).
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub direction: Direction,
+    /// The sender.
+    pub src: SocketAddr,
+    /// The frame where the message completes.
+    pub frame: u64,
+    pub meta: &'a Meta,
+    pub body: &'a Body,
+    pub plaintext: &'a [u8],
+    /// The device's identity from an earlier answer, when this message does not carry it.
+    pub peer_device: Option<&'a Device>,
+}
+
+impl<'a> From<&'a Message> for Subject<'a> {
+    fn from(m: &'a Message) -> Subject<'a> {
+        Subject {
+            direction: m.direction,
+            src: m.src,
+            frame: m.frame(),
+            meta: &m.meta,
+            body: &m.body,
+            plaintext: &m.plaintext,
+            peer_device: m.peer_device.as_deref(),
+        }
+    }
+}
+
+/// Every finding at one message, in a stable order: its own ([`message_findings`]), then
+/// those `devices` shows at it. Call in capture order.
+pub fn findings(m: &Subject<'_>, devices: &mut DeviceAudit) -> Vec<Finding> {
+    let mut out = message_findings(m);
+    out.extend(devices.observe(m));
+    out
+}
+
 /// The findings of one message alone, in a stable order.
-pub fn message_findings(m: &Message) -> Vec<Finding> {
+pub fn message_findings(m: &Subject<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
-    let transport = m.transport();
+    let transport = m.meta.transport();
     let readable = matches!(
         transport,
         Transport::XorTcp | Transport::XorUdp | Transport::Tdp
@@ -306,7 +344,7 @@ pub fn message_findings(m: &Message) -> Vec<Finding> {
     if readable
         && m.direction == Direction::Request
         && m.body.json_ok
-        && may_hold_secret(&m.plaintext)
+        && may_hold_secret(m.plaintext)
     {
         secrets(m, transport, &mut out);
     }
@@ -345,16 +383,16 @@ pub fn message_findings(m: &Message) -> Vec<Finding> {
 }
 
 /// The `server` parameter of an IOT `module.method` request.
-fn server_of(m: &Message, module: &str, method: &str) -> Option<String> {
-    let v: Value = serde_json::from_slice(&m.plaintext).ok()?;
+fn server_of(m: &Subject<'_>, module: &str, method: &str) -> Option<String> {
+    let v: Value = serde_json::from_slice(m.plaintext).ok()?;
     let server = v.get(module)?.get(method)?.get("server")?.as_str()?;
     Some(cut(server))
 }
 
 /// Secrets in a readable message: every string or number value under a secret-named key,
 /// anywhere in the document, named by the IOT method (or SMART method) it belongs to.
-fn secrets(m: &Message, transport: Transport, out: &mut Vec<Finding>) {
-    let Ok(v) = serde_json::from_slice::<Value>(&m.plaintext) else {
+fn secrets(m: &Subject<'_>, transport: Transport, out: &mut Vec<Finding>) {
+    let Ok(v) = serde_json::from_slice::<Value>(m.plaintext) else {
         return;
     };
     let Value::Object(top) = &v else { return };
@@ -427,8 +465,8 @@ fn walk(v: &Value, found: &mut dyn FnMut(&str)) {
 
 /// The default account a KLAP handshake or SslAes login matched, on the message where the
 /// match shows first (the KLAP handshake1 answer, the SslAes login answer).
-fn default_account(m: &Message) -> Option<String> {
-    let auth = match &m.meta {
+fn default_account(m: &Subject<'_>) -> Option<String> {
+    let auth = match m.meta {
         Meta::Klap(k) if matches!(k.step, KlapStep::Handshake1Reply { .. }) => k.auth.as_deref(),
         Meta::Aes(a) => a
             .ssl
@@ -468,14 +506,14 @@ impl DeviceAudit {
     }
 
     /// Follows one message (in capture order); returns the findings that show at it.
-    pub fn observe(&mut self, m: &Message) -> Vec<Finding> {
-        let transport = m.transport();
+    pub fn observe(&mut self, m: &Subject<'_>) -> Vec<Finding> {
+        let transport = m.meta.transport();
         let from_device = m.direction == Direction::Response;
         if !from_device {
             return Vec::new();
         }
         let xor = matches!(transport, Transport::XorTcp | Transport::XorUdp);
-        let klap = match &m.meta {
+        let klap = match m.meta {
             Meta::Klap(_) => true,
             Meta::Tdp(t) => t
                 .discovery
@@ -499,7 +537,7 @@ impl DeviceAudit {
         {
             return Vec::new();
         }
-        let frame = m.frame();
+        let frame = m.frame;
         let mut keys = vec![DeviceKey::Ip(m.src.ip())];
         if let Some(mac) = mac_of(m) {
             keys.push(DeviceKey::Mac(mac));
@@ -539,14 +577,14 @@ impl DeviceAudit {
 }
 
 /// The device's MAC as its message tells, normalised (upper case, `:` separators).
-fn mac_of(m: &Message) -> Option<String> {
+fn mac_of(m: &Subject<'_>) -> Option<String> {
     let mac = m
         .body
         .device
         .as_ref()
         .and_then(|d| d.mac.as_deref())
-        .or_else(|| m.peer_device.as_ref().and_then(|d| d.mac.as_deref()))
-        .or_else(|| match &m.meta {
+        .or_else(|| m.peer_device.and_then(|d| d.mac.as_deref()))
+        .or_else(|| match m.meta {
             Meta::Tdp(t) => t.discovery.as_ref().and_then(|d| d.mac.as_deref()),
             _ => None,
         })?;
@@ -584,7 +622,12 @@ mod tests {
             conversation: 0,
             device: "192.0.2.20:9999".parse().unwrap(),
             peer_device: None,
+            findings: Vec::new(),
         }
+    }
+
+    fn mf(m: &Message) -> Vec<Finding> {
+        message_findings(&m.into())
     }
 
     fn xor(direction: Direction, text: &str) -> Message {
@@ -627,7 +670,7 @@ mod tests {
             Direction::Request,
             r#"{"netif":{"set_stainfo":{"ssid":"home","password":"hunter2-secret","key_type":3}}}"#,
         );
-        let f = message_findings(&m);
+        let f = mf(&m);
         assert_eq!(
             f[0],
             Finding::ClearSecret {
@@ -661,7 +704,7 @@ mod tests {
             Direction::Request,
             r#"{"cnCloud":{"bind":{"username":"me@example.com","password":"pw1"}}}"#,
         );
-        let f = message_findings(&m);
+        let f = mf(&m);
         assert!(matches!(
             &f[0],
             Finding::ClearSecret { kind: SecretKind::CloudPassword, key, .. } if key == "password"
@@ -671,7 +714,7 @@ mod tests {
             Direction::Request,
             r#"{"cnCloud":{"set_server_url":{"server":"evil.example"}}}"#,
         );
-        let f = message_findings(&m);
+        let f = mf(&m);
         assert_eq!(
             f[0],
             Finding::CloudRedirect {
@@ -685,7 +728,7 @@ mod tests {
             r#"{"smartlife.iot.common.cloud":{"set_server_url":{"server":"x"}}}"#,
         );
         assert!(matches!(
-            message_findings(&m)[0],
+            mf(&m)[0],
             Finding::CloudRedirect { .. }
         ));
     }
@@ -693,25 +736,25 @@ mod tests {
     #[test]
     fn control_only_for_state_changes_in_requests_over_xor() {
         let on = r#"{"system":{"set_relay_state":{"state":1}}}"#;
-        let f = message_findings(&xor(Direction::Request, on));
+        let f = mf(&xor(Direction::Request, on));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind(), Kind::UnauthenticatedControl);
         assert_eq!(f[0].level(), Level::Note);
         assert!(f[0].to_string().contains("192.0.2.10:50000"));
         // Reading is not a change; an answer is not a command; UDP counts too.
         assert!(
-            message_findings(&xor(Direction::Request, r#"{"system":{"get_sysinfo":{}}}"#))
+            mf(&xor(Direction::Request, r#"{"system":{"get_sysinfo":{}}}"#))
                 .is_empty()
         );
         assert!(
-            message_findings(&xor(
+            mf(&xor(
                 Direction::Response,
                 r#"{"system":{"set_relay_state":{"err_code":0}}}"#
             ))
             .is_empty()
         );
         assert_eq!(
-            message_findings(&msg(Direction::Request, Meta::XorUdp, on)).len(),
+            mf(&msg(Direction::Request, Meta::XorUdp, on)).len(),
             1
         );
         for method in [
@@ -723,7 +766,7 @@ mod tests {
             r#"{"smartlife.iot.dimmer":{"set_brightness":{"brightness":5}}}"#,
             r#"{"smartlife.iot.smartbulb.lightingservice":{"transition_light_state":{"on_off":1}}}"#,
         ] {
-            let f = message_findings(&xor(Direction::Request, method));
+            let f = mf(&xor(Direction::Request, method));
             assert_eq!(f.len(), 1, "{method}: {f:?}");
             assert_eq!(f[0].kind(), Kind::UnauthenticatedControl);
         }
@@ -731,7 +774,7 @@ mod tests {
 
     #[test]
     fn secrets_anywhere_but_not_empty_values() {
-        let f = message_findings(&xor(
+        let f = mf(&xor(
             Direction::Request,
             r#"{"x":{"y":{"deep":[{"wpa_key":"abc"}],"password":""}}}"#,
         ));
@@ -758,7 +801,7 @@ mod tests {
             klap,
             r#"{"method":"set_device_info","params":{"password":"x"}}"#,
         );
-        assert!(message_findings(&m).is_empty());
+        assert!(mf(&m).is_empty());
     }
 
     #[test]
@@ -778,14 +821,14 @@ mod tests {
         };
         let m = msg(Direction::Response, meta(reply, Some("default:kasa")), "");
         assert_eq!(
-            message_findings(&m),
+            mf(&m),
             vec![Finding::DefaultAccount {
                 transport: Transport::Klap,
                 account: "kasa".into()
             }]
         );
         let m = msg(Direction::Response, meta(reply, Some("user:1")), "");
-        assert!(message_findings(&m).is_empty());
+        assert!(mf(&m).is_empty());
         let m = msg(
             Direction::Response,
             meta(
@@ -796,7 +839,7 @@ mod tests {
             ),
             "",
         );
-        assert!(message_findings(&m).is_empty());
+        assert!(mf(&m).is_empty());
     }
 
     #[test]
@@ -819,7 +862,7 @@ mod tests {
         };
         let answer = msg(Direction::Response, meta("default:tapocamera"), "{}");
         assert_eq!(
-            message_findings(&answer),
+            mf(&answer),
             vec![Finding::DefaultAccount {
                 transport: Transport::Aes,
                 account: "tapocamera".into()
@@ -827,9 +870,9 @@ mod tests {
         );
         // The login request itself is not where the device proved the match.
         let request = msg(Direction::Request, meta("default:tapocamera"), "{}");
-        assert!(message_findings(&request).is_empty());
+        assert!(mf(&request).is_empty());
         let user = msg(Direction::Response, meta("user:1"), "{}");
-        assert!(message_findings(&user).is_empty());
+        assert!(mf(&user).is_empty());
     }
 
     #[test]
@@ -839,7 +882,7 @@ mod tests {
             Direction::Response,
             r#"{"system":{"get_sysinfo":{"mac":"50:C7:BF:00:00:01","err_code":0}}}"#,
         );
-        assert!(audit.observe(&answer).is_empty());
+        assert!(audit.observe(&Subject::from(&answer)).is_empty());
         let mut tdp = crate::msg::TdpMeta {
             header: None,
             crc_ok: None,
@@ -855,17 +898,17 @@ mod tests {
         reply.src = "192.0.2.99:20002".parse().unwrap();
         reply.frames = vec![9];
         assert_eq!(
-            audit.observe(&reply),
+            audit.observe(&Subject::from(&reply)),
             vec![Finding::WeakProtocolOpen {
                 xor_frame: 7,
                 klap_frame: 9
             }]
         );
-        assert!(audit.observe(&reply).is_empty());
-        assert!(audit.observe(&answer).is_empty());
+        assert!(audit.observe(&Subject::from(&reply)).is_empty());
+        assert!(audit.observe(&Subject::from(&answer)).is_empty());
         // A device that only answers XOR is not flagged.
         let mut other = DeviceAudit::new();
-        assert!(other.observe(&answer).is_empty());
-        assert!(other.observe(&answer).is_empty());
+        assert!(other.observe(&Subject::from(&answer)).is_empty());
+        assert!(other.observe(&Subject::from(&answer)).is_empty());
     }
 }

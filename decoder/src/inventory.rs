@@ -8,7 +8,7 @@
 //! Bounded: at most [`MAX_DEVICES`] devices, [`MAX_SAMPLES`] samples and [`MAX_COMMANDS`]
 //! listed commands per device (later ones are counted, not kept).
 
-use crate::audit::{self, DeviceAudit, Finding};
+use crate::audit::{self, Finding};
 use crate::capture::Summary;
 use crate::msg::{Body, Device, Direction, Message, Meta, Transport};
 use serde_json::Value;
@@ -101,7 +101,6 @@ pub struct Inventory {
     at_ip: HashMap<IpAddr, usize>,
     /// Every identified device seen at an address (several behind a NAT).
     identified_at: HashMap<IpAddr, BTreeSet<usize>>,
-    audit: DeviceAudit,
     /// Messages that could go to no device (the table was full).
     pub dropped: u64,
     pub first_time: Option<Duration>,
@@ -215,8 +214,6 @@ impl Inventory {
             self.dropped += 1;
             return;
         };
-        let mut findings = audit::message_findings(m);
-        findings.extend(self.audit.observe(m));
         let d = &mut self.devices[index];
         if let Some(id) = &identity {
             merge_identity(&mut d.identity, id);
@@ -228,7 +225,7 @@ impl Inventory {
         }
         d.transports.insert(m.transport());
         let frame = m.frame();
-        d.findings.extend(findings.into_iter().map(|f| (frame, f)));
+        d.findings.extend(m.findings.iter().map(|f| (frame, f.clone())));
         match m.direction {
             Direction::Request => {
                 d.requests += 1;
@@ -526,7 +523,8 @@ mod tests {
             Direction::Request => (client, device),
             Direction::Response => (device, client),
         };
-        Message {
+        // As the session would give it (one message alone: no device-level findings).
+        let mut m = Message {
             meta: Meta::XorTcp { len_header: 0 },
             direction,
             src,
@@ -540,7 +538,10 @@ mod tests {
             conversation: 0,
             device,
             peer_device: None,
-        }
+            findings: Vec::new(),
+        };
+        m.findings = audit::message_findings(&(&m).into());
+        m
     }
 
     const SYSINFO_A: &str = r#"{"system":{"get_sysinfo":{"model":"HS110(EU)","alias":"Kettle","mac":"50:C7:BF:00:00:0A","deviceId":"AAAA","sw_ver":"1.5.4","hw_ver":"2.0","relay_state":1,"err_code":0}}}"#;

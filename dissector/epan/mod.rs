@@ -186,6 +186,7 @@ pub enum Group {
     ResponseCode,
     Undecoded,
     Checksum,
+    Security,
 }
 
 /// Expert-info severities used.
@@ -314,6 +315,7 @@ pub fn register_protocol(
                     Group::ResponseCode => sys::PI_RESPONSE_CODE,
                     Group::Undecoded => sys::PI_UNDECODED,
                     Group::Checksum => sys::PI_CHECKSUM,
+                    Group::Security => sys::PI_SECURITY,
                 };
                 let severity = match e.level {
                     Level::Note => sys::PI_NOTE,

@@ -1267,3 +1267,42 @@ pub fn assert_no_differences(failures: &[String]) {
         failures.join("\n")
     );
 }
+
+/// The CLI binary, built once for the profile of this test.
+pub fn kasa_decode() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+        let profile = profile_dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let target = profile_dir.parent().unwrap();
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args([
+            "build",
+            "-p",
+            "kasa-decode",
+            "--bin",
+            "kasa-decode",
+            "--manifest-path",
+        ])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target);
+        if profile == "release" {
+            cmd.arg("--release");
+        } else if profile != "debug" {
+            cmd.args(["--profile", &profile]);
+        }
+        assert!(
+            cmd.status().expect("cargo build").success(),
+            "building kasa-decode failed"
+        );
+        let bin = target.join(&profile).join("kasa-decode");
+        assert!(bin.exists(), "{} missing", bin.display());
+        bin
+    })
+}

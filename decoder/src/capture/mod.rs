@@ -356,6 +356,7 @@ impl Parts {
             conversation: record.conversation,
             device: record.device,
             peer_device: record.peer_device,
+            findings: record.findings,
         };
         (message, id, record.response_to.map(|l| l.request))
     }
@@ -1060,7 +1061,7 @@ impl Decoder {
                 let seen = at.seen(self.next_id(frame), raw.time);
                 let mut problems = raw.problems;
                 let body = Body::analyse(&raw.plaintext, &mut problems);
-                let Some(mut record) = self.session.message(&seen, &raw.meta, &body) else {
+                let Some(mut record) = self.session.message(&seen, &raw.meta, &body, &raw.plaintext) else {
                     return;
                 };
                 let mut meta = raw.meta;

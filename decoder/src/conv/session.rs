@@ -31,6 +31,7 @@
 use super::http::HttpView;
 use super::pair::Pairer;
 use super::secure::{Classified, Secrets, Secure};
+use crate::audit::{self, DeviceAudit, Finding, Subject};
 use crate::msg::{Body, Call, Device, Dialect, Direction, Meta, Method, Problem, Transport};
 use crate::wire::crypto::CryptoError;
 use foldhash::{HashMap, HashSet};
@@ -152,6 +153,8 @@ pub struct Record {
     /// answer, with no request seen on it ([`Problem::OneSided`](crate::msg::Problem)). A
     /// capture that starts in the middle of an exchange shows at most one such answer.
     pub one_sided: bool,
+    /// The security findings that show at this message ([`crate::audit::findings`]).
+    pub findings: Vec<Finding>,
 }
 
 /// An HTTP message the session recognised as KLAP or AES: what its transport said, its
@@ -209,6 +212,8 @@ pub struct Session {
     announced: HashMap<SocketAddr, Transport>,
     /// Open SMART requests with one method (see `answered_method`).
     smart_requests: HashMap<MessageId, String>,
+    /// Devices followed for the findings no single message shows.
+    audit: DeviceAudit,
 }
 
 impl Session {
@@ -238,7 +243,10 @@ impl Session {
     /// Decides an HTTP message: `None` when it is not KLAP or AES (it stays HTTP). A request
     /// goes to the device (`seen.dst`). Call in capture order, once per message.
     pub fn http(&mut self, seen: &Seen, view: &HttpView<'_>) -> Option<Shown> {
-        let shown = self.decide_http(seen, view);
+        let mut shown = self.decide_http(seen, view);
+        if let Some(s) = &mut shown {
+            s.record.findings = self.audit(seen, &s.record, &s.meta, &s.body, &s.plaintext);
+        }
         if self.remember {
             self.shown.insert(seen.id, shown.clone());
         }
@@ -341,6 +349,7 @@ impl Session {
                 peer_device,
                 encrypt_info: None,
                 one_sided: false,
+                findings: Vec::new(),
             },
         })
     }
@@ -449,12 +458,44 @@ impl Session {
 
     /// Decides a message: `None` when it is not shown (its conversation was rejected, or a
     /// datagram on trial did not parse). Call in capture order, once per message.
-    pub fn message(&mut self, seen: &Seen, meta: &Meta, body: &Body) -> Option<Record> {
-        let record = self.decide(seen, meta, body);
+    /// `plaintext`: the message's text, which [`Body`] was analysed from (the security checks
+    /// read it).
+    pub fn message(
+        &mut self,
+        seen: &Seen,
+        meta: &Meta,
+        body: &Body,
+        plaintext: &[u8],
+    ) -> Option<Record> {
+        let mut record = self.decide(seen, meta, body);
+        if let Some(r) = &mut record {
+            r.findings = self.audit(seen, r, meta, body, plaintext);
+        }
         if self.remember {
             self.records.insert(seen.id, record.clone());
         }
         record
+    }
+
+    /// The findings at a message shown, in capture order.
+    fn audit(
+        &mut self,
+        seen: &Seen,
+        record: &Record,
+        meta: &Meta,
+        body: &Body,
+        plaintext: &[u8],
+    ) -> Vec<Finding> {
+        let subject = Subject {
+            direction: record.direction,
+            src: seen.src,
+            frame: seen.id.frame,
+            meta,
+            body,
+            plaintext,
+            peer_device: record.peer_device.as_deref(),
+        };
+        audit::findings(&subject, &mut self.audit)
     }
 
     /// What [`Session::message`] decided for `id`, in a session that remembers: `None` if it
@@ -591,6 +632,7 @@ impl Session {
             peer_device,
             encrypt_info,
             one_sided,
+            findings: Vec::new(),
         })
     }
 
@@ -743,16 +785,14 @@ mod tests {
             .message(
                 &seen(1, CLIENT, DEVICE, Found::Port, ports),
                 &TCP,
-                &body(REQ),
-            )
+                &body(REQ), REQ.as_bytes())
             .unwrap();
         assert_eq!(r1.direction, Direction::Request);
         let r2 = s
             .message(
                 &seen(3, DEVICE, CLIENT, Found::Port, (true, false)),
                 &TCP,
-                &body(RESP),
-            )
+                &body(RESP), RESP.as_bytes())
             .unwrap();
         assert_eq!(r2.direction, Direction::Response);
         assert_eq!(
@@ -768,8 +808,7 @@ mod tests {
             .message(
                 &seen(5, CLIENT, DEVICE, Found::Port, ports),
                 &TCP,
-                &body(REQ),
-            )
+                &body(REQ), REQ.as_bytes())
             .unwrap();
         let identity = r3.peer_device.as_deref().and_then(|d| d.model.as_deref());
         assert_eq!(identity, Some("HS110(EU)"));
@@ -790,7 +829,8 @@ mod tests {
             s.message(
                 &seen(1, CLIENT, DEVICE, Found::Heuristic, h),
                 &TCP,
-                &garbage
+                &garbage,
+                b"not json",
             ),
             None
         );
@@ -800,8 +840,7 @@ mod tests {
             s.message(
                 &seen(2, CLIENT, DEVICE, Found::Heuristic, h),
                 &TCP,
-                &body(REQ)
-            ),
+                &body(REQ), REQ.as_bytes()),
             None
         );
         assert!(!s.claim_stream(7, true));
@@ -822,8 +861,7 @@ mod tests {
         s.message(
             &seen(3, CLIENT, DEVICE, Found::Port, ports),
             &TCP,
-            &body(REQ),
-        );
+            &body(REQ), REQ.as_bytes());
         assert!(s.orphan(&seen(4, CLIENT, DEVICE, Found::Port, ports)));
     }
 
@@ -836,8 +874,7 @@ mod tests {
             s.message(
                 &seen(1, CLIENT, DEVICE, Found::Heuristic, h),
                 &udp,
-                &body("x")
-            ),
+                &body("x"), "x".as_bytes()),
             None
         );
         assert_eq!(s.admission(7), Admission::Unknown);
@@ -845,8 +882,7 @@ mod tests {
             s.message(
                 &seen(2, CLIENT, DEVICE, Found::Heuristic, h),
                 &udp,
-                &body(REQ)
-            )
+                &body(REQ), REQ.as_bytes())
             .is_some()
         );
         assert_eq!(s.admission(7), Admission::Confirmed);
@@ -855,8 +891,7 @@ mod tests {
             s.message(
                 &seen(3, CLIENT, DEVICE, Found::Heuristic, h),
                 &udp,
-                &body("x")
-            )
+                &body("x"), "x".as_bytes())
             .is_some()
         );
         assert_eq!(s.stats().flows, 1);
@@ -869,15 +904,13 @@ mod tests {
             s.message(
                 &seen(f, CLIENT, DEVICE, Found::Port, (false, true)),
                 &TCP,
-                &body(REQ),
-            );
+                &body(REQ), REQ.as_bytes());
         }
         let r = s
             .message(
                 &seen(1 << 20, DEVICE, CLIENT, Found::Port, (true, false)),
                 &TCP,
-                &body(RESP),
-            )
+                &body(RESP), RESP.as_bytes())
             .unwrap();
         // The oldest ten were forgotten.
         assert_eq!(r.response_to.unwrap().request.frame, 10);
@@ -940,7 +973,7 @@ mod tests {
                 let ports = (src == device, dst == device);
                 let mut sn = seen(f as u64 + 1, src, dst, Found::Port, ports);
                 sn.conv = 9;
-                out = s.message(&sn, &raw.meta, &b).unwrap().encrypt_info;
+                out = s.message(&sn, &raw.meta, &b, &raw.plaintext).unwrap().encrypt_info;
             }
             out
         };
@@ -1021,7 +1054,7 @@ mod tests {
                 (true, false),
             );
             sn.conv = 100 + i as u64;
-            s.message(&sn, &raw.meta, &b).unwrap();
+            s.message(&sn, &raw.meta, &b, &raw.plaintext).unwrap();
             for port in [80, 443, 4433, 10443] {
                 let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
                 let expected = want.iter().find(|(p, _)| *p == port).map(|(_, t)| *t);
@@ -1087,7 +1120,7 @@ mod tests {
             (true, false),
         );
         sn.conv = 8;
-        s.message(&sn, &raw.meta, &b).unwrap();
+        s.message(&sn, &raw.meta, &b, &raw.plaintext).unwrap();
         assert!(s.is_tpap(device.parse().unwrap()));
 
         let tpap = |shown: Option<Shown>| match shown.map(|x| x.meta) {

@@ -376,6 +376,9 @@ pub struct Message {
     /// The device this message goes to or comes from, as an earlier `get_sysinfo` answer
     /// identified it (`None` when the message carries the identity itself).
     pub peer_device: Option<Arc<Device>>,
+    /// The security findings that show at this message (the session's
+    /// [`Record::findings`](crate::conv::Record)).
+    pub findings: Vec<crate::audit::Finding>,
 }
 
 impl Message {
