@@ -100,8 +100,9 @@ pub fn markdown(captures: &[Capture]) -> String {
                 for (frame, f) in &d.findings {
                     let _ = writeln!(
                         s,
-                        "* **{}** (frame {frame}): {}",
+                        "* **{}** (frame {frame}, `kasa.security.{}`): {}",
                         level(f.level()),
+                        f.kind().name(),
                         md(&f.to_string())
                     );
                 }
@@ -217,7 +218,8 @@ pub fn html(captures: &[Capture]) -> String {
                     let l = level(f.level());
                     let _ = writeln!(
                         s,
-                        "<li><span class=\"{l}\">{l}</span> (frame {frame}): {}</li>",
+                        "<li><span class=\"{l}\">{l}</span> (frame {frame}, <code>kasa.security.{}</code>): {}</li>",
+                        f.kind().name(),
                         esc(&f.to_string())
                     );
                 }

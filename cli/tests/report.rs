@@ -93,7 +93,9 @@ fn markdown_report_of_a_recorded_exchange() {
         assert!(md.contains(&row), "missing {row}:\n{md}");
     }
     for frame in &k.switches {
-        let line = format!("(frame {frame}): Unauthenticated command system.set_relay_state from ");
+        let line = format!(
+            "(frame {frame}, `kasa.security.unauthenticated_control`): Unauthenticated command system.set_relay_state from "
+        );
         assert!(md.contains(&line), "missing {line}:\n{md}");
     }
     assert_eq!(

@@ -727,10 +727,7 @@ mod tests {
             Direction::Request,
             r#"{"smartlife.iot.common.cloud":{"set_server_url":{"server":"x"}}}"#,
         );
-        assert!(matches!(
-            mf(&m)[0],
-            Finding::CloudRedirect { .. }
-        ));
+        assert!(matches!(mf(&m)[0], Finding::CloudRedirect { .. }));
     }
 
     #[test]
@@ -742,10 +739,7 @@ mod tests {
         assert_eq!(f[0].level(), Level::Note);
         assert!(f[0].to_string().contains("192.0.2.10:50000"));
         // Reading is not a change; an answer is not a command; UDP counts too.
-        assert!(
-            mf(&xor(Direction::Request, r#"{"system":{"get_sysinfo":{}}}"#))
-                .is_empty()
-        );
+        assert!(mf(&xor(Direction::Request, r#"{"system":{"get_sysinfo":{}}}"#)).is_empty());
         assert!(
             mf(&xor(
                 Direction::Response,
@@ -753,10 +747,7 @@ mod tests {
             ))
             .is_empty()
         );
-        assert_eq!(
-            mf(&msg(Direction::Request, Meta::XorUdp, on)).len(),
-            1
-        );
+        assert_eq!(mf(&msg(Direction::Request, Meta::XorUdp, on)).len(), 1);
         for method in [
             r#"{"system":{"reboot":{"delay":1}}}"#,
             r#"{"system":{"reset":{"delay":1}}}"#,

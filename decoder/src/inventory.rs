@@ -225,7 +225,8 @@ impl Inventory {
         }
         d.transports.insert(m.transport());
         let frame = m.frame();
-        d.findings.extend(m.findings.iter().map(|f| (frame, f.clone())));
+        d.findings
+            .extend(m.findings.iter().map(|f| (frame, f.clone())));
         match m.direction {
             Direction::Request => {
                 d.requests += 1;

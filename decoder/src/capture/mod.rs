@@ -1061,7 +1061,10 @@ impl Decoder {
                 let seen = at.seen(self.next_id(frame), raw.time);
                 let mut problems = raw.problems;
                 let body = Body::analyse(&raw.plaintext, &mut problems);
-                let Some(mut record) = self.session.message(&seen, &raw.meta, &body, &raw.plaintext) else {
+                let Some(mut record) =
+                    self.session
+                        .message(&seen, &raw.meta, &body, &raw.plaintext)
+                else {
                     return;
                 };
                 let mut meta = raw.meta;

@@ -785,14 +785,18 @@ mod tests {
             .message(
                 &seen(1, CLIENT, DEVICE, Found::Port, ports),
                 &TCP,
-                &body(REQ), REQ.as_bytes())
+                &body(REQ),
+                REQ.as_bytes(),
+            )
             .unwrap();
         assert_eq!(r1.direction, Direction::Request);
         let r2 = s
             .message(
                 &seen(3, DEVICE, CLIENT, Found::Port, (true, false)),
                 &TCP,
-                &body(RESP), RESP.as_bytes())
+                &body(RESP),
+                RESP.as_bytes(),
+            )
             .unwrap();
         assert_eq!(r2.direction, Direction::Response);
         assert_eq!(
@@ -808,7 +812,9 @@ mod tests {
             .message(
                 &seen(5, CLIENT, DEVICE, Found::Port, ports),
                 &TCP,
-                &body(REQ), REQ.as_bytes())
+                &body(REQ),
+                REQ.as_bytes(),
+            )
             .unwrap();
         let identity = r3.peer_device.as_deref().and_then(|d| d.model.as_deref());
         assert_eq!(identity, Some("HS110(EU)"));
@@ -840,7 +846,9 @@ mod tests {
             s.message(
                 &seen(2, CLIENT, DEVICE, Found::Heuristic, h),
                 &TCP,
-                &body(REQ), REQ.as_bytes()),
+                &body(REQ),
+                REQ.as_bytes()
+            ),
             None
         );
         assert!(!s.claim_stream(7, true));
@@ -861,7 +869,9 @@ mod tests {
         s.message(
             &seen(3, CLIENT, DEVICE, Found::Port, ports),
             &TCP,
-            &body(REQ), REQ.as_bytes());
+            &body(REQ),
+            REQ.as_bytes(),
+        );
         assert!(s.orphan(&seen(4, CLIENT, DEVICE, Found::Port, ports)));
     }
 
@@ -874,7 +884,9 @@ mod tests {
             s.message(
                 &seen(1, CLIENT, DEVICE, Found::Heuristic, h),
                 &udp,
-                &body("x"), "x".as_bytes()),
+                &body("x"),
+                "x".as_bytes()
+            ),
             None
         );
         assert_eq!(s.admission(7), Admission::Unknown);
@@ -882,7 +894,9 @@ mod tests {
             s.message(
                 &seen(2, CLIENT, DEVICE, Found::Heuristic, h),
                 &udp,
-                &body(REQ), REQ.as_bytes())
+                &body(REQ),
+                REQ.as_bytes()
+            )
             .is_some()
         );
         assert_eq!(s.admission(7), Admission::Confirmed);
@@ -891,7 +905,9 @@ mod tests {
             s.message(
                 &seen(3, CLIENT, DEVICE, Found::Heuristic, h),
                 &udp,
-                &body("x"), "x".as_bytes())
+                &body("x"),
+                "x".as_bytes()
+            )
             .is_some()
         );
         assert_eq!(s.stats().flows, 1);
@@ -904,13 +920,17 @@ mod tests {
             s.message(
                 &seen(f, CLIENT, DEVICE, Found::Port, (false, true)),
                 &TCP,
-                &body(REQ), REQ.as_bytes());
+                &body(REQ),
+                REQ.as_bytes(),
+            );
         }
         let r = s
             .message(
                 &seen(1 << 20, DEVICE, CLIENT, Found::Port, (true, false)),
                 &TCP,
-                &body(RESP), RESP.as_bytes())
+                &body(RESP),
+                RESP.as_bytes(),
+            )
             .unwrap();
         // The oldest ten were forgotten.
         assert_eq!(r.response_to.unwrap().request.frame, 10);
@@ -973,7 +993,10 @@ mod tests {
                 let ports = (src == device, dst == device);
                 let mut sn = seen(f as u64 + 1, src, dst, Found::Port, ports);
                 sn.conv = 9;
-                out = s.message(&sn, &raw.meta, &b, &raw.plaintext).unwrap().encrypt_info;
+                out = s
+                    .message(&sn, &raw.meta, &b, &raw.plaintext)
+                    .unwrap()
+                    .encrypt_info;
             }
             out
         };
