@@ -49,8 +49,14 @@ fn root() -> &'static Path {
 
 #[test]
 fn every_link_layer_shows_the_peers_messages() {
+    for (source, count) in [("hs110-kasa", 20), ("hs110-audit-kasa", 138)] {
+        same_messages(source, count);
+    }
+}
+
+fn same_messages(source: &str, count: usize) {
     let expected: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("fixtures/recorded/hs110-kasa.expected.json"))
+        &std::fs::read_to_string(root().join(format!("fixtures/recorded/{source}.expected.json")))
             .unwrap(),
     )
     .unwrap();
@@ -68,18 +74,23 @@ fn every_link_layer_shows_the_peers_messages() {
             format!("{}\t{}", m["frame"], methods.join(","))
         })
         .collect();
-    assert_eq!(want.len(), 20);
+    assert_eq!(want.len(), count, "{source}");
     for kind in ["pflog", "dot11", "radiotap", "ppi"] {
         let got = fields(
-            &root().join(format!("fixtures/links/hs110-kasa.{kind}.pcap")),
+            &root().join(format!("fixtures/links/{source}.{kind}.pcap")),
             "kasa",
         );
-        assert_eq!(got, want, "{kind}");
+        assert_eq!(got, want, "{source} {kind}");
     }
 }
 
 #[test]
 fn one_sided_connections_are_noted() {
+    // The audit session: one connection, 69 answers (fixtures/record/README.md).
+    let copy = root().join("fixtures/links/hs110-audit-kasa.one-sided.pcap");
+    assert_eq!(fields(&copy, "kasa.response").len(), 69);
+    assert!(fields(&copy, "kasa.request").is_empty());
+    assert_eq!(fields(&copy, "kasa.one_sided").len(), 1);
     let copy = root().join("fixtures/links/hs110-kasa.one-sided.pcap");
     // Every frame of the copy is the device's; its answers are all shown.
     assert_eq!(fields(&copy, "kasa.response").len(), 10);

@@ -1,4 +1,5 @@
-//! The capture setups of real users: the same recorded exchange (fixtures/recorded/hs110-kasa)
+//! The capture setups of real users: the same recorded exchanges (fixtures/recorded/hs110-kasa
+//! and hs110-audit-kasa)
 //! rewritten frame for frame by `fixtures/links/relink.py` into pflog (a router's pf log),
 //! bare 802.11, radiotap + 802.11 (monitor-mode WiFi) and PPI + 802.11, and a copy whose
 //! 802.11 frames are all protected (WPA without the passphrase).
@@ -10,6 +11,9 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The recordings with link-layer copies (fixtures/links/README.md).
+const SOURCES: [&str; 2] = ["hs110-kasa", "hs110-audit-kasa"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -50,9 +54,15 @@ fn summary(lines: &[Value]) -> &Value {
 
 #[test]
 fn every_link_layer_gives_the_peers_messages() {
-    let original = root().join("fixtures/recorded/hs110-kasa.pcapng");
+    for source in SOURCES {
+        same_messages(source);
+    }
+}
+
+fn same_messages(source: &str) {
+    let original = root().join(format!("fixtures/recorded/{source}.pcapng"));
     let expected: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("fixtures/recorded/hs110-kasa.expected.json"))
+        &std::fs::read_to_string(root().join(format!("fixtures/recorded/{source}.expected.json")))
             .unwrap(),
     )
     .unwrap();
@@ -61,19 +71,27 @@ fn every_link_layer_gives_the_peers_messages() {
     let (orig_lines, _, rc) = decode(&["--json"], &original);
     assert_eq!(rc, 0);
     for kind in ["pflog", "dot11", "radiotap", "ppi"] {
-        let copy = root().join(format!("fixtures/links/hs110-kasa.{kind}.pcap"));
+        let copy = root().join(format!("fixtures/links/{source}.{kind}.pcap"));
         let (lines, _, rc) = decode(&["--json"], &copy);
-        assert_eq!(rc, 0, "{kind}");
+        assert_eq!(rc, 0, "{source} {kind}");
         let got = messages(&lines);
-        assert_eq!(got.len(), want.len(), "{kind}: message count");
+        assert_eq!(got.len(), want.len(), "{source} {kind}: message count");
         for (g, w) in got.iter().zip(want) {
-            assert_eq!(g["direction"], w["direction"], "{kind}");
-            assert_eq!(g["plaintext"]["text"], w["text"], "{kind}");
-            assert_eq!(g["frame"], w["frame"], "{kind}");
-            assert_eq!(g["transport"], w["transport"], "{kind}");
+            assert_eq!(g["direction"], w["direction"], "{source} {kind}");
+            assert_eq!(g["plaintext"]["text"], w["text"], "{source} {kind}");
+            assert_eq!(g["frame"], w["frame"], "{source} {kind}");
+            assert_eq!(g["transport"], w["transport"], "{source} {kind}");
         }
-        assert_eq!(got, messages(&orig_lines), "{kind}: same lines as Ethernet");
-        assert_eq!(summary(&lines)["protected_80211"], Value::Null, "{kind}");
+        assert_eq!(
+            got,
+            messages(&orig_lines),
+            "{source} {kind}: same lines as Ethernet"
+        );
+        assert_eq!(
+            summary(&lines)["protected_80211"],
+            Value::Null,
+            "{source} {kind}"
+        );
     }
 }
 
@@ -98,8 +116,16 @@ fn protected_wifi_is_counted_and_explained() {
 
 #[test]
 fn one_sided_copy_keeps_the_answers_and_says_so() {
+    // Connections per recording (fixtures/record/README.md): hs110-kasa's client opens one
+    // per command, 4 in all; the audit session keeps one open.
+    for (source, connections) in [("hs110-kasa", 4), ("hs110-audit-kasa", 1)] {
+        one_sided(source, connections);
+    }
+}
+
+fn one_sided(source: &str, connections: usize) {
     let expected: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("fixtures/recorded/hs110-kasa.expected.json"))
+        &std::fs::read_to_string(root().join(format!("fixtures/recorded/{source}.expected.json")))
             .unwrap(),
     )
     .unwrap();
@@ -109,7 +135,7 @@ fn one_sided_copy_keeps_the_answers_and_says_so() {
         .iter()
         .filter(|m| m["direction"] == "response")
         .collect();
-    let copy = root().join("fixtures/links/hs110-kasa.one-sided.pcap");
+    let copy = root().join(format!("fixtures/links/{source}.one-sided.pcap"));
     let (lines, _, rc) = decode(&["--json"], &copy);
     assert_eq!(rc, 0);
     let got = messages(&lines);
@@ -130,12 +156,11 @@ fn one_sided_copy_keeps_the_answers_and_says_so() {
                 .any(|p| p["expert"] == "kasa.one_sided" && p["severity"] == "note")
         })
         .collect();
-    // hs110-kasa holds 4 connections with 2 or 3 exchanges each (fixtures/record/README.md):
-    // one note per connection, at its second lone answer.
-    assert_eq!(noted.len(), 4);
+    // One note per connection, at its second lone answer.
+    assert_eq!(noted.len(), connections, "{source}");
     let conversations: std::collections::BTreeSet<_> =
         noted.iter().map(|m| m["conversation"].as_u64()).collect();
-    assert_eq!(conversations.len(), 4);
+    assert_eq!(conversations.len(), connections, "{source}");
     // At the second answer of its connection (a capture that starts mid-exchange may show
     // one lone answer; two are a one-sided capture).
     for m in &noted {
@@ -149,7 +174,7 @@ fn one_sided_copy_keeps_the_answers_and_says_so() {
     // The Ethernet original, with both sides, has none.
     let (orig, _, _) = decode(
         &["--json"],
-        &root().join("fixtures/recorded/hs110-kasa.pcapng"),
+        &root().join(format!("fixtures/recorded/{source}.pcapng")),
     );
     assert!(
         !orig
