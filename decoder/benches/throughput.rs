@@ -137,7 +137,7 @@ fn ratio(path: &Path, size: u64, messages: u64) {
             stream = stream.min(time(&|| streamed(path)));
         }
     }
-    if !only.is_empty() {
+    if only == "read" || only == "decode" {
         return;
     }
     let mib = size as f64 / (1 << 20) as f64;

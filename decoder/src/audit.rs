@@ -283,14 +283,15 @@ fn is_cloud_module(module: &str) -> bool {
 /// ASCII case-insensitive.
 fn may_hold_secret(plaintext: &[u8]) -> bool {
     const NEEDLES: [&[u8]; 5] = [b"pass", b"pwd", b"psk", b"secret", b"key"];
-    (0..plaintext.len()).any(|i| {
-        let first = plaintext[i].to_ascii_lowercase();
-        NEEDLES.iter().any(|n| {
-            n[0] == first
-                && plaintext
+    // Most bytes are ruled out by one test: needles start with p, s or k (`| 0x20` folds ASCII
+    // case; other bytes it maps there fail the comparison).
+    plaintext.iter().enumerate().any(|(i, &b)| {
+        matches!(b | 0x20, b'p' | b's' | b'k')
+            && NEEDLES.iter().any(|n| {
+                plaintext
                     .get(i..i + n.len())
                     .is_some_and(|w| w.eq_ignore_ascii_case(n))
-        })
+            })
     })
 }
 
