@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::kasa_decode;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -311,39 +313,6 @@ fn parse_cli(out: &str) -> Table {
         };
         (name.to_owned(), row)
     })
-}
-
-fn kasa_decode() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let profile = profile_dir
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    let target = profile_dir.parent().unwrap();
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args([
-        "build",
-        "-p",
-        "kasa-decode",
-        "--bin",
-        "kasa-decode",
-        "--manifest-path",
-    ])
-    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-    .arg("--target-dir")
-    .arg(target);
-    if profile == "release" {
-        cmd.arg("--release");
-    } else if profile != "debug" {
-        cmd.args(["--profile", &profile]);
-    }
-    assert!(
-        cmd.status().unwrap().success(),
-        "building kasa-decode failed"
-    );
-    target.join(&profile).join("kasa-decode")
 }
 
 fn capture(fixture: &str) -> PathBuf {
