@@ -116,7 +116,7 @@ fields! {
     HTTP_PROBE    => (c"HTTP access probe", c"kasa.http.probe", String, c"Test only (KASA_TEST_HTTP_PROBE set): what HTTP handed the plugin with a body."),
 }
 
-subtrees! { ETT_KASA, ETT_DEVICE, ETT_TRANSPORT, ETT_CLOUD, ETT_JSON, ETT_JSON_OBJECT, ETT_JSON_ARRAY, ETT_JSON_MEMBER }
+subtrees! { ETT_KASA, ETT_METHOD, ETT_DEVICE, ETT_TRANSPORT, ETT_CLOUD, ETT_JSON, ETT_JSON_OBJECT, ETT_JSON_ARRAY, ETT_JSON_MEMBER }
 
 experts! {
     EI_MALFORMED_LENGTH => (c"kasa.malformed.length", Malformed, Error, c"Implausible or inconsistent length header"),

@@ -307,6 +307,11 @@ struct MethodPlan<'p> {
     name: &'p CStr,
     err_code: Option<i32>,
     err_msg: Option<&'p CStr>,
+    /// The message's device fields are read from this method's result (the first such).
+    carries_device: bool,
+    /// What the method item adds to its label: its result (` (err_code 0)`, ` (err_code -1:
+    /// module not support)`), empty for a request.
+    result_text: &'p CStr,
 }
 
 #[derive(Clone, Copy)]
@@ -662,6 +667,13 @@ fn plan<'p>(
             name: pool.format(|w| write!(w, "{}", m.display_name())),
             err_code: m.err_code.map(clamp_i32),
             err_msg: opt(&m.err_msg),
+            carries_device: m.carries_device(),
+            result_text: match (m.err_code, &m.err_msg) {
+                (Some(code), Some(msg)) => pool.format(|w| write!(w, " (err_code {code}: {msg})")),
+                (Some(code), None) => pool.format(|w| write!(w, " (err_code {code})")),
+                (None, Some(msg)) => pool.format(|w| write!(w, " ({msg})")),
+                (None, None) => c"",
+            },
         })
         .collect();
     let child_ids: Vec<&CStr> = body
@@ -1031,13 +1043,34 @@ fn render<'p>(
         if plain_len > 0 {
             tree.string(&PLAINTEXT, text, plan.plaintext)?;
         }
-        for m in plan.methods {
-            tree.string(&METHOD, text, m.name)?;
+        // One subtree per method: its result code and message, and the device fields when
+        // they are read from its result (`system.get_sysinfo`, `get_device_info`).
+        let device_in = plan
+            .device
+            .filter(|d| !d.generated)
+            .and_then(|_| plan.methods.iter().position(|m| m.carries_device));
+        for (i, m) in plan.methods.iter().enumerate() {
+            let item = tree.string(&METHOD, text, m.name)?;
+            let sub = match item {
+                Some(item) => {
+                    if !m.result_text.is_empty() {
+                        item.append_text(m.result_text)?;
+                    }
+                    item.subtree(&ETT_METHOD)?
+                }
+                None => None,
+            }
+            .unwrap_or(tree);
             if let Some(code) = m.err_code {
-                tree.int(&ERR_CODE, text, code)?;
+                sub.int(&ERR_CODE, text, code)?;
             }
             if let Some(msg) = m.err_msg {
-                tree.string(&ERR_MSG, text, msg)?;
+                sub.string(&ERR_MSG, text, msg)?;
+            }
+            if device_in == Some(i)
+                && let Some(d) = plan.device
+            {
+                render_device(sub, text, d)?;
             }
         }
         if let Some(s) = plan.context_source {
@@ -1046,24 +1079,10 @@ fn render<'p>(
         for id in plan.child_ids {
             tree.string(&CONTEXT_CHILD_ID, text, id)?;
         }
-        if let Some(d) = plan.device {
-            let at = if d.generated { none } else { text };
-            for (hf, v) in [
-                (&DEVICE_MODEL, d.model),
-                (&DEVICE_ALIAS, d.alias),
-                (&DEVICE_MAC, d.mac),
-                (&DEVICE_ID, d.id),
-                (&DEVICE_SW_VER, d.sw_ver),
-                (&DEVICE_HW_VER, d.hw_ver),
-                (&DEVICE_TYPE, d.kind),
-            ] {
-                if let Some(v) = v {
-                    let i = tree.string(hf, at, v)?;
-                    if d.generated {
-                        generated(i);
-                    }
-                }
-            }
+        if let Some(d) = plan.device
+            && device_in.is_none()
+        {
+            render_device(tree, if d.generated { none } else { text }, d)?;
         }
         for &f in plan.response_in {
             generated(tree.uint(&RESPONSE_IN, none, f)?);
@@ -1083,6 +1102,27 @@ fn render<'p>(
     {
         // Last: whatever the JSON dissector throws is rethrown as soon as we return.
         json::show(c, tree, child, plaintext)?;
+    }
+    Ok(())
+}
+
+/// The device fields (generated when they come from an earlier frame of the device).
+fn render_device<'p>(tree: Tree<'p>, at: Span<'p>, d: DevicePlan<'p>) -> Result<(), Thrown> {
+    for (hf, v) in [
+        (&DEVICE_MODEL, d.model),
+        (&DEVICE_ALIAS, d.alias),
+        (&DEVICE_MAC, d.mac),
+        (&DEVICE_ID, d.id),
+        (&DEVICE_SW_VER, d.sw_ver),
+        (&DEVICE_HW_VER, d.hw_ver),
+        (&DEVICE_TYPE, d.kind),
+    ] {
+        if let Some(v) = v
+            && let Some(i) = tree.string(hf, at, v)?
+            && d.generated
+        {
+            i.set_generated();
+        }
     }
     Ok(())
 }

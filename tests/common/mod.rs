@@ -382,6 +382,7 @@ pub fn parse_json(stdout: &[u8]) -> Run {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         for k in list(layers.get("kasa")) {
+            let k = &flatten(k);
             let experts: Vec<String> = list(k.get("_ws.expert"))
                 .iter()
                 .flat_map(|e| e.as_object().into_iter().flat_map(|o| o.keys()))
@@ -466,6 +467,37 @@ pub fn parse_json(stdout: &[u8]) -> Run {
         }
     }
     run
+}
+
+/// A layer of `-T json` with the items of its subtrees (`<abbrev>_tree` objects: one per
+/// method) lifted into it, in tree order, as the flat list they were before the subtrees
+/// (repeated keys become arrays). A nested protocol (`json`) is left as it is.
+pub fn flatten(layer: &Value) -> Value {
+    fn lift(from: &Value, into: &mut serde_json::Map<String, Value>) {
+        let Some(o) = from.as_object() else { return };
+        for (key, v) in o {
+            if key.ends_with("_tree") && key.starts_with("kasa.") {
+                for sub in list(Some(v)) {
+                    lift(sub, into);
+                }
+                continue;
+            }
+            match into.get_mut(key) {
+                None => {
+                    into.insert(key.clone(), v.clone());
+                }
+                Some(Value::Array(a)) => a.extend(list(Some(v)).into_iter().cloned()),
+                Some(old) => {
+                    let mut a = vec![old.take()];
+                    a.extend(list(Some(v)).into_iter().cloned());
+                    *old = Value::Array(a);
+                }
+            }
+        }
+    }
+    let mut out = serde_json::Map::new();
+    lift(layer, &mut out);
+    Value::Object(out)
 }
 
 /// Runs tshark two-pass on a capture and parses the kasa layer.

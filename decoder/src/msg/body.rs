@@ -112,6 +112,17 @@ impl Method {
         }
     }
 
+    /// Whether this method's result is where [`Body::device`] is read from: IOT
+    /// `system.get_sysinfo`, SMART `get_device_info`.
+    pub fn carries_device(&self) -> bool {
+        match &self.call {
+            Call::Iot { module, method } => {
+                module == "system" && method.as_deref() == Some("get_sysinfo")
+            }
+            Call::Smart { method } => method == "get_device_info",
+        }
+    }
+
     /// Whether this (a response's method) answers `request`: IOT the same module, and the same
     /// method unless the module answered as a whole; SMART the same method name. Never across
     /// dialects.
