@@ -6,11 +6,11 @@ use core::ffi::CStr;
 use kasa_decoder::msg::{Problem, Transport};
 
 macro_rules! fields {
-    ($( $id:ident => ($name:literal, $abbrev:literal, $kind:ident, $blurb:literal) ),* $(,)?) => {
+    ($( $id:ident => ($name:literal, $abbrev:literal, $kind:ident $(($($arg:tt)*))?, $blurb:literal) ),* $(,)?) => {
         $( pub static $id: Hf = Hf::new(); )*
         /// Every header field, in registration order.
         pub static FIELDS: &[FieldDef] = &[
-            $( FieldDef { id: &$id, name: $name, abbrev: $abbrev, kind: Kind::$kind, blurb: $blurb } ),*
+            $( FieldDef { id: &$id, name: $name, abbrev: $abbrev, kind: Kind::$kind $(($($arg)*))?, blurb: $blurb } ),*
         ];
     };
 }
@@ -34,16 +34,16 @@ macro_rules! experts {
 }
 
 fields! {
-    TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp, xor-udp, tdp, klap, aes (SslAes too), linkie, cloud (tpap and cloud also mark connections)."),
+    TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp, xor-udp, tdp, klap, aes (SslAes too), linkie, cloud (tpap and cloud also mark connections); shown in words (XOR over TCP, ...)."),
     LEN           => (c"Length", c"kasa.len", U32, c"The TCP length header: ciphertext bytes that follow it."),
     PLAINTEXT     => (c"Plaintext", c"kasa.plaintext", String, c"The whole decrypted text: UTF-8 as it is, invalid sequences as U+FFFD, NUL as U+2400."),
-    REQUEST       => (c"Request", c"kasa.request", Bool, c"The message goes to the device."),
-    RESPONSE      => (c"Response", c"kasa.response", Bool, c"The message comes from the device."),
+    REQUEST       => (c"Direction", c"kasa.request", Flag(c"Request (to the device)", c"Response (from the device)"), c"The message goes to the device."),
+    RESPONSE      => (c"Direction", c"kasa.response", Flag(c"Response (from the device)", c"Request (to the device)"), c"The message comes from the device."),
     METHOD        => (c"Method", c"kasa.method", String, c"module.method (IOT JSON) or the method name (SMART JSON-RPC), one per method in the message."),
     ERR_CODE      => (c"Error code", c"kasa.err_code", I32, c"err_code (IOT) or error_code (SMART) of a method result, one per result."),
     ERR_MSG       => (c"Error message", c"kasa.err_msg", String, c"err_msg (IOT) or msg (SMART) of a method result."),
-    RESPONSE_IN   => (c"Response In", c"kasa.response_in", FrameResponse, c"The response to this request is in this frame."),
-    RESPONSE_TO   => (c"Request In", c"kasa.response_to", FrameRequest, c"This is a response to the request in this frame."),
+    RESPONSE_IN   => (c"Response in frame", c"kasa.response_in", FrameResponse, c"The response to this request is in this frame."),
+    RESPONSE_TO   => (c"Request in frame", c"kasa.response_to", FrameRequest, c"This is a response to the request in this frame."),
     TIME          => (c"Response Time", c"kasa.time", RelativeTime, c"Time from the request to this response."),
     DEVICE_MODEL  => (c"Model", c"kasa.device.model", String, c"Device model, from a get_sysinfo (IOT) or get_device_info (SMART) answer."),
     DEVICE_ALIAS  => (c"Alias", c"kasa.device.alias", String, c"Device name given by its owner (IOT alias, SMART nickname decoded from base64)."),
@@ -166,6 +166,21 @@ pub fn expert_for(p: &Problem) -> &'static Ei {
         Problem::SslAesTag => &EI_SSL_AES_TAG,
         Problem::Linkie(_) => &EI_LINKIE_MALFORMED,
         Problem::OneSided => &EI_ONE_SIDED,
+    }
+}
+
+/// How a transport is shown in words (the `kasa.transport` item's label and the layer's title;
+/// the field's value, what filters compare, stays [`transport_name`]). Exhaustive.
+pub fn transport_label(t: Transport) -> &'static CStr {
+    match t {
+        Transport::XorTcp => c"XOR over TCP",
+        Transport::XorUdp => c"XOR over UDP",
+        Transport::Tdp => c"TDP discovery",
+        Transport::Klap => c"KLAP over HTTP",
+        Transport::Aes => c"AES over HTTP(S)",
+        Transport::Tpap => c"TPAP (TLS)",
+        Transport::Cloud => c"TP-Link cloud link",
+        Transport::Linkie => c"Linkie over HTTPS",
     }
 }
 

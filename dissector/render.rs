@@ -1002,7 +1002,7 @@ fn render<'p>(
     };
     let subtree = match item {
         Some(i) if plan.detailed => {
-            i.append_text(plan.item_text)?;
+            title(pinfo.pool(), i, plan.transport, plan.item_text)?;
             i.subtree(&ETT_KASA)?
         }
         _ => None,
@@ -1026,7 +1026,7 @@ fn render<'p>(
                 i.set_generated();
             }
         };
-        generated(tree.string(&TRANSPORT, none, transport_name(plan.transport))?);
+        transport_item(pinfo.pool(), tree, none, plan.transport)?;
         if plan.test_throw
             && let Some(child) = child
         {
@@ -1106,6 +1106,30 @@ fn render<'p>(
     Ok(())
 }
 
+/// The layer's title: what the frame is and how it travelled, "TP-Link Kasa Smart Home (XOR
+/// over TCP), Request system.get_sysinfo". `what` starts with ", ".
+fn title<'p>(pool: Pool<'p>, item: Item<'p>, t: Transport, what: &CStr) -> Result<(), Thrown> {
+    let label = transport_label(t).to_str().unwrap_or("");
+    item.append_text(pool.format(|w| write!(w, " ({label})")))?;
+    item.append_text(what)
+}
+
+/// The generated `kasa.transport` item: its value the filter name (`xor-tcp`), its label in
+/// words ("Transport: XOR over TCP").
+pub fn transport_item<'p>(
+    pool: Pool<'p>,
+    tree: Tree<'p>,
+    none: Span<'p>,
+    t: Transport,
+) -> Result<(), Thrown> {
+    if let Some(i) = tree.string(&TRANSPORT, none, transport_name(t))? {
+        let label = transport_label(t).to_str().unwrap_or("");
+        i.set_text(pool.format(|w| write!(w, "Transport: {label}")))?;
+        i.set_generated();
+    }
+    Ok(())
+}
+
 /// The device fields (generated when they come from an earlier frame of the device).
 fn render_device<'p>(tree: Tree<'p>, at: Span<'p>, d: DevicePlan<'p>) -> Result<(), Thrown> {
     for (hf, v) in [
@@ -1168,9 +1192,18 @@ pub fn problem_only<'p>(
         None => None,
     };
     let subtree = match item {
-        Some(i) => i.subtree(&ETT_KASA)?,
+        Some(i) => {
+            title(
+                pool,
+                i,
+                meta.transport(),
+                pool.format(|w| write!(w, ", {}", info.to_string_lossy())),
+            )?;
+            i.subtree(&ETT_KASA)?
+        }
         None => None,
     };
+    // No `kasa.transport` item: that marks a message (the title names the transport).
     if let (Some(t), Some(h)) = (subtree, meta.len_header()) {
         t.uint(
             &LEN,

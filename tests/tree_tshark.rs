@@ -167,3 +167,187 @@ fn one_subtree_per_method() {
     // hs110-kasa: fourteen methods per answer, two failing ("member not support").
     assert!(check_method_subtrees("fixtures/recorded/hs110-kasa") >= 1);
 }
+
+/// One `<proto>` or `<field>` line of tshark's PDML: its attributes, unescaped.
+#[derive(Debug, Clone)]
+struct Pdml {
+    indent: usize,
+    tag: String,
+    attrs: BTreeMap<String, String>,
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// PDML by frame number: each frame's `<proto>`/`<field>` lines in order.
+fn pdml(capture: &Path, extra: &[&str]) -> BTreeMap<u64, Vec<Pdml>> {
+    let staged = common::stage(capture);
+    let mut args = vec!["-r", staged.to_str().unwrap(), "-2", "-T", "pdml"];
+    args.extend_from_slice(extra);
+    let out = common::tshark(&args, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut frames: BTreeMap<u64, Vec<Pdml>> = BTreeMap::new();
+    let mut current = 0;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim_start();
+        let Some(rest) = t.strip_prefix('<') else {
+            continue;
+        };
+        let tag: String = rest.chars().take_while(|c| c.is_alphanumeric()).collect();
+        if tag != "proto" && tag != "field" {
+            continue;
+        }
+        let mut attrs = BTreeMap::new();
+        let mut s = &rest[tag.len()..];
+        while let Some(eq) = s.find("=\"") {
+            let name = s[..eq].trim().to_owned();
+            let after = &s[eq + 2..];
+            let Some(end) = after.find('"') else { break };
+            attrs.insert(name, unescape(&after[..end]));
+            s = &after[end + 1..];
+        }
+        if attrs.get("name").map(String::as_str) == Some("frame.number") {
+            current = attrs["show"].parse().unwrap();
+        }
+        frames
+            .entry(current)
+            .or_default()
+            .push(Pdml { indent, tag, attrs });
+    }
+    frames
+}
+
+/// The words for each transport (issue 13: plain English, not the filter values).
+fn transport_words(t: &str) -> &'static str {
+    match t {
+        "xor-tcp" => "XOR over TCP",
+        "xor-udp" => "XOR over UDP",
+        "tdp" => "TDP discovery",
+        "klap" => "KLAP over HTTP",
+        "aes" => "AES over HTTP(S)",
+        other => panic!("no words for transport {other}"),
+    }
+}
+
+/// A label as epan shows it: at most 239 bytes (ITEM_LABEL_LENGTH), cut at a character.
+fn label_matches(shown: &str, want: &str) -> bool {
+    shown == want || (shown.len() >= 200 && want.starts_with(shown))
+}
+
+/// The layer's title says what the frame is and how it travelled; direction, transport and
+/// the two links are labelled in words (the filter values stay `xor-tcp`, `1`, frame numbers).
+/// Everything from the peer's log (expected file): transport, direction, Info, links.
+#[test]
+fn titles_and_labels_in_words() {
+    for name in [
+        "fixtures/recorded/hs110-kasa",
+        "fixtures/recorded/hs100-node",
+        "fixtures/synthetic/udp_discovery_multi",
+    ] {
+        let want = expected(name);
+        let messages = common::expected::shown_messages(&want);
+        let ext = if fixture(&format!("{name}.pcapng")).exists() {
+            "pcapng"
+        } else {
+            "pcap"
+        };
+        let got = pdml(&fixture(&format!("{name}.{ext}")), &[]);
+        let mut checked = 0;
+        for m in &messages {
+            let frame = m["frame"].as_u64().unwrap();
+            let Some(info) = m.get("info").and_then(Value::as_str) else {
+                continue;
+            };
+            let transport = m["transport"].as_str().unwrap();
+            let lines = &got[&frame];
+            let title = format!(
+                "TP-Link Kasa Smart Home ({}), {info}",
+                transport_words(transport)
+            );
+            let i = lines
+                .iter()
+                .position(|l| {
+                    l.tag == "proto"
+                        && l.attrs["name"] == "kasa"
+                        && label_matches(&l.attrs["showname"], &title)
+                })
+                .unwrap_or_else(|| panic!("{name} frame {frame}: no layer titled {title:?}"));
+            // The fields of that layer: deeper than it, until the next line at its depth.
+            let depth = lines[i].indent;
+            let fields: Vec<&Pdml> = lines[i + 1..]
+                .iter()
+                .take_while(|l| l.indent > depth)
+                .collect();
+            let field = |n: &str| fields.iter().find(|l| l.attrs["name"] == n);
+            let t = field("kasa.transport").expect("kasa.transport");
+            assert_eq!(t.attrs["show"], transport, "{name} frame {frame}");
+            assert_eq!(
+                t.attrs["showname"],
+                format!("Transport: {}", transport_words(transport)),
+                "{name} frame {frame}"
+            );
+            let (key, words) = if m["direction"] == "request" {
+                ("kasa.request", "Direction: Request (to the device)")
+            } else {
+                ("kasa.response", "Direction: Response (from the device)")
+            };
+            let d = field(key).unwrap_or_else(|| panic!("{name} frame {frame}: {key}"));
+            assert_eq!(d.attrs["showname"], words, "{name} frame {frame}");
+            let frame_of = |i: &Value| messages[i.as_u64().unwrap() as usize]["frame"].clone();
+            if let Some(to) = m.get("response_to").filter(|v| !v.is_null()) {
+                let f = field("kasa.response_to").expect("kasa.response_to");
+                assert_eq!(
+                    f.attrs["showname"],
+                    format!("Request in frame: {}", frame_of(to)),
+                    "{name} frame {frame}"
+                );
+            }
+            for to in list(m.get("response_in")) {
+                let shown: Vec<&String> = fields
+                    .iter()
+                    .filter(|l| l.attrs["name"] == "kasa.response_in")
+                    .map(|l| &l.attrs["showname"])
+                    .collect();
+                let want = format!("Response in frame: {}", frame_of(to));
+                assert!(shown.contains(&&want), "{name} frame {frame}: {shown:?}");
+            }
+            checked += 1;
+        }
+        assert!(checked >= 2, "{name}: {checked} messages checked");
+    }
+}
+
+/// A PDU that is no message (a length header above the cap): the layer's title still says what
+/// it is, with its transport. The frames from the generator's input (`orphan_problems`).
+#[test]
+fn a_malformed_pdu_has_a_title() {
+    let name = "fixtures/synthetic/tcp_oversized_length";
+    let want = expected(name);
+    let got = pdml(&fixture(&format!("{name}.pcap")), &[]);
+    let orphans = want["orphan_problems"].as_array().unwrap();
+    assert!(!orphans.is_empty());
+    for o in orphans {
+        assert_eq!(o["problem"], "malformed.length");
+        let frame = o["frame"].as_u64().unwrap();
+        let titles: Vec<&String> = got[&frame]
+            .iter()
+            .filter(|l| l.tag == "proto" && l.attrs["name"] == "kasa")
+            .map(|l| &l.attrs["showname"])
+            .collect();
+        assert!(
+            titles.iter().any(|t| t
+                .starts_with("TP-Link Kasa Smart Home (XOR over TCP), Malformed: length header ")),
+            "frame {frame}: {titles:?}"
+        );
+    }
+}

@@ -150,6 +150,8 @@ pub enum Kind {
     U32,
     I32,
     Bool,
+    /// A boolean shown with its own words for true and false (a `true_false_string`).
+    Flag(&'static CStr, &'static CStr),
     /// A frame number pointing at the request.
     FrameRequest,
     /// A frame number pointing at the response.
@@ -258,6 +260,16 @@ pub fn register_protocol(
                     Kind::U32 => (sys::FT_UINT32, sys::BASE_DEC, ptr::null()),
                     Kind::I32 => (sys::FT_INT32, sys::BASE_DEC, ptr::null()),
                     Kind::Bool => (sys::FT_BOOLEAN, sys::BASE_NONE, ptr::null()),
+                    Kind::Flag(yes, no) => (
+                        sys::FT_BOOLEAN,
+                        sys::BASE_NONE,
+                        // Leaked: Wireshark keeps the pointer.
+                        Box::leak(Box::new(sys::true_false_string {
+                            true_string: yes.as_ptr(),
+                            false_string: no.as_ptr(),
+                        })) as *const sys::true_false_string
+                            as *const c_void,
+                    ),
                     Kind::FrameRequest => (
                         sys::FT_FRAMENUM,
                         sys::BASE_NONE,
@@ -1402,6 +1414,11 @@ impl<'p> Item<'p> {
     pub fn append_text(&self, text: &CStr) -> Result<(), Thrown> {
         // SAFETY: live item; the shim formats "%s" with the text (copied) and catches any throw.
         shim(unsafe { sys::kasa_shim_item_append_text(self.raw.as_ptr(), text.as_ptr()) })
+    }
+    /// Replaces the item's whole label (its value, what filters compare, is unchanged).
+    pub fn set_text(&self, text: &CStr) -> Result<(), Thrown> {
+        // SAFETY: live item; the shim formats "%s" with the text (copied) and catches any throw.
+        shim(unsafe { sys::kasa_shim_item_set_text(self.raw.as_ptr(), text.as_ptr()) })
     }
 }
 
