@@ -1097,11 +1097,18 @@ fn render<'p>(
     }
     if plan.json_ok
         && let Some(child) = child
-        && let Some(tree) = c.tree
+        && let Some(root) = c.tree
         && json::wanted(c.tree)
     {
+        // Inside the Kasa layer, as part of the message (a subtree made for it when the
+        // plugin's own items were not wanted, e.g. only a `json.*` filter refers to it).
+        let parent = match (subtree, item) {
+            (Some(t), _) => t,
+            (None, Some(i)) => i.subtree(&ETT_KASA)?.unwrap_or(root),
+            (None, None) => root,
+        };
         // Last: whatever the JSON dissector throws is rethrown as soon as we return.
-        json::show(c, tree, child, plaintext)?;
+        json::show(c, parent, child, plaintext)?;
     }
     Ok(())
 }

@@ -327,6 +327,46 @@ fn titles_and_labels_in_words() {
     }
 }
 
+/// The JSON tree is part of the message: inside the Kasa layer, never beside it.
+#[test]
+fn the_json_tree_is_inside_the_kasa_layer() {
+    let name = "fixtures/recorded/hs110-kasa";
+    let want = expected(name);
+    let got = pdml(&fixture(&format!("{name}.pcapng")), &[]);
+    let mut checked = 0;
+    for m in want["messages"].as_array().unwrap() {
+        let frame = m["frame"].as_u64().unwrap();
+        let lines = &got[&frame];
+        let kasa = lines
+            .iter()
+            .position(|l| l.tag == "proto" && l.attrs["name"] == "kasa")
+            .unwrap();
+        let json = lines
+            .iter()
+            .position(|l| l.tag == "proto" && l.attrs["name"] == "json")
+            .unwrap_or_else(|| panic!("frame {frame}: no JSON tree"));
+        assert!(json > kasa, "frame {frame}");
+        assert!(
+            lines[json].indent > lines[kasa].indent
+                && lines[kasa + 1..=json]
+                    .iter()
+                    .all(|l| l.indent > lines[kasa].indent),
+            "frame {frame}: the JSON tree under the Kasa layer"
+        );
+        // Its keys are the text's (the peer's log).
+        let text: Value = serde_json::from_str(m["text"].as_str().unwrap()).unwrap();
+        let first_key = text.as_object().unwrap().keys().next().unwrap().clone();
+        assert!(
+            lines[json..]
+                .iter()
+                .any(|l| l.attrs["name"] == "json.key" && l.attrs["show"] == first_key),
+            "frame {frame}: key {first_key}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10);
+}
+
 /// A PDU that is no message (a length header above the cap): the layer's title still says what
 /// it is, with its transport. The frames from the generator's input (`orphan_problems`).
 #[test]

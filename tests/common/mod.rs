@@ -373,7 +373,11 @@ fn text(v: &Value) -> String {
 
 /// Parses `tshark -T json --no-duplicate-keys -J kasa` output.
 pub fn parse_json(stdout: &[u8]) -> Run {
-    let frames: Value = serde_json::from_slice(stdout).expect("tshark -T json output is JSON");
+    // The JSON tree inside the Kasa layer prints the JSON dissector's strings, which carry a
+    // text's invalid UTF-8 bytes as they are: read lossily (the plugin's own fields are valid
+    // UTF-8, so they read the same either way).
+    let frames: Value = serde_json::from_str(&String::from_utf8_lossy(stdout))
+        .expect("tshark -T json output is JSON");
     let mut run = Run::default();
     for f in frames.as_array().expect("array of frames") {
         let layers = &f["_source"]["layers"];
