@@ -45,6 +45,7 @@ fields! {
     RESPONSE_IN   => (c"Response in frame", c"kasa.response_in", FrameResponse, c"The response to this request is in this frame."),
     RESPONSE_TO   => (c"Request in frame", c"kasa.response_to", FrameRequest, c"This is a response to the request in this frame."),
     TIME          => (c"Response Time", c"kasa.time", RelativeTime, c"Time from the request to this response."),
+    DUPLICATE     => (c"Copy of frame", c"kasa.duplicate", FrameOriginal, c"This datagram is a copy of the one in this frame (the same bytes between the same endpoints within 5 ms: a mirror port, an any-interface capture); a copy is not paired."),
     DEVICE_MODEL  => (c"Model", c"kasa.device.model", String, c"Device model, from a get_sysinfo (IOT) or get_device_info (SMART) answer."),
     DEVICE_ALIAS  => (c"Alias", c"kasa.device.alias", String, c"Device name given by its owner (IOT alias, SMART nickname decoded from base64)."),
     DEVICE_MAC    => (c"MAC", c"kasa.device.mac", String, c"Device MAC address as the device reports it."),
@@ -139,6 +140,7 @@ experts! {
     EI_CLOUD_UNANSWERED => (c"kasa.cloud.unanswered", Sequence, Warning, c"Connection attempt to the TP-Link cloud never answered"),
     EI_SSL_AES_TAG      => (c"kasa.ssl_aes.bad_tag", Checksum, Warning, c"SslAes Tapo_tag does not verify"),
     EI_LINKIE_MALFORMED => (c"kasa.linkie.malformed", Malformed, Error, c"Linkie body is not a form with base64, or not base64"),
+    EI_DUPLICATE => (c"kasa.duplicate.copy", Sequence, Note, c"Copy of an earlier datagram (mirror port or any-interface capture): not paired"),
     EI_ONE_SIDED => (c"kasa.one_sided", Sequence, Note, c"Only the device's side of this connection was captured; a monitor-mode radio may miss the other direction"),
 }
 

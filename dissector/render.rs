@@ -130,6 +130,8 @@ struct Plan<'p> {
     device: Option<DevicePlan<'p>>,
     response_in: &'p [u32],
     response_to: Option<(u32, Duration)>,
+    /// A copy of an earlier datagram: the original's frame.
+    duplicate_of: Option<u32>,
     problems: &'p [ProblemPlan<'p>],
     json_ok: bool,
     /// Whether the tree parts were planned (someone looks at the plugin's fields).
@@ -509,12 +511,18 @@ enum Source {
 /// another dissector table in the same pass, e.g. the UDP heuristics after the conversation's
 /// dissector declined them — is not shown: deciding it now would change what the first pass
 /// showed).
-fn decide(seen: &Seen, visited: bool, meta: &Meta, body: &Body) -> (Option<Record>, Vec<u32>) {
+fn decide(
+    seen: &Seen,
+    visited: bool,
+    meta: &Meta,
+    body: &Body,
+    bytes: &[u8],
+) -> (Option<Record>, Vec<u32>) {
     state::with(|s| {
         let record = if visited {
             s.record(seen.id).flatten().cloned()
         } else {
-            s.message(seen, meta, body)
+            s.message_of(seen, meta, body, bytes)
         };
         let response_in = match &record {
             Some(r) if r.direction == Direction::Request => {
@@ -561,7 +569,7 @@ fn plan<'p>(
             text_at,
         } => {
             let body = Body::analyse(plaintext, &mut problems);
-            let (record, response_in) = decide(&seen, visited, &meta, &body);
+            let (record, response_in) = decide(&seen, visited, &meta, &body, plaintext);
             if record.as_ref().is_some_and(|r| r.one_sided) {
                 problems.push(Problem::OneSided);
             }
@@ -650,6 +658,7 @@ fn plan<'p>(
         device: None,
         response_in: &[],
         response_to: None,
+        duplicate_of: record.duplicate_of.map(|d| d.frame as u32),
         problems: pool.slice(&problems),
         json_ok: body.json_ok,
         detailed: want_tree,
@@ -1091,9 +1100,18 @@ fn render<'p>(
             generated(tree.uint(&RESPONSE_TO, none, f)?);
             generated(tree.time(&TIME, none, t)?);
         }
+        if let Some(f) = plan.duplicate_of {
+            generated(tree.uint(&DUPLICATE, none, f)?);
+        }
     }
     for p in plan.problems {
         pinfo.expert(item, p.ei, p.text)?;
+    }
+    if let Some(f) = plan.duplicate_of {
+        let text = pinfo.pool().format(|w| {
+            write!(w, "Copy of the datagram in frame {f} (mirror port or any-interface capture): not paired")
+        });
+        pinfo.expert(item, &EI_DUPLICATE, text)?;
     }
     if plan.json_ok
         && let Some(child) = child

@@ -98,10 +98,13 @@ fn expected(fixture: &str) -> Want {
     want
 }
 
+/// Per path below the device: the count and the combined response times.
+type Sums = BTreeMap<Vec<String>, (u64, Option<(f64, f64, f64)>)>;
+
 /// The rows of every device together, by path below the device: counts add up; response times
 /// combine (the mean weighted by the counts).
 fn all_devices(table: &Table) -> Table {
-    let mut sums: BTreeMap<Vec<String>, (u64, Option<(f64, f64, f64)>)> = BTreeMap::new();
+    let mut sums: Sums = BTreeMap::new();
     for (key, row) in table {
         let e = sums.entry(key[1..].to_vec()).or_default();
         let before = e.0;

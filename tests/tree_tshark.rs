@@ -391,3 +391,153 @@ fn a_malformed_pdu_has_a_title() {
         );
     }
 }
+
+/// The CLI binary, built once for the profile of this test (as tests/cli_tshark.rs does).
+fn kasa_decode() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let profile = profile_dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let target = profile_dir.parent().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO"));
+    cmd.args(["build", "-p", "kasa-decode", "--bin", "kasa-decode"])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target);
+    if profile == "release" {
+        cmd.arg("--release");
+    } else if profile != "debug" {
+        cmd.args(["--profile", &profile]);
+    }
+    assert!(cmd.status().unwrap().success(), "building kasa-decode");
+    target.join(&profile).join("kasa-decode")
+}
+
+/// What one front end shows of a message: methods, links, copy-of.
+#[derive(Debug, Default, PartialEq)]
+struct Linked {
+    methods: Vec<String>,
+    response_to: Option<u64>,
+    response_in: Vec<u64>,
+    duplicate_of: Option<u64>,
+    copy_expert: bool,
+}
+
+/// A capture in which every frame appears twice (fixtures/dup/duplicate.py over the recorded
+/// hs300-node capture: frame n becomes frames 2n-1 and 2n, 10 µs apart). From the recording's
+/// expected file (the peers' logs): every message at its original's frame, each request paired
+/// once with its response's original; each UDP copy flagged as a copy of the original (not
+/// paired); the TCP copies are retransmissions that reassembly drops. Both front ends.
+#[test]
+fn every_datagram_twice_pairs_once_and_flags_the_copies() {
+    let want = expected("fixtures/recorded/hs300-node");
+    let messages = common::expected::shown_messages(&want);
+    let orig = |f: u64| 2 * f - 1;
+    let frame_of = |i: &Value| {
+        orig(
+            messages[i.as_u64().unwrap() as usize]["frame"]
+                .as_u64()
+                .unwrap(),
+        )
+    };
+    let mut wanted: BTreeMap<u64, Linked> = BTreeMap::new();
+    let mut udp = 0;
+    for m in &messages {
+        let f = m["frame"].as_u64().unwrap();
+        let methods: Vec<String> = list(m.get("method")).into_iter().map(text).collect();
+        wanted.insert(
+            orig(f),
+            Linked {
+                methods: methods.clone(),
+                response_to: m.get("response_to").filter(|v| !v.is_null()).map(frame_of),
+                response_in: list(m.get("response_in"))
+                    .into_iter()
+                    .map(frame_of)
+                    .collect(),
+                duplicate_of: None,
+                copy_expert: false,
+            },
+        );
+        if m["transport"] == "xor-udp" {
+            udp += 1;
+            wanted.insert(
+                orig(f) + 1,
+                Linked {
+                    methods,
+                    duplicate_of: Some(orig(f)),
+                    copy_expert: true,
+                    ..Linked::default()
+                },
+            );
+        }
+    }
+    assert!(udp >= 4, "{udp} datagrams");
+    let capture = fixture("fixtures/dup/hs300-node.doubled.pcap");
+
+    // tshark with the plugin.
+    let got: BTreeMap<u64, Linked> = kasa_layers(&capture, &[])
+        .into_iter()
+        .map(|(frame, layers)| {
+            assert_eq!(layers.len(), 1, "frame {frame}: one message");
+            let k = common::flatten(&layers[0]);
+            let num = |v: &Value| text(v).parse::<u64>().unwrap();
+            let experts: Vec<String> = list(k.get("_ws.expert"))
+                .iter()
+                .flat_map(|e| e.as_object().into_iter().flat_map(|o| o.keys().cloned()))
+                .collect();
+            (
+                frame,
+                Linked {
+                    methods: list(k.get("kasa.method")).into_iter().map(text).collect(),
+                    response_to: k.get("kasa.response_to").map(num),
+                    response_in: list(k.get("kasa.response_in"))
+                        .into_iter()
+                        .map(num)
+                        .collect(),
+                    duplicate_of: k.get("kasa.duplicate").map(num),
+                    copy_expert: experts.iter().any(|e| e == "kasa.duplicate.copy"),
+                },
+            )
+        })
+        .collect();
+    assert_eq!(got, wanted, "tshark");
+
+    // kasa-decode --json: links on the response only (`response_to`), `duplicate_of` on a copy.
+    let out = std::process::Command::new(kasa_decode())
+        .arg("--json")
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cli: BTreeMap<u64, Linked> = BTreeMap::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if v["type"] != "message" {
+            continue;
+        }
+        let d = &v["data"];
+        cli.insert(
+            d["frame"].as_u64().unwrap(),
+            Linked {
+                methods: list(d.get("method")).into_iter().map(text).collect(),
+                response_to: d["response_to"].as_u64(),
+                response_in: Vec::new(),
+                duplicate_of: d.get("duplicate_of").and_then(Value::as_u64),
+                copy_expert: d.get("duplicate_of").is_some(),
+            },
+        );
+    }
+    for (f, w) in wanted.iter_mut() {
+        w.response_in.clear();
+        assert_eq!(cli.get(f), Some(&*w), "kasa-decode frame {f}");
+    }
+    assert_eq!(cli.len(), wanted.len(), "kasa-decode: {cli:?}");
+}

@@ -156,6 +156,8 @@ pub enum Kind {
     FrameRequest,
     /// A frame number pointing at the response.
     FrameResponse,
+    /// A frame number pointing at the original of a copy.
+    FrameOriginal,
     RelativeTime,
     /// Raw bytes (seeds, hashes, signatures, ciphertext).
     Bytes,
@@ -279,6 +281,11 @@ pub fn register_protocol(
                         sys::FT_FRAMENUM,
                         sys::BASE_NONE,
                         sys::FT_FRAMENUM_RESPONSE as usize as *const c_void,
+                    ),
+                    Kind::FrameOriginal => (
+                        sys::FT_FRAMENUM,
+                        sys::BASE_NONE,
+                        sys::FT_FRAMENUM_DUP_ACK as usize as *const c_void,
                     ),
                     Kind::RelativeTime => (sys::FT_RELATIVE_TIME, sys::BASE_NONE, ptr::null()),
                     Kind::Bytes => (sys::FT_BYTES, sys::BASE_NONE, ptr::null()),

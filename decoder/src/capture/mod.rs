@@ -352,6 +352,7 @@ impl Parts {
                 response_in: Vec::new(),
                 response_to: record.response_to.map(|l| l.request.frame),
                 time: record.response_to.map(|l| l.time),
+                duplicate_of: record.duplicate_of.map(|d| d.frame),
             },
             conversation: record.conversation,
             device: record.device,
@@ -1060,7 +1061,10 @@ impl Decoder {
                 let seen = at.seen(self.next_id(frame), raw.time);
                 let mut problems = raw.problems;
                 let body = Body::analyse(&raw.plaintext, &mut problems);
-                let Some(mut record) = self.session.message(&seen, &raw.meta, &body) else {
+                let Some(mut record) =
+                    self.session
+                        .message_of(&seen, &raw.meta, &body, &raw.plaintext)
+                else {
                     return;
                 };
                 let mut meta = raw.meta;

@@ -152,6 +152,29 @@ pub struct Record {
     /// answer, with no request seen on it ([`Problem::OneSided`](crate::msg::Problem)). A
     /// capture that starts in the middle of an exchange shows at most one such answer.
     pub one_sided: bool,
+    /// This datagram is a copy of an earlier one (the same bytes between the same two
+    /// endpoints within [`DUPLICATE_WINDOW`]: a mirror port, an `any`-interface capture): the
+    /// original. A copy is left out of pairing and device identity.
+    pub duplicate_of: Option<MessageId>,
+}
+
+/// How close in time two identical datagrams of one conversation and direction must be for
+/// the second to be taken as a copy of the first (a capture that sees every datagram twice
+/// sees the copies microseconds apart; an application that repeats a request waits far
+/// longer).
+pub const DUPLICATE_WINDOW: Duration = Duration::from_millis(5);
+
+/// Recent datagrams kept for recognising copies, at most (older ones are dropped first).
+const DUPLICATE_MEMORY: usize = 1024;
+
+/// A datagram's conversation, source, destination, digest of its bytes and length.
+type DatagramKey = (ConvId, SocketAddr, SocketAddr, u64, usize);
+
+/// A datagram remembered for recognising its copies.
+#[derive(Debug, Clone, Copy)]
+struct RecentDatagram {
+    id: MessageId,
+    time: Duration,
 }
 
 /// An HTTP message the session recognised as KLAP or AES: what its transport said, its
@@ -209,6 +232,8 @@ pub struct Session {
     announced: HashMap<SocketAddr, Transport>,
     /// Open SMART requests with one method (see `answered_method`).
     smart_requests: HashMap<MessageId, String>,
+    /// Recent datagrams by (conversation, source, destination, digest of the bytes, length).
+    recent: HashMap<DatagramKey, RecentDatagram>,
 }
 
 impl Session {
@@ -341,6 +366,7 @@ impl Session {
                 peer_device,
                 encrypt_info: None,
                 one_sided: false,
+                duplicate_of: None,
             },
         })
     }
@@ -450,11 +476,101 @@ impl Session {
     /// Decides a message: `None` when it is not shown (its conversation was rejected, or a
     /// datagram on trial did not parse). Call in capture order, once per message.
     pub fn message(&mut self, seen: &Seen, meta: &Meta, body: &Body) -> Option<Record> {
-        let record = self.decide(seen, meta, body);
+        self.message_of(seen, meta, body, &[])
+    }
+
+    /// [`Session::message`] with the message's bytes as they travelled (a datagram's
+    /// ciphertext or clear text), so that a copy of a datagram seen within
+    /// [`DUPLICATE_WINDOW`] is recognised ([`Record::duplicate_of`]). Stream transports are
+    /// not judged here: TCP reassembly already drops retransmitted bytes.
+    pub fn message_of(
+        &mut self,
+        seen: &Seen,
+        meta: &Meta,
+        body: &Body,
+        bytes: &[u8],
+    ) -> Option<Record> {
+        let key = (!meta.transport().is_stream() && !bytes.is_empty()).then(|| {
+            use std::hash::BuildHasher as _;
+            let digest = foldhash::quality::FixedState::with_seed(0x6b61_7361).hash_one(bytes);
+            (seen.conv, seen.src, seen.dst, digest, bytes.len())
+        });
+        let record = match key.and_then(|k| self.copy_of(seen, k)) {
+            Some(original) => self.duplicate(seen, original),
+            None => {
+                let record = self.decide(seen, meta, body);
+                if let (Some(k), Some(_)) = (key, &record) {
+                    self.remember_datagram(seen, k);
+                }
+                record
+            }
+        };
         if self.remember {
             self.records.insert(seen.id, record.clone());
         }
         record
+    }
+
+    /// The earlier datagram shown that this one copies, if any.
+    fn copy_of(&self, seen: &Seen, key: DatagramKey) -> Option<MessageId> {
+        self.recent
+            .get(&key)
+            .filter(|r| {
+                r.id.frame != seen.id.frame && seen.time.saturating_sub(r.time) <= DUPLICATE_WINDOW
+            })
+            .map(|r| r.id)
+    }
+
+    /// Remembers a datagram shown, for recognising its copies.
+    fn remember_datagram(&mut self, seen: &Seen, key: DatagramKey) {
+        if self.recent.len() >= DUPLICATE_MEMORY {
+            let now = seen.time;
+            self.recent
+                .retain(|_, r| now.saturating_sub(r.time) <= DUPLICATE_WINDOW);
+            if self.recent.len() >= DUPLICATE_MEMORY {
+                self.recent.clear();
+            }
+        }
+        self.recent.insert(
+            key,
+            RecentDatagram {
+                id: seen.id,
+                time: seen.time,
+            },
+        );
+    }
+
+    /// The record of a copy: shown as its original was (same direction and device), linked to
+    /// it, and nothing else: no pairing, no identity, no announcement.
+    fn duplicate(&mut self, seen: &Seen, original: MessageId) -> Option<Record> {
+        let first = self.records.get(&original).cloned().flatten();
+        let c = self.convs.get(&seen.conv)?;
+        if c.admission == Admission::Rejected {
+            return None;
+        }
+        let (direction, device) = match first {
+            Some(r) => (r.direction, r.device),
+            None => {
+                let device = c.device?;
+                let direction = if seen.dst == device {
+                    Direction::Request
+                } else {
+                    Direction::Response
+                };
+                (direction, device)
+            }
+        };
+        let conversation = self.number(seen.conv, false);
+        Some(Record {
+            direction,
+            device,
+            conversation,
+            response_to: None,
+            peer_device: None,
+            encrypt_info: None,
+            one_sided: false,
+            duplicate_of: Some(original),
+        })
     }
 
     /// What [`Session::message`] decided for `id`, in a session that remembers: `None` if it
@@ -591,6 +707,7 @@ impl Session {
             peer_device,
             encrypt_info,
             one_sided,
+            duplicate_of: None,
         })
     }
 
@@ -733,6 +850,53 @@ mod tests {
         // Both ends on a device port: the JSON decides.
         let s = seen(1, DEVICE, "10.0.0.3:9999", Found::Port, (true, true));
         assert_eq!(direction(None, &s, &body(RESP)).0, Direction::Response);
+    }
+
+    #[test]
+    fn a_datagram_seen_twice_is_a_copy_left_out_of_pairing() {
+        for remembering in [false, true] {
+            let mut s = if remembering {
+                Session::remembering()
+            } else {
+                Session::new()
+            };
+            let at = |frame: u64, micros: u64, src: &str, dst: &str| Seen {
+                time: Duration::from_micros(micros),
+                ..seen(frame, src, dst, Found::Port, (src == DEVICE, dst == DEVICE))
+            };
+            let udp = Meta::XorUdp;
+            let mut msg = |seen: Seen, text: &str| {
+                s.message_of(&seen, &udp, &body(text), text.as_bytes())
+                    .unwrap()
+            };
+            let id = |frame| MessageId { frame, index: 0 };
+            let req = msg(at(1, 1_000, CLIENT, DEVICE), REQ);
+            assert_eq!(req.duplicate_of, None);
+            // Its copy, 10 µs later: flagged, shown as a request, not paired.
+            let copy = msg(at(2, 1_010, CLIENT, DEVICE), REQ);
+            assert_eq!(copy.duplicate_of, Some(id(1)));
+            assert_eq!(copy.direction, Direction::Request);
+            // The answer pairs with the original; its copy is flagged, not paired again.
+            let resp = msg(at(3, 3_000, DEVICE, CLIENT), RESP);
+            assert_eq!(resp.response_to.map(|l| l.request), Some(id(1)));
+            assert_eq!(resp.duplicate_of, None);
+            let resp_copy = msg(at(4, 3_010, DEVICE, CLIENT), RESP);
+            assert_eq!(resp_copy.duplicate_of, Some(id(3)));
+            assert_eq!(resp_copy.response_to, None);
+            assert_eq!(resp_copy.direction, Direction::Response);
+            // The same request again past the window is a new request, answered on its own.
+            let again = msg(at(5, 1_000 + 6_000, CLIENT, DEVICE), REQ);
+            assert_eq!(again.duplicate_of, None);
+            let answer = msg(at(6, 9_000, DEVICE, CLIENT), RESP);
+            assert_eq!(answer.response_to.map(|l| l.request), Some(id(5)));
+            // Other bytes within the window are no copy.
+            let other = msg(
+                at(7, 8_001, CLIENT, DEVICE),
+                r#"{"system":{"get_sysinfo":null}}"#,
+            );
+            assert_eq!(other.duplicate_of, None);
+            assert_eq!(s.responses(id(1)), [3]);
+        }
     }
 
     #[test]

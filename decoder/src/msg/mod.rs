@@ -349,6 +349,9 @@ pub struct Pairing {
     pub response_to: Option<u64>,
     /// On a response: the time since its request.
     pub time: Option<Duration>,
+    /// A copy of an earlier datagram (mirror port, `any` interface): the original's frame. A
+    /// copy is not paired.
+    pub duplicate_of: Option<u64>,
 }
 
 /// One decoded message with everything known about it.
