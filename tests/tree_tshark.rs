@@ -541,3 +541,61 @@ fn every_datagram_twice_pairs_once_and_flags_the_copies() {
     }
     assert_eq!(cli.len(), wanted.len(), "kasa-decode: {cli:?}");
 }
+
+/// HTTP sent to port 9999 (the generator's `garbage_9999`: a scanner's `GET /` on a connection
+/// of its own, queued as another protocol's bytes, so its expected file lists nothing for it) is
+/// not claimed: Wireshark's HTTP gets it. The other junk connection stays the plugin's.
+#[test]
+fn http_to_9999_is_left_to_http() {
+    let name = "fixtures/synthetic/garbage_9999";
+    let want = expected(name);
+    let staged = common::stage(&fixture(&format!("{name}.pcap")));
+    let out = common::tshark(
+        &[
+            "-r",
+            staged.to_str().unwrap(),
+            "-2",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "frame.protocols",
+            "-e",
+            "http.request.method",
+        ],
+        &[],
+    );
+    assert!(out.status.success());
+    let rows: BTreeMap<u64, (String, String)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut f = l.split('\t');
+            let n = f.next().unwrap().parse().unwrap();
+            let p = f.next().unwrap_or("").to_owned();
+            let m = f.next().unwrap_or("").to_owned();
+            (n, (p, m))
+        })
+        .collect();
+    let http: Vec<(&u64, &(String, String))> = rows
+        .iter()
+        .filter(|(_, (p, _))| p.contains("http"))
+        .collect();
+    assert_eq!(http.len(), 1, "one HTTP request: {http:?}");
+    let (frame, (protocols, method)) = http[0];
+    assert_eq!(method, "GET");
+    assert!(!protocols.contains("kasa"), "{protocols}");
+    // Nothing of the plugin's on that frame, as the generator says.
+    let listed = |key: &str| {
+        list(want.get(key))
+            .into_iter()
+            .any(|m| m["frame"].as_u64() == Some(*frame))
+    };
+    assert!(!listed("messages") && !listed("orphan_problems"));
+    // The random bytes on the other connection are still flagged by the plugin.
+    for o in list(want.get("orphan_problems")) {
+        let f = o["frame"].as_u64().unwrap();
+        assert!(rows[&f].0.ends_with("kasa"), "frame {f}: {:?}", rows[&f]);
+    }
+}

@@ -33,6 +33,7 @@ use super::pair::Pairer;
 use super::secure::{Classified, Secrets, Secure};
 use crate::msg::{Body, Call, Device, Dialect, Direction, Meta, Method, Problem, Transport};
 use crate::wire::crypto::CryptoError;
+use crate::wire::xor;
 use foldhash::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -234,6 +235,8 @@ pub struct Session {
     smart_requests: HashMap<MessageId, String>,
     /// Recent datagrams by (conversation, source, destination, digest of the bytes, length).
     recent: HashMap<DatagramKey, RecentDatagram>,
+    /// Stream conversations whose first bytes were judged ([`Session::clear_text_stream`]).
+    opened: HashSet<ConvId>,
 }
 
 impl Session {
@@ -452,6 +455,31 @@ impl Session {
             .map_or(Admission::Unknown, |c| c.admission)
     }
 
+    /// The first bytes of a stream conversation found by its port (`prefix`: at least its
+    /// first four bytes, as far as at hand): whether the conversation is another protocol's,
+    /// clear text that is no XOR frame ([`crate::wire::xor::clear_text`]: HTTP to port 9999, a
+    /// banner). Such a conversation is rejected, shown by neither front end and left to other
+    /// dissectors. Judged once, on the conversation's first data; afterwards the answer stays.
+    pub fn clear_text_stream(&mut self, conv: ConvId, prefix: &[u8], cap: u32) -> bool {
+        if prefix.is_empty() || !self.opened.insert(conv) {
+            return self.admission(conv) == Admission::Rejected;
+        }
+        if self.admission(conv) != Admission::Unknown || !xor::clear_text(prefix, cap) {
+            return false;
+        }
+        self.convs.insert(
+            conv,
+            Conv {
+                admission: Admission::Rejected,
+                device: None,
+                number: None,
+                requests: 0,
+                lone_answers: 0,
+            },
+        );
+        true
+    }
+
     /// A stream conversation that the transport's cheap test (on its first bytes, e.g.
     /// [`crate::wire::xor::tcp_heuristic`]) says may be ours: on probation from now on, unless
     /// it was already judged. Returns whether it may be dissected.
@@ -596,6 +624,7 @@ impl Session {
     /// hands it nothing more.
     pub fn end_stream(&mut self, conv: ConvId, ends: [SocketAddr; 2]) {
         self.convs.remove(&conv);
+        self.opened.remove(&conv);
         self.pairer.tcp_close(conv);
         for end in ends {
             self.skipping.remove(&(conv, end));
