@@ -37,6 +37,7 @@ fields! {
     TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp, xor-udp, tdp, klap, aes (SslAes too), linkie, cloud (tpap and cloud also mark connections); shown in words (XOR over TCP, ...)."),
     LEN           => (c"Length", c"kasa.len", U32, c"The TCP length header: ciphertext bytes that follow it."),
     PLAINTEXT     => (c"Plaintext", c"kasa.plaintext", String, c"The whole decrypted text: UTF-8 as it is, invalid sequences as U+FFFD, NUL as U+2400."),
+    DATA          => (c"Undecoded data", c"kasa.data", Bytes, c"XOR bytes that decrypt to neither JSON nor text (a random datagram to the port): shown as they are, in place of a plaintext."),
     REQUEST       => (c"Direction", c"kasa.request", Flag(c"Request (to the device)", c"Response (from the device)"), c"The message goes to the device."),
     RESPONSE      => (c"Direction", c"kasa.response", Flag(c"Response (from the device)", c"Request (to the device)"), c"The message comes from the device."),
     METHOD        => (c"Method", c"kasa.method", String, c"module.method (IOT JSON) or the method name (SMART JSON-RPC), one per method in the message."),

@@ -134,6 +134,8 @@ struct Plan<'p> {
     duplicate_of: Option<u32>,
     problems: &'p [ProblemPlan<'p>],
     json_ok: bool,
+    /// The plaintext is neither JSON nor text: the bytes are shown as data, no plaintext.
+    undecodable: bool,
     /// Whether the tree parts were planned (someone looks at the plugin's fields).
     detailed: bool,
     /// `KASA_TEST_THROW` matched this message.
@@ -466,6 +468,8 @@ pub fn show<'p>(
         Ok(None) => Ok(false),
         Ok(Some((plan, plaintext, source))) => {
             let text = match source {
+                // Bytes that are no message: shown once, as data (`kasa.data`).
+                _ if plan.undecodable => None,
                 Source::Decrypted if !plaintext.is_empty() => {
                     let child = c.tvb.child(plaintext)?;
                     pinfo.add_data_source(child, c"Decrypted Kasa");
@@ -661,6 +665,7 @@ fn plan<'p>(
         duplicate_of: record.duplicate_of.map(|d| d.frame as u32),
         problems: pool.slice(&problems),
         json_ok: body.json_ok,
+        undecodable: body.undecodable && matches!(meta, Meta::XorTcp { .. } | Meta::XorUdp),
         detailed: want_tree,
         test_throw,
         tap: epan::tapping().then(|| tap_sample(pool, seen.id, &meta, &body, &record)),
@@ -1049,7 +1054,26 @@ fn render<'p>(
         render_wire(tree, c.tvb, plan.wire)?;
         let request = plan.direction == Direction::Request;
         generated(tree.boolean(if request { &REQUEST } else { &RESPONSE }, none, true)?);
-        if plain_len > 0 {
+        if plan.undecodable {
+            let header = if matches!(
+                plan.wire,
+                WirePlan::Xor {
+                    len_header: Some(_)
+                }
+            ) {
+                HEADER_LEN
+            } else {
+                0
+            };
+            tree.bytes_item(
+                &DATA,
+                Span {
+                    tvb: span.tvb,
+                    offset: span.offset + header,
+                    len: span.len.saturating_sub(header),
+                },
+            )?;
+        } else if plain_len > 0 {
             tree.string(&PLAINTEXT, text, plan.plaintext)?;
         }
         // One subtree per method: its result code and message, and the device fields when

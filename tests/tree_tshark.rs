@@ -196,8 +196,13 @@ fn pdml(capture: &Path, extra: &[&str]) -> BTreeMap<u64, Vec<Pdml>> {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut frames: BTreeMap<u64, Vec<Pdml>> = BTreeMap::new();
+    let mut packet: Vec<Pdml> = Vec::new();
     let mut current = 0;
     for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if line.trim_start().starts_with("</packet>") {
+            frames.insert(current, std::mem::take(&mut packet));
+            continue;
+        }
         let indent = line.len() - line.trim_start().len();
         let t = line.trim_start();
         let Some(rest) = t.strip_prefix('<') else {
@@ -219,10 +224,7 @@ fn pdml(capture: &Path, extra: &[&str]) -> BTreeMap<u64, Vec<Pdml>> {
         if attrs.get("name").map(String::as_str) == Some("frame.number") {
             current = attrs["show"].parse().unwrap();
         }
-        frames
-            .entry(current)
-            .or_default()
-            .push(Pdml { indent, tag, attrs });
+        packet.push(Pdml { indent, tag, attrs });
     }
     frames
 }
@@ -598,4 +600,61 @@ fn http_to_9999_is_left_to_http() {
         let f = o["frame"].as_u64().unwrap();
         assert!(rows[&f].0.ends_with("kasa"), "frame {f}: {:?}", rows[&f]);
     }
+}
+
+/// Bytes that decrypt to neither JSON nor text (the generator's random datagrams to UDP 9999,
+/// `garbage_9999` and `adv_udp_64k`; their expected files say `Malformed: neither JSON nor
+/// text`): one Kasa layer titled so, the datagram shown as data (`kasa.data`) with the expert
+/// infos, no plaintext, and nothing after the Kasa layer (no JSON, no text layer).
+#[test]
+fn undecodable_bytes_are_shown_once_as_data() {
+    let mut checked = 0;
+    for (name, ext) in [
+        ("fixtures/synthetic/garbage_9999", "pcap"),
+        ("fixtures/adversarial/adv_udp_64k", "pcap"),
+    ] {
+        let want = expected(name);
+        let capture = fixture(&format!("{name}.{ext}"));
+        let got = pdml(&capture, &[]);
+        for m in want["messages"].as_array().unwrap() {
+            if m["info"] != "Malformed: neither JSON nor text" {
+                continue;
+            }
+            let frame = m["frame"].as_u64().unwrap();
+            let lines = &got[&frame];
+            let field = |n: &str| lines.iter().find(|l| l.attrs["name"] == n);
+            let protocols = &field("frame.protocols").unwrap().attrs["show"];
+            assert!(
+                protocols.ends_with(":udp:kasa"),
+                "{name} frame {frame}: nothing after the Kasa layer: {protocols}"
+            );
+            let top = |p: &str| {
+                lines
+                    .iter()
+                    .filter(|l| l.tag == "proto" && l.attrs["name"] == p)
+                    .count()
+            };
+            assert_eq!(
+                (top("kasa"), top("json"), top("data-text-lines")),
+                (1, 0, 0)
+            );
+            assert_eq!(
+                field("kasa").unwrap().attrs["showname"],
+                "TP-Link Kasa Smart Home (XOR over UDP), Malformed: neither JSON nor text"
+            );
+            assert!(field("kasa.plaintext").is_none(), "{name} frame {frame}");
+            let data = field("kasa.data").expect("kasa.data");
+            let udp_len: usize = field("udp.length").unwrap().attrs["show"].parse().unwrap();
+            assert_eq!(data.attrs["size"].parse::<usize>().unwrap(), udp_len - 8);
+            for p in list(m.get("problems")) {
+                let expert = format!("kasa.{}", p.as_str().unwrap());
+                assert!(
+                    lines.iter().any(|l| l.attrs["name"] == expert),
+                    "{name} frame {frame}: expert {expert}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2);
 }

@@ -608,6 +608,14 @@ pub fn shown_plaintext(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).replace('\0', "\u{2400}")
 }
 
+/// A plaintext that is neither a JSON object nor UTF-8 text (the expected files' rule for
+/// `Malformed: neither JSON nor text`).
+pub fn undecodable(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_err()
+        && !serde_json::from_str::<Value>(&String::from_utf8_lossy(bytes))
+            .is_ok_and(|v| v.is_object())
+}
+
 fn unhex(h: &str) -> Vec<u8> {
     (0..h.len())
         .step_by(2)
@@ -942,7 +950,13 @@ pub fn compare_messages(shown: &[Shown], want: &[Want], cov: &mut Coverage) -> V
         if w.len.is_some() {
             cov.saw("kasa.len");
         }
-        let want_text = shown_plaintext(&w.bytes);
+        // Bytes that are neither a JSON object nor UTF-8 text are shown as data
+        // (`kasa.data`), with no plaintext.
+        let want_text = if undecodable(&w.bytes) {
+            String::new()
+        } else {
+            shown_plaintext(&w.bytes)
+        };
         if s.plaintext != want_text {
             let at = s
                 .plaintext
