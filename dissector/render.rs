@@ -668,7 +668,9 @@ fn plan<'p>(
         undecodable: body.undecodable && matches!(meta, Meta::XorTcp { .. } | Meta::XorUdp),
         detailed: want_tree,
         test_throw,
-        tap: epan::tapping().then(|| tap_sample(pool, seen.id, &meta, &body, &record)),
+        // A copy of a datagram (mirror port) is not another message to count.
+        tap: (epan::tapping() && record.duplicate_of.is_none())
+            .then(|| tap_sample(pool, seen.id, &meta, &body, &record)),
     };
     if !want_tree {
         return Some((plan, plaintext, source));

@@ -658,3 +658,69 @@ fn undecodable_bytes_are_shown_once_as_data() {
     }
     assert_eq!(checked, 2);
 }
+
+/// The xor-udp block of a statistics tree (`kasa-decode --stats`, `tshark -z kasa,tree`): the
+/// transport's message count, and the sums of its methods' `requests` and `unanswered` rows.
+fn udp_block(out: &str) -> (u64, u64, u64) {
+    let lines: Vec<&str> = out.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("xor-udp "))
+        .unwrap_or_else(|| panic!("no xor-udp row in {out}"));
+    let depth = |l: &str| l.len() - l.trim_start().len();
+    let count = |l: &str| -> u64 { l.split_whitespace().nth(1).unwrap().parse().unwrap() };
+    let (mut requests, mut unanswered) = (0, 0);
+    for l in lines[start + 1..]
+        .iter()
+        .take_while(|l| depth(l) > depth(lines[start]) && !l.trim().is_empty())
+    {
+        match l.split_whitespace().next() {
+            Some("requests") => requests += count(l),
+            Some("unanswered") => unanswered += count(l),
+            _ => {}
+        }
+    }
+    (count(lines[start]), requests, unanswered)
+}
+
+/// The copies are not counted in the statistics of either front end: the doubled capture's
+/// xor-udp rows are the recording's (its expected file: messages, requests, none unanswered).
+#[test]
+fn copies_are_not_counted_in_the_statistics() {
+    let want = expected("fixtures/recorded/hs300-node");
+    let udp: Vec<&Value> = want["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["transport"] == "xor-udp")
+        .collect();
+    let requests = udp.iter().filter(|m| m["direction"] == "request");
+    let unanswered = requests
+        .clone()
+        .filter(|m| list(m.get("response_in")).is_empty())
+        .count() as u64;
+    let expected = (udp.len() as u64, requests.count() as u64, unanswered);
+    let capture = fixture("fixtures/dup/hs300-node.doubled.pcap");
+    let cli = std::process::Command::new(kasa_decode())
+        .arg("--stats")
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert!(cli.status.success());
+    assert_eq!(
+        udp_block(&String::from_utf8_lossy(&cli.stdout)),
+        expected,
+        "kasa-decode"
+    );
+    let staged = common::stage(&capture);
+    let ts = common::tshark(
+        &["-r", staged.to_str().unwrap(), "-q", "-z", "kasa,tree"],
+        &[],
+    );
+    assert!(ts.status.success());
+    assert_eq!(
+        udp_block(&String::from_utf8_lossy(&ts.stdout)),
+        expected,
+        "tshark"
+    );
+}
