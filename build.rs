@@ -231,6 +231,7 @@ const ALLOW_FUNCTIONS: &[&str] = &[
 
 const ALLOW_TYPES: &[&str] = &[
     "proto_plugin",
+    "true_false_string",
     "hf_register_info",
     "ei_register_info",
     "expert_field",

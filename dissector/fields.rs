@@ -7,11 +7,11 @@ use kasa_decoder::audit;
 use kasa_decoder::msg::{Problem, Transport};
 
 macro_rules! fields {
-    ($( $id:ident => ($name:literal, $abbrev:literal, $kind:ident, $blurb:literal) ),* $(,)?) => {
+    ($( $id:ident => ($name:literal, $abbrev:literal, $kind:ident $(($($arg:tt)*))?, $blurb:literal) ),* $(,)?) => {
         $( pub static $id: Hf = Hf::new(); )*
         /// Every header field, in registration order.
         pub static FIELDS: &[FieldDef] = &[
-            $( FieldDef { id: &$id, name: $name, abbrev: $abbrev, kind: Kind::$kind, blurb: $blurb } ),*
+            $( FieldDef { id: &$id, name: $name, abbrev: $abbrev, kind: Kind::$kind $(($($arg)*))?, blurb: $blurb } ),*
         ];
     };
 }
@@ -35,17 +35,19 @@ macro_rules! experts {
 }
 
 fields! {
-    TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp, xor-udp, tdp, klap, aes (SslAes too), linkie, cloud (tpap and cloud also mark connections)."),
+    TRANSPORT     => (c"Transport", c"kasa.transport", String, c"How the message travelled: xor-tcp, xor-udp, tdp, klap, aes (SslAes too), linkie, cloud (tpap and cloud also mark connections); shown in words (XOR over TCP, ...)."),
     LEN           => (c"Length", c"kasa.len", U32, c"The TCP length header: ciphertext bytes that follow it."),
     PLAINTEXT     => (c"Plaintext", c"kasa.plaintext", String, c"The whole decrypted text: UTF-8 as it is, invalid sequences as U+FFFD, NUL as U+2400."),
-    REQUEST       => (c"Request", c"kasa.request", Bool, c"The message goes to the device."),
-    RESPONSE      => (c"Response", c"kasa.response", Bool, c"The message comes from the device."),
+    DATA          => (c"Undecoded data", c"kasa.data", Bytes, c"XOR bytes that decrypt to neither JSON nor text (a random datagram to the port): shown as they are, in place of a plaintext."),
+    REQUEST       => (c"Direction", c"kasa.request", Flag(c"Request (to the device)", c"Response (from the device)"), c"The message goes to the device."),
+    RESPONSE      => (c"Direction", c"kasa.response", Flag(c"Response (from the device)", c"Request (to the device)"), c"The message comes from the device."),
     METHOD        => (c"Method", c"kasa.method", String, c"module.method (IOT JSON) or the method name (SMART JSON-RPC), one per method in the message."),
     ERR_CODE      => (c"Error code", c"kasa.err_code", I32, c"err_code (IOT) or error_code (SMART) of a method result, one per result."),
     ERR_MSG       => (c"Error message", c"kasa.err_msg", String, c"err_msg (IOT) or msg (SMART) of a method result."),
-    RESPONSE_IN   => (c"Response In", c"kasa.response_in", FrameResponse, c"The response to this request is in this frame."),
-    RESPONSE_TO   => (c"Request In", c"kasa.response_to", FrameRequest, c"This is a response to the request in this frame."),
+    RESPONSE_IN   => (c"Response in frame", c"kasa.response_in", FrameResponse, c"The response to this request is in this frame."),
+    RESPONSE_TO   => (c"Request in frame", c"kasa.response_to", FrameRequest, c"This is a response to the request in this frame."),
     TIME          => (c"Response Time", c"kasa.time", RelativeTime, c"Time from the request to this response."),
+    DUPLICATE     => (c"Copy of frame", c"kasa.duplicate", FrameOriginal, c"This datagram is a copy of the one in this frame (the same bytes between the same endpoints within 5 ms: a mirror port, an any-interface capture); a copy is not paired."),
     DEVICE_MODEL  => (c"Model", c"kasa.device.model", String, c"Device model, from a get_sysinfo (IOT) or get_device_info (SMART) answer."),
     DEVICE_ALIAS  => (c"Alias", c"kasa.device.alias", String, c"Device name given by its owner (IOT alias, SMART nickname decoded from base64)."),
     DEVICE_MAC    => (c"MAC", c"kasa.device.mac", String, c"Device MAC address as the device reports it."),
@@ -122,7 +124,7 @@ fields! {
     HTTP_PROBE    => (c"HTTP access probe", c"kasa.http.probe", String, c"Test only (KASA_TEST_HTTP_PROBE set): what HTTP handed the plugin with a body."),
 }
 
-subtrees! { ETT_KASA, ETT_DEVICE, ETT_TRANSPORT, ETT_CLOUD, ETT_JSON, ETT_JSON_OBJECT, ETT_JSON_ARRAY, ETT_JSON_MEMBER }
+subtrees! { ETT_KASA, ETT_METHOD, ETT_DEVICE, ETT_TRANSPORT, ETT_CLOUD, ETT_JSON, ETT_JSON_OBJECT, ETT_JSON_ARRAY, ETT_JSON_MEMBER }
 
 experts! {
     EI_MALFORMED_LENGTH => (c"kasa.malformed.length", Malformed, Error, c"Implausible or inconsistent length header"),
@@ -150,6 +152,7 @@ experts! {
     EI_SEC_UNAUTH_CONTROL => (c"kasa.security.unauthenticated_control.expert", Security, Note, c"Unauthenticated command changes the device's state"),
     EI_SEC_DEFAULT_ACCOUNT => (c"kasa.security.default_account.expert", Security, Warning, c"Session authenticated with a default account"),
     EI_SEC_WEAK_PROTOCOL => (c"kasa.security.weak_protocol_open.expert", Security, Note, c"Device keeps unauthenticated XOR open beside KLAP"),
+    EI_DUPLICATE => (c"kasa.duplicate.copy", Sequence, Note, c"Copy of an earlier datagram (mirror port or any-interface capture): not paired"),
     EI_ONE_SIDED => (c"kasa.one_sided", Sequence, Note, c"Only the device's side of this connection was captured; a monitor-mode radio may miss the other direction"),
 }
 
@@ -188,6 +191,21 @@ pub fn finding_parts(k: audit::Kind) -> (&'static Hf, &'static Ei) {
         audit::Kind::UnauthenticatedControl => (&SEC_UNAUTH_CONTROL, &EI_SEC_UNAUTH_CONTROL),
         audit::Kind::DefaultAccount => (&SEC_DEFAULT_ACCOUNT, &EI_SEC_DEFAULT_ACCOUNT),
         audit::Kind::WeakProtocolOpen => (&SEC_WEAK_PROTOCOL, &EI_SEC_WEAK_PROTOCOL),
+    }
+}
+
+/// How a transport is shown in words (the `kasa.transport` item's label and the layer's title;
+/// the field's value, what filters compare, stays [`transport_name`]). Exhaustive.
+pub fn transport_label(t: Transport) -> &'static CStr {
+    match t {
+        Transport::XorTcp => c"XOR over TCP",
+        Transport::XorUdp => c"XOR over UDP",
+        Transport::Tdp => c"TDP discovery",
+        Transport::Klap => c"KLAP over HTTP",
+        Transport::Aes => c"AES over HTTP(S)",
+        Transport::Tpap => c"TPAP (TLS)",
+        Transport::Cloud => c"TP-Link cloud link",
+        Transport::Linkie => c"Linkie over HTTPS",
     }
 }
 

@@ -130,10 +130,14 @@ struct Plan<'p> {
     device: Option<DevicePlan<'p>>,
     response_in: &'p [u32],
     response_to: Option<(u32, Duration)>,
+    /// A copy of an earlier datagram: the original's frame.
+    duplicate_of: Option<u32>,
     problems: &'p [ProblemPlan<'p>],
     /// Security findings: a field each (in the tree) and an expert info each (always).
     findings: &'p [FindingPlan<'p>],
     json_ok: bool,
+    /// The plaintext is neither JSON nor text: the bytes are shown as data, no plaintext.
+    undecodable: bool,
     /// Whether the tree parts were planned (someone looks at the plugin's fields).
     detailed: bool,
     /// `KASA_TEST_THROW` matched this message.
@@ -309,6 +313,11 @@ struct MethodPlan<'p> {
     name: &'p CStr,
     err_code: Option<i32>,
     err_msg: Option<&'p CStr>,
+    /// The message's device fields are read from this method's result (the first such).
+    carries_device: bool,
+    /// What the method item adds to its label: its result (` (err_code 0)`, ` (err_code -1:
+    /// module not support)`), empty for a request.
+    result_text: &'p CStr,
 }
 
 #[derive(Clone, Copy)]
@@ -468,6 +477,8 @@ pub fn show<'p>(
         Ok(None) => Ok(false),
         Ok(Some((plan, plaintext, source))) => {
             let text = match source {
+                // Bytes that are no message: shown once, as data (`kasa.data`).
+                _ if plan.undecodable => None,
                 Source::Decrypted if !plaintext.is_empty() => {
                     let child = c.tvb.child(plaintext)?;
                     pinfo.add_data_source(child, c"Decrypted Kasa");
@@ -672,12 +683,16 @@ fn plan<'p>(
         device: None,
         response_in: &[],
         response_to: None,
+        duplicate_of: record.duplicate_of.map(|d| d.frame as u32),
         problems: pool.slice(&problems),
         findings: pool.slice(&findings),
         json_ok: body.json_ok,
+        undecodable: body.undecodable && matches!(meta, Meta::XorTcp { .. } | Meta::XorUdp),
         detailed: want_tree,
         test_throw,
-        tap: epan::tapping().then(|| tap_sample(pool, seen.id, &meta, &body, &record)),
+        // A copy of a datagram (mirror port) is not another message to count.
+        tap: (epan::tapping() && record.duplicate_of.is_none())
+            .then(|| tap_sample(pool, seen.id, &meta, &body, &record)),
     };
     if !want_tree {
         return Some((plan, plaintext, source));
@@ -690,6 +705,13 @@ fn plan<'p>(
             name: pool.format(|w| write!(w, "{}", m.display_name())),
             err_code: m.err_code.map(clamp_i32),
             err_msg: opt(&m.err_msg),
+            carries_device: m.carries_device(),
+            result_text: match (m.err_code, &m.err_msg) {
+                (Some(code), Some(msg)) => pool.format(|w| write!(w, " (err_code {code}: {msg})")),
+                (Some(code), None) => pool.format(|w| write!(w, " (err_code {code})")),
+                (None, Some(msg)) => pool.format(|w| write!(w, " ({msg})")),
+                (None, None) => c"",
+            },
         })
         .collect();
     let child_ids: Vec<&CStr> = body
@@ -1018,7 +1040,7 @@ fn render<'p>(
     };
     let subtree = match item {
         Some(i) if plan.detailed => {
-            i.append_text(plan.item_text)?;
+            title(pinfo.pool(), i, plan.transport, plan.item_text)?;
             i.subtree(&ETT_KASA)?
         }
         _ => None,
@@ -1042,7 +1064,7 @@ fn render<'p>(
                 i.set_generated();
             }
         };
-        generated(tree.string(&TRANSPORT, none, transport_name(plan.transport))?);
+        transport_item(pinfo.pool(), tree, none, plan.transport)?;
         if plan.test_throw
             && let Some(child) = child
         {
@@ -1056,16 +1078,56 @@ fn render<'p>(
         render_wire(tree, c.tvb, plan.wire)?;
         let request = plan.direction == Direction::Request;
         generated(tree.boolean(if request { &REQUEST } else { &RESPONSE }, none, true)?);
-        if plain_len > 0 {
+        if plan.undecodable {
+            let header = if matches!(
+                plan.wire,
+                WirePlan::Xor {
+                    len_header: Some(_)
+                }
+            ) {
+                HEADER_LEN
+            } else {
+                0
+            };
+            tree.bytes_item(
+                &DATA,
+                Span {
+                    tvb: span.tvb,
+                    offset: span.offset + header,
+                    len: span.len.saturating_sub(header),
+                },
+            )?;
+        } else if plain_len > 0 {
             tree.string(&PLAINTEXT, text, plan.plaintext)?;
         }
-        for m in plan.methods {
-            tree.string(&METHOD, text, m.name)?;
+        // One subtree per method: its result code and message, and the device fields when
+        // they are read from its result (`system.get_sysinfo`, `get_device_info`).
+        let device_in = plan
+            .device
+            .filter(|d| !d.generated)
+            .and_then(|_| plan.methods.iter().position(|m| m.carries_device));
+        for (i, m) in plan.methods.iter().enumerate() {
+            let item = tree.string(&METHOD, text, m.name)?;
+            let sub = match item {
+                Some(item) => {
+                    if !m.result_text.is_empty() {
+                        item.append_text(m.result_text)?;
+                    }
+                    item.subtree(&ETT_METHOD)?
+                }
+                None => None,
+            }
+            .unwrap_or(tree);
             if let Some(code) = m.err_code {
-                tree.int(&ERR_CODE, text, code)?;
+                sub.int(&ERR_CODE, text, code)?;
             }
             if let Some(msg) = m.err_msg {
-                tree.string(&ERR_MSG, text, msg)?;
+                sub.string(&ERR_MSG, text, msg)?;
+            }
+            if device_in == Some(i)
+                && let Some(d) = plan.device
+            {
+                render_device(sub, text, d)?;
             }
         }
         if let Some(s) = plan.context_source {
@@ -1074,24 +1136,10 @@ fn render<'p>(
         for id in plan.child_ids {
             tree.string(&CONTEXT_CHILD_ID, text, id)?;
         }
-        if let Some(d) = plan.device {
-            let at = if d.generated { none } else { text };
-            for (hf, v) in [
-                (&DEVICE_MODEL, d.model),
-                (&DEVICE_ALIAS, d.alias),
-                (&DEVICE_MAC, d.mac),
-                (&DEVICE_ID, d.id),
-                (&DEVICE_SW_VER, d.sw_ver),
-                (&DEVICE_HW_VER, d.hw_ver),
-                (&DEVICE_TYPE, d.kind),
-            ] {
-                if let Some(v) = v {
-                    let i = tree.string(hf, at, v)?;
-                    if d.generated {
-                        generated(i);
-                    }
-                }
-            }
+        if let Some(d) = plan.device
+            && device_in.is_none()
+        {
+            render_device(tree, if d.generated { none } else { text }, d)?;
         }
         for &f in plan.response_in {
             generated(tree.uint(&RESPONSE_IN, none, f)?);
@@ -1099,6 +1147,9 @@ fn render<'p>(
         if let Some((f, t)) = plan.response_to {
             generated(tree.uint(&RESPONSE_TO, none, f)?);
             generated(tree.time(&TIME, none, t)?);
+        }
+        if let Some(f) = plan.duplicate_of {
+            generated(tree.uint(&DUPLICATE, none, f)?);
         }
     }
     for p in plan.problems {
@@ -1123,13 +1174,71 @@ fn render<'p>(
         };
         pinfo.expert(at.or(item), f.ei, f.text)?;
     }
+    if let Some(f) = plan.duplicate_of {
+        let text = pinfo.pool().format(|w| {
+            write!(w, "Copy of the datagram in frame {f} (mirror port or any-interface capture): not paired")
+        });
+        pinfo.expert(item, &EI_DUPLICATE, text)?;
+    }
     if plan.json_ok
         && let Some(child) = child
-        && let Some(tree) = c.tree
+        && let Some(root) = c.tree
         && json::wanted(c.tree)
     {
+        // Inside the Kasa layer, as part of the message (a subtree made for it when the
+        // plugin's own items were not wanted, e.g. only a `json.*` filter refers to it).
+        let parent = match (subtree, item) {
+            (Some(t), _) => t,
+            (None, Some(i)) => i.subtree(&ETT_KASA)?.unwrap_or(root),
+            (None, None) => root,
+        };
         // Last: whatever the JSON dissector throws is rethrown as soon as we return.
-        json::show(c, tree, child, plaintext)?;
+        json::show(c, parent, child, plaintext)?;
+    }
+    Ok(())
+}
+
+/// The layer's title: what the frame is and how it travelled, "TP-Link Kasa Smart Home (XOR
+/// over TCP), Request system.get_sysinfo". `what` starts with ", ".
+fn title<'p>(pool: Pool<'p>, item: Item<'p>, t: Transport, what: &CStr) -> Result<(), Thrown> {
+    let label = transport_label(t).to_str().unwrap_or("");
+    item.append_text(pool.format(|w| write!(w, " ({label})")))?;
+    item.append_text(what)
+}
+
+/// The generated `kasa.transport` item: its value the filter name (`xor-tcp`), its label in
+/// words ("Transport: XOR over TCP").
+pub fn transport_item<'p>(
+    pool: Pool<'p>,
+    tree: Tree<'p>,
+    none: Span<'p>,
+    t: Transport,
+) -> Result<(), Thrown> {
+    if let Some(i) = tree.string(&TRANSPORT, none, transport_name(t))? {
+        let label = transport_label(t).to_str().unwrap_or("");
+        i.set_text(pool.format(|w| write!(w, "Transport: {label}")))?;
+        i.set_generated();
+    }
+    Ok(())
+}
+
+/// The device fields (generated when they come from an earlier frame of the device).
+fn render_device<'p>(tree: Tree<'p>, at: Span<'p>, d: DevicePlan<'p>) -> Result<(), Thrown> {
+    for (hf, v) in [
+        (&DEVICE_MODEL, d.model),
+        (&DEVICE_ALIAS, d.alias),
+        (&DEVICE_MAC, d.mac),
+        (&DEVICE_ID, d.id),
+        (&DEVICE_SW_VER, d.sw_ver),
+        (&DEVICE_HW_VER, d.hw_ver),
+        (&DEVICE_TYPE, d.kind),
+    ] {
+        if let Some(v) = v
+            && let Some(i) = tree.string(hf, at, v)?
+            && d.generated
+        {
+            i.set_generated();
+        }
     }
     Ok(())
 }
@@ -1175,9 +1284,18 @@ pub fn problem_only<'p>(
         None => None,
     };
     let subtree = match item {
-        Some(i) => i.subtree(&ETT_KASA)?,
+        Some(i) => {
+            title(
+                pool,
+                i,
+                meta.transport(),
+                pool.format(|w| write!(w, ", {}", info.to_string_lossy())),
+            )?;
+            i.subtree(&ETT_KASA)?
+        }
         None => None,
     };
+    // No `kasa.transport` item: that marks a message (the title names the transport).
     if let (Some(t), Some(h)) = (subtree, meta.len_header()) {
         t.uint(
             &LEN,

@@ -8,7 +8,7 @@
 //! passively. The decision — which endpoints discovery announced — is the decoder's session's.
 
 use crate::epan::{Call, Span};
-use crate::fields::{ETT_KASA, TRANSPORT, transport_name};
+use crate::fields::ETT_KASA;
 use crate::state;
 
 /// Every frame: the mark, on a TCP frame to or from an announced endpoint.
@@ -40,9 +40,7 @@ pub fn postdissect(c: &Call<'_>) {
         };
         item.append_text(text)?;
         if let Some(sub) = item.subtree(&ETT_KASA)? {
-            if let Some(i) = sub.string(&TRANSPORT, none, transport_name(transport))? {
-                i.set_generated();
-            }
+            crate::render::transport_item(pinfo.pool(), sub, none, transport)?;
         }
         Ok::<(), crate::epan::Thrown>(())
     })();

@@ -77,11 +77,22 @@ fn may_end_early(tvb: Tvb<'_>, offset: usize, rest: usize) -> bool {
 /// TCP from the port table, Decode As or a claimed conversation.
 pub fn dissect_tcp(c: &Call<'_>, ctx: PduCtx) -> c_int {
     let len = c.tvb.captured_len();
-    if ctx.via == Via::Conversation
-        && state::with(|s| s.admission(c.pinfo.conversation().into())) == Admission::Rejected
-    {
+    let conv = c.pinfo.conversation().into();
+    if ctx.via == Via::Conversation && state::with(|s| s.admission(conv)) == Admission::Rejected {
         // The heuristic's claim proved wrong: leave the conversation to others.
         return 0;
+    }
+    if matches!(ctx.via, Via::Port(_)) {
+        // Clear text on the port (HTTP to 9999, a banner) is another protocol's: returning 0
+        // lets TCP offer it to the other dissectors (HTTP's heuristic). The session judges the
+        // conversation's first bytes once and keeps the answer.
+        let mut prefix = [0u8; HEADER_LEN];
+        let n = len.min(HEADER_LEN);
+        if c.tvb.copy_into(0, &mut prefix[..n])
+            && state::with(|s| s.clear_text_stream(conv, &prefix[..n], max_message()))
+        {
+            return 0;
+        }
     }
     // A zero length header: the message is the rest of the direction, up to FIN.
     let mut head = [0u8; HEADER_LEN];

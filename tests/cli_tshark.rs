@@ -140,7 +140,13 @@ fn cli_messages(capture: &Path, args: &[String]) -> Cli {
                 frame: m["frame"].as_u64().unwrap(),
                 transport: m["transport"].as_str().unwrap().to_owned(),
                 direction: m["direction"].as_str().unwrap().to_owned(),
-                text: shown_plaintext(&bytes),
+                // Bytes that are neither JSON nor text: the plugin shows them as data
+                // (`kasa.data`), with no plaintext.
+                text: if common::undecodable(&bytes) {
+                    String::new()
+                } else {
+                    shown_plaintext(&bytes)
+                },
                 response_to: m["response_to"].as_u64(),
                 response_in: responses_of(&messages, m),
             }

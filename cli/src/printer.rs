@@ -11,7 +11,8 @@
 //! ```
 //!
 //! A request's line does not name its response (that comes later): the response's line names
-//! the request (`response_to=FRAME`) and the response time. A problem outside any message gets
+//! the request (`response_to=FRAME`) and the response time. A copy of an earlier datagram says
+//! `duplicate_of=FRAME` (the original) and is not paired. A problem outside any message gets
 //! its own line starting with `!`, after the messages of its frame. A connection marked by
 //! discovery (TPAP) and a cloud link (a device's TLS link to TP-Link's cloud) get one starting
 //! with `=`; they are known only at the end of the capture, so they come after the messages, in
@@ -41,7 +42,9 @@
 //!   `type`, `generated`: false when this message carries the identity, true when it comes from
 //!   an earlier answer of the same device; omitted when unknown), `response_to` (a response:
 //!   the frame of its request, else null), `response_to_index` (the request's `index`, or null),
-//!   `time` (response time in seconds or null), `conversation` (index), `problems` (list of
+//!   `time` (response time in seconds or null), `duplicate_of` (a copy of an earlier datagram,
+//!   as a mirror port or an `any`-interface capture makes: the original's frame; omitted
+//!   otherwise; a copy is not paired), `conversation` (index), `problems` (list of
 //!   `{"expert", "severity", "text"}`), `findings` (security findings, `{"finding",
 //!   "severity", "text"}` with `finding` the plugin's `kasa.security.*` field; omitted when
 //!   none). A request does not list its responses (they come
@@ -450,6 +453,9 @@ struct MessageJson<'a> {
     response_to: Option<u64>,
     response_to_index: Option<u32>,
     time: Option<f64>,
+    /// A copy of an earlier datagram: the original's frame (omitted otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicate_of: Option<u64>,
     conversation: usize,
     problems: Vec<ProblemJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -516,6 +522,7 @@ impl<'a> MessageJson<'a> {
             response_to: m.pairing.response_to,
             response_to_index: request.map(|r| r.index),
             time: m.pairing.time.map(|t| t.as_secs_f64()),
+            duplicate_of: m.pairing.duplicate_of,
             conversation: m.conversation,
             problems: m
                 .problems
@@ -927,6 +934,9 @@ fn text_message(out: &mut impl Write, m: &Message) -> io::Result<()> {
     }
     if let Some(t) = m.pairing.time {
         write!(out, " time={:.6}", t.as_secs_f64())?;
+    }
+    if let Some(f) = m.pairing.duplicate_of {
+        write!(out, " duplicate_of={f}")?;
     }
     writeln!(out, " {}", escaped(&m.plaintext))?;
     for p in &m.problems {

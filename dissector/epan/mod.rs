@@ -150,10 +150,14 @@ pub enum Kind {
     U32,
     I32,
     Bool,
+    /// A boolean shown with its own words for true and false (a `true_false_string`).
+    Flag(&'static CStr, &'static CStr),
     /// A frame number pointing at the request.
     FrameRequest,
     /// A frame number pointing at the response.
     FrameResponse,
+    /// A frame number pointing at the original of a copy.
+    FrameOriginal,
     RelativeTime,
     /// Raw bytes (seeds, hashes, signatures, ciphertext).
     Bytes,
@@ -259,6 +263,16 @@ pub fn register_protocol(
                     Kind::U32 => (sys::FT_UINT32, sys::BASE_DEC, ptr::null()),
                     Kind::I32 => (sys::FT_INT32, sys::BASE_DEC, ptr::null()),
                     Kind::Bool => (sys::FT_BOOLEAN, sys::BASE_NONE, ptr::null()),
+                    Kind::Flag(yes, no) => (
+                        sys::FT_BOOLEAN,
+                        sys::BASE_NONE,
+                        // Leaked: Wireshark keeps the pointer.
+                        Box::leak(Box::new(sys::true_false_string {
+                            true_string: yes.as_ptr(),
+                            false_string: no.as_ptr(),
+                        })) as *const sys::true_false_string
+                            as *const c_void,
+                    ),
                     Kind::FrameRequest => (
                         sys::FT_FRAMENUM,
                         sys::BASE_NONE,
@@ -268,6 +282,11 @@ pub fn register_protocol(
                         sys::FT_FRAMENUM,
                         sys::BASE_NONE,
                         sys::FT_FRAMENUM_RESPONSE as usize as *const c_void,
+                    ),
+                    Kind::FrameOriginal => (
+                        sys::FT_FRAMENUM,
+                        sys::BASE_NONE,
+                        sys::FT_FRAMENUM_DUP_ACK as usize as *const c_void,
                     ),
                     Kind::RelativeTime => (sys::FT_RELATIVE_TIME, sys::BASE_NONE, ptr::null()),
                     Kind::Bytes => (sys::FT_BYTES, sys::BASE_NONE, ptr::null()),
@@ -1404,6 +1423,11 @@ impl<'p> Item<'p> {
     pub fn append_text(&self, text: &CStr) -> Result<(), Thrown> {
         // SAFETY: live item; the shim formats "%s" with the text (copied) and catches any throw.
         shim(unsafe { sys::kasa_shim_item_append_text(self.raw.as_ptr(), text.as_ptr()) })
+    }
+    /// Replaces the item's whole label (its value, what filters compare, is unchanged).
+    pub fn set_text(&self, text: &CStr) -> Result<(), Thrown> {
+        // SAFETY: live item; the shim formats "%s" with the text (copied) and catches any throw.
+        shim(unsafe { sys::kasa_shim_item_set_text(self.raw.as_ptr(), text.as_ptr()) })
     }
 }
 

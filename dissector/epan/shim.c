@@ -281,6 +281,11 @@ int kasa_shim_item_append_text(proto_item *item, const char *text)
     WRAP(proto_item_append_text(item, "%s", text));
 }
 
+int kasa_shim_item_set_text(proto_item *item, const char *text)
+{
+    WRAP(proto_item_set_text(item, "%s", text));
+}
+
 void kasa_shim_item_set_generated(proto_item *item)
 {
     proto_item_set_generated(item);

@@ -113,6 +113,7 @@ int kasa_shim_tree_add_time(proto_item **out, proto_tree *tree, int hf, tvbuff_t
                             int length, const nstime_t *value);
 int kasa_shim_item_add_subtree(proto_tree **out, proto_item *item, int ett);
 int kasa_shim_item_append_text(proto_item *item, const char *text);
+int kasa_shim_item_set_text(proto_item *item, const char *text);
 /* proto_item_set_generated is static inline in proto.h: this is its one symbol. Never throws. */
 void kasa_shim_item_set_generated(proto_item *item);
 /* PINFO_FD_VISITED: the frame_data bit-field, read by the C compiler that laid it out. */

@@ -373,7 +373,11 @@ fn text(v: &Value) -> String {
 
 /// Parses `tshark -T json --no-duplicate-keys -J kasa` output.
 pub fn parse_json(stdout: &[u8]) -> Run {
-    let frames: Value = serde_json::from_slice(stdout).expect("tshark -T json output is JSON");
+    // The JSON tree inside the Kasa layer prints the JSON dissector's strings, which carry a
+    // text's invalid UTF-8 bytes as they are: read lossily (the plugin's own fields are valid
+    // UTF-8, so they read the same either way).
+    let frames: Value = serde_json::from_str(&String::from_utf8_lossy(stdout))
+        .expect("tshark -T json output is JSON");
     let mut run = Run::default();
     for f in frames.as_array().expect("array of frames") {
         let layers = &f["_source"]["layers"];
@@ -382,10 +386,11 @@ pub fn parse_json(stdout: &[u8]) -> Run {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         for k in list(layers.get("kasa")) {
+            let k = &flatten(k);
             let experts: Vec<String> = list(k.get("_ws.expert"))
                 .iter()
                 .flat_map(|e| e.as_object().into_iter().flat_map(|o| o.keys()))
-                .filter(|key| key.starts_with("kasa."))
+                .filter(|key| is_problem_expert(key))
                 .cloned()
                 .collect();
             run.experts
@@ -459,13 +464,51 @@ pub fn parse_json(stdout: &[u8]) -> Run {
         // Expert infos added outside a kasa item (e.g. a caught panic before the tree).
         for e in list(layers.get("_ws.expert")) {
             if let Some(o) = e.as_object() {
-                for key in o.keys().filter(|k| k.starts_with("kasa.")) {
+                for key in o.keys().filter(|k| is_problem_expert(k)) {
                     run.experts.push((frame, key.clone()));
                 }
             }
         }
     }
     run
+}
+
+/// A layer of `-T json` with the items of its subtrees (`<abbrev>_tree` objects: one per
+/// method) lifted into it, in tree order, as the flat list they were before the subtrees
+/// (repeated keys become arrays). A nested protocol (`json`) is left as it is.
+pub fn flatten(layer: &Value) -> Value {
+    fn lift(from: &Value, into: &mut serde_json::Map<String, Value>) {
+        let Some(o) = from.as_object() else { return };
+        for (key, v) in o {
+            if key.ends_with("_tree") && key.starts_with("kasa.") {
+                for sub in list(Some(v)) {
+                    lift(sub, into);
+                }
+                continue;
+            }
+            match into.get_mut(key) {
+                None => {
+                    into.insert(key.clone(), v.clone());
+                }
+                Some(Value::Array(a)) => a.extend(list(Some(v)).into_iter().cloned()),
+                Some(old) => {
+                    let mut a = vec![old.take()];
+                    a.extend(list(Some(v)).into_iter().cloned());
+                    *old = Value::Array(a);
+                }
+            }
+        }
+    }
+    let mut out = serde_json::Map::new();
+    lift(layer, &mut out);
+    Value::Object(out)
+}
+
+/// Whether an expert info is one of the plugin's problems, which the expected files list. The
+/// security findings (`kasa.security.*.expert`) are no problems of the message: the expected
+/// files do not list them, and tests/security_tshark.rs judges them against the peers' texts.
+fn is_problem_expert(name: &str) -> bool {
+    name.starts_with("kasa.") && !name.starts_with("kasa.security.")
 }
 
 /// Runs tshark two-pass on a capture and parses the kasa layer.
@@ -570,6 +613,14 @@ pub fn c_string(s: &str) -> String {
 /// `garbage_9999` (synthetic), `adv_nul_and_utf8` and `adv_udp_64k` (adversarial).
 pub fn shown_plaintext(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).replace('\0', "\u{2400}")
+}
+
+/// A plaintext that is neither a JSON object nor UTF-8 text (the expected files' rule for
+/// `Malformed: neither JSON nor text`).
+pub fn undecodable(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_err()
+        && !serde_json::from_str::<Value>(&String::from_utf8_lossy(bytes))
+            .is_ok_and(|v| v.is_object())
 }
 
 fn unhex(h: &str) -> Vec<u8> {
@@ -906,7 +957,13 @@ pub fn compare_messages(shown: &[Shown], want: &[Want], cov: &mut Coverage) -> V
         if w.len.is_some() {
             cov.saw("kasa.len");
         }
-        let want_text = shown_plaintext(&w.bytes);
+        // Bytes that are neither a JSON object nor UTF-8 text are shown as data
+        // (`kasa.data`), with no plaintext.
+        let want_text = if undecodable(&w.bytes) {
+            String::new()
+        } else {
+            shown_plaintext(&w.bytes)
+        };
         if s.plaintext != want_text {
             let at = s
                 .plaintext

@@ -352,6 +352,7 @@ impl Parts {
                 response_in: Vec::new(),
                 response_to: record.response_to.map(|l| l.request.frame),
                 time: record.response_to.map(|l| l.time),
+                duplicate_of: record.duplicate_of.map(|d| d.frame),
             },
             conversation: record.conversation,
             device: record.device,
@@ -751,6 +752,13 @@ impl Decoder {
                     *half = h;
                 }
             }
+        }
+        if conn.read == Read::Port
+            && !payload.is_empty()
+            && self.session.clear_text_stream(conn.id, payload, cap)
+        {
+            // Clear text on the port (HTTP to 9999): another protocol's, as in the plugin.
+            conn.read = Read::Ignored;
         }
         if conn.read == Read::Undecided && (!payload.is_empty() || seg.missing > 0) {
             conn.read = if self.config.heuristics && xor::tcp_heuristic(payload, cap) {

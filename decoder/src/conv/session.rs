@@ -34,6 +34,7 @@ use super::secure::{Classified, Secrets, Secure};
 use crate::audit::{self, DeviceAudit, Finding, Subject};
 use crate::msg::{Body, Call, Device, Dialect, Direction, Meta, Method, Problem, Transport};
 use crate::wire::crypto::CryptoError;
+use crate::wire::xor;
 use foldhash::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -155,6 +156,29 @@ pub struct Record {
     pub one_sided: bool,
     /// The security findings that show at this message ([`crate::audit::findings`]).
     pub findings: Vec<Finding>,
+    /// This datagram is a copy of an earlier one (the same bytes between the same two
+    /// endpoints within [`DUPLICATE_WINDOW`]: a mirror port, an `any`-interface capture): the
+    /// original. A copy is left out of pairing and device identity.
+    pub duplicate_of: Option<MessageId>,
+}
+
+/// How close in time two identical datagrams of one conversation and direction must be for
+/// the second to be taken as a copy of the first (a capture that sees every datagram twice
+/// sees the copies microseconds apart; an application that repeats a request waits far
+/// longer).
+pub const DUPLICATE_WINDOW: Duration = Duration::from_millis(5);
+
+/// Recent datagrams kept for recognising copies, at most (older ones are dropped first).
+const DUPLICATE_MEMORY: usize = 1024;
+
+/// A datagram's conversation, source, destination, digest of its bytes and length.
+type DatagramKey = (ConvId, SocketAddr, SocketAddr, u64, usize);
+
+/// A datagram remembered for recognising its copies.
+#[derive(Debug, Clone, Copy)]
+struct RecentDatagram {
+    id: MessageId,
+    time: Duration,
 }
 
 /// An HTTP message the session recognised as KLAP or AES: what its transport said, its
@@ -214,6 +238,10 @@ pub struct Session {
     smart_requests: HashMap<MessageId, String>,
     /// Devices followed for the findings no single message shows.
     audit: DeviceAudit,
+    /// Recent datagrams by (conversation, source, destination, digest of the bytes, length).
+    recent: HashMap<DatagramKey, RecentDatagram>,
+    /// Stream conversations whose first bytes were judged ([`Session::clear_text_stream`]).
+    opened: HashSet<ConvId>,
 }
 
 impl Session {
@@ -350,6 +378,7 @@ impl Session {
                 encrypt_info: None,
                 one_sided: false,
                 findings: Vec::new(),
+                duplicate_of: None,
             },
         })
     }
@@ -435,6 +464,31 @@ impl Session {
             .map_or(Admission::Unknown, |c| c.admission)
     }
 
+    /// The first bytes of a stream conversation found by its port (`prefix`: at least its
+    /// first four bytes, as far as at hand): whether the conversation is another protocol's,
+    /// clear text that is no XOR frame ([`crate::wire::xor::clear_text`]: HTTP to port 9999, a
+    /// banner). Such a conversation is rejected, shown by neither front end and left to other
+    /// dissectors. Judged once, on the conversation's first data; afterwards the answer stays.
+    pub fn clear_text_stream(&mut self, conv: ConvId, prefix: &[u8], cap: u32) -> bool {
+        if prefix.is_empty() || !self.opened.insert(conv) {
+            return self.admission(conv) == Admission::Rejected;
+        }
+        if self.admission(conv) != Admission::Unknown || !xor::clear_text(prefix, cap) {
+            return false;
+        }
+        self.convs.insert(
+            conv,
+            Conv {
+                admission: Admission::Rejected,
+                device: None,
+                number: None,
+                requests: 0,
+                lone_answers: 0,
+            },
+        );
+        true
+    }
+
     /// A stream conversation that the transport's cheap test (on its first bytes, e.g.
     /// [`crate::wire::xor::tcp_heuristic`]) says may be ours: on probation from now on, unless
     /// it was already judged. Returns whether it may be dissected.
@@ -458,8 +512,10 @@ impl Session {
 
     /// Decides a message: `None` when it is not shown (its conversation was rejected, or a
     /// datagram on trial did not parse). Call in capture order, once per message.
-    /// `plaintext`: the message's text, which [`Body`] was analysed from (the security checks
-    /// read it).
+    /// `plaintext`: the message's text, which [`Body`] was analysed from: the security checks
+    /// read it, and a datagram's copy seen within [`DUPLICATE_WINDOW`] is recognised by it
+    /// ([`Record::duplicate_of`]; stream transports are not judged here: TCP reassembly
+    /// already drops retransmitted bytes).
     pub fn message(
         &mut self,
         seen: &Seen,
@@ -467,10 +523,25 @@ impl Session {
         body: &Body,
         plaintext: &[u8],
     ) -> Option<Record> {
-        let mut record = self.decide(seen, meta, body);
-        if let Some(r) = &mut record {
-            r.findings = self.audit(seen, r, meta, body, plaintext);
-        }
+        let key = (!meta.transport().is_stream() && !plaintext.is_empty()).then(|| {
+            use std::hash::BuildHasher as _;
+            let digest = foldhash::quality::FixedState::with_seed(0x6b61_7361).hash_one(plaintext);
+            (seen.conv, seen.src, seen.dst, digest, plaintext.len())
+        });
+        let record = match key.and_then(|k| self.copy_of(seen, k)) {
+            // A copy: no findings of its own (they are its original's).
+            Some(original) => self.duplicate(seen, original),
+            None => {
+                let mut record = self.decide(seen, meta, body);
+                if let Some(r) = &mut record {
+                    r.findings = self.audit(seen, r, meta, body, plaintext);
+                    if let Some(k) = key {
+                        self.remember_datagram(seen, k);
+                    }
+                }
+                record
+            }
+        };
         if self.remember {
             self.records.insert(seen.id, record.clone());
         }
@@ -498,6 +569,69 @@ impl Session {
         audit::findings(&subject, &mut self.audit)
     }
 
+    /// The earlier datagram shown that this one copies, if any.
+    fn copy_of(&self, seen: &Seen, key: DatagramKey) -> Option<MessageId> {
+        self.recent
+            .get(&key)
+            .filter(|r| {
+                r.id.frame != seen.id.frame && seen.time.saturating_sub(r.time) <= DUPLICATE_WINDOW
+            })
+            .map(|r| r.id)
+    }
+
+    /// Remembers a datagram shown, for recognising its copies.
+    fn remember_datagram(&mut self, seen: &Seen, key: DatagramKey) {
+        if self.recent.len() >= DUPLICATE_MEMORY {
+            let now = seen.time;
+            self.recent
+                .retain(|_, r| now.saturating_sub(r.time) <= DUPLICATE_WINDOW);
+            if self.recent.len() >= DUPLICATE_MEMORY {
+                self.recent.clear();
+            }
+        }
+        self.recent.insert(
+            key,
+            RecentDatagram {
+                id: seen.id,
+                time: seen.time,
+            },
+        );
+    }
+
+    /// The record of a copy: shown as its original was (same direction and device), linked to
+    /// it, and nothing else: no pairing, no identity, no announcement.
+    fn duplicate(&mut self, seen: &Seen, original: MessageId) -> Option<Record> {
+        let first = self.records.get(&original).cloned().flatten();
+        let c = self.convs.get(&seen.conv)?;
+        if c.admission == Admission::Rejected {
+            return None;
+        }
+        let (direction, device) = match first {
+            Some(r) => (r.direction, r.device),
+            None => {
+                let device = c.device?;
+                let direction = if seen.dst == device {
+                    Direction::Request
+                } else {
+                    Direction::Response
+                };
+                (direction, device)
+            }
+        };
+        let conversation = self.number(seen.conv, false);
+        Some(Record {
+            direction,
+            device,
+            conversation,
+            response_to: None,
+            peer_device: None,
+            encrypt_info: None,
+            one_sided: false,
+            findings: Vec::new(),
+            duplicate_of: Some(original),
+        })
+    }
+
     /// What [`Session::message`] decided for `id`, in a session that remembers: `None` if it
     /// was not decided, `Some(None)` if it was not shown.
     pub fn record(&self, id: MessageId) -> Option<Option<&Record>> {
@@ -521,6 +655,7 @@ impl Session {
     /// hands it nothing more.
     pub fn end_stream(&mut self, conv: ConvId, ends: [SocketAddr; 2]) {
         self.convs.remove(&conv);
+        self.opened.remove(&conv);
         self.pairer.tcp_close(conv);
         for end in ends {
             self.skipping.remove(&(conv, end));
@@ -633,6 +768,7 @@ impl Session {
             encrypt_info,
             one_sided,
             findings: Vec::new(),
+            duplicate_of: None,
         })
     }
 
@@ -775,6 +911,53 @@ mod tests {
         // Both ends on a device port: the JSON decides.
         let s = seen(1, DEVICE, "10.0.0.3:9999", Found::Port, (true, true));
         assert_eq!(direction(None, &s, &body(RESP)).0, Direction::Response);
+    }
+
+    #[test]
+    fn a_datagram_seen_twice_is_a_copy_left_out_of_pairing() {
+        for remembering in [false, true] {
+            let mut s = if remembering {
+                Session::remembering()
+            } else {
+                Session::new()
+            };
+            let at = |frame: u64, micros: u64, src: &str, dst: &str| Seen {
+                time: Duration::from_micros(micros),
+                ..seen(frame, src, dst, Found::Port, (src == DEVICE, dst == DEVICE))
+            };
+            let udp = Meta::XorUdp;
+            let mut msg = |seen: Seen, text: &str| {
+                s.message(&seen, &udp, &body(text), text.as_bytes())
+                    .unwrap()
+            };
+            let id = |frame| MessageId { frame, index: 0 };
+            let req = msg(at(1, 1_000, CLIENT, DEVICE), REQ);
+            assert_eq!(req.duplicate_of, None);
+            // Its copy, 10 µs later: flagged, shown as a request, not paired.
+            let copy = msg(at(2, 1_010, CLIENT, DEVICE), REQ);
+            assert_eq!(copy.duplicate_of, Some(id(1)));
+            assert_eq!(copy.direction, Direction::Request);
+            // The answer pairs with the original; its copy is flagged, not paired again.
+            let resp = msg(at(3, 3_000, DEVICE, CLIENT), RESP);
+            assert_eq!(resp.response_to.map(|l| l.request), Some(id(1)));
+            assert_eq!(resp.duplicate_of, None);
+            let resp_copy = msg(at(4, 3_010, DEVICE, CLIENT), RESP);
+            assert_eq!(resp_copy.duplicate_of, Some(id(3)));
+            assert_eq!(resp_copy.response_to, None);
+            assert_eq!(resp_copy.direction, Direction::Response);
+            // The same request again past the window is a new request, answered on its own.
+            let again = msg(at(5, 1_000 + 6_000, CLIENT, DEVICE), REQ);
+            assert_eq!(again.duplicate_of, None);
+            let answer = msg(at(6, 9_000, DEVICE, CLIENT), RESP);
+            assert_eq!(answer.response_to.map(|l| l.request), Some(id(5)));
+            // Other bytes within the window are no copy.
+            let other = msg(
+                at(7, 8_001, CLIENT, DEVICE),
+                r#"{"system":{"get_sysinfo":null}}"#,
+            );
+            assert_eq!(other.duplicate_of, None);
+            assert_eq!(s.responses(id(1)), [3]);
+        }
     }
 
     #[test]

@@ -112,6 +112,17 @@ impl Method {
         }
     }
 
+    /// Whether this method's result is where [`Body::device`] is read from: IOT
+    /// `system.get_sysinfo`, SMART `get_device_info`.
+    pub fn carries_device(&self) -> bool {
+        match &self.call {
+            Call::Iot { module, method } => {
+                module == "system" && method.as_deref() == Some("get_sysinfo")
+            }
+            Call::Smart { method } => method == "get_device_info",
+        }
+    }
+
     /// Whether this (a response's method) answers `request`: IOT the same module, and the same
     /// method unless the module answered as a whole; SMART the same method name. Never across
     /// dialects.
@@ -192,6 +203,9 @@ pub struct Device {
 pub struct Body {
     /// Whether the plaintext parsed as a JSON object.
     pub json_ok: bool,
+    /// The plaintext is neither a JSON object nor UTF-8 text: bytes that are not this protocol
+    /// (a random datagram to the port) or not decrypted right.
+    pub undecodable: bool,
     /// The JSON shape; `None` when the plaintext is not a JSON object.
     pub dialect: Option<Dialect>,
     pub methods: Vec<Method>,
@@ -237,14 +251,14 @@ impl Body {
     /// every time they occur.
     pub fn analyse(plaintext: &[u8], problems: &mut Vec<Problem>) -> Body {
         let lossy;
-        let text = match core::str::from_utf8(plaintext) {
-            Ok(text) => text,
+        let (text, utf8) = match core::str::from_utf8(plaintext) {
+            Ok(text) => (text, true),
             Err(e) => {
                 problems.push(Problem::Utf8 {
                     valid_up_to: e.valid_up_to(),
                 });
                 lossy = String::from_utf8_lossy(plaintext);
-                &lossy
+                (&*lossy, false)
             }
         };
         if let Some(body) = super::fast::analyse_iot(text) {
@@ -253,7 +267,9 @@ impl Body {
             }
             return body;
         }
-        analyse_serde(text, problems)
+        let mut body = analyse_serde(text, problems);
+        body.undecodable = !utf8 && !body.json_ok;
+        body
     }
 
     /// Whether the JSON says this is a response: some result carries an error code (IOT

@@ -349,6 +349,9 @@ pub struct Pairing {
     pub response_to: Option<u64>,
     /// On a response: the time since its request.
     pub time: Option<Duration>,
+    /// A copy of an earlier datagram (mirror port, `any` interface): the original's frame. A
+    /// copy is not paired.
+    pub duplicate_of: Option<u64>,
 }
 
 /// One decoded message with everything known about it.
@@ -408,16 +411,24 @@ impl fmt::Display for Message {
     }
 }
 
+/// The summary of XOR bytes that decrypt to neither JSON nor text ([`Body::undecodable`]).
+pub const UNDECODABLE: &str = "Malformed: neither JSON nor text";
+
 /// The one-line summary of any message: [`summary`] for decoded JSON, with the words of the
 /// transport where its steps are not JSON methods: `Discovery probe`, `Discovery reply
 /// error_code=0 P110(FR)`, `KLAP handshake1`, `KLAP handshake1 reply (v2, default:kasa)`,
-/// `Request seq=-5 (encrypted)`, `Request securePassthrough (encrypted)`.
+/// `Request seq=-5 (encrypted)`, `Request securePassthrough (encrypted)`; XOR bytes that
+/// decrypt to neither JSON nor text: [`UNDECODABLE`].
 pub fn message_summary(
     f: &mut impl fmt::Write,
     meta: &Meta,
     direction: Direction,
     body: &Body,
 ) -> fmt::Result {
+    if body.undecodable && matches!(meta, Meta::XorTcp { .. } | Meta::XorUdp) {
+        // Bytes that are not this protocol: nothing in them says which way they go.
+        return f.write_str(UNDECODABLE);
+    }
     match meta {
         Meta::Tdp(_) => {
             f.write_str(match direction {

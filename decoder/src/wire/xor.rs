@@ -304,6 +304,18 @@ pub fn tcp_heuristic(prefix: &[u8], cap: u32) -> bool {
     (len == 0 || (2..=cap).contains(&len)) && first == FIRST_BYTE && plausible_second(first, second)
 }
 
+/// Whether the first bytes of a stream are clear text that is no XOR frame: a length header
+/// above `cap` whose four bytes are printable ASCII (an HTTP request or status line, a banner:
+/// `GET ` reads as a header of 1,195,725,856 bytes). Such a stream is another protocol's.
+pub fn clear_text(prefix: &[u8], cap: u32) -> bool {
+    let [a, b, c, d, ..] = *prefix else {
+        return false;
+    };
+    let text = |x: u8| (0x20..=0x7e).contains(&x) || matches!(x, b'\t' | b'\r' | b'\n');
+    [a, b, c, d].into_iter().all(text)
+        && matches!(Header::parse([a, b, c, d], cap), Header::AboveCap { .. })
+}
+
 /// Where the next plausible frame ([`tcp_heuristic`]) starts in `buf`, if anywhere: how a stream
 /// that lost its framing (a header above the cap, bytes that are no frame) finds it again. The
 /// framer and the plugin's PDU-length callback both resynchronise with it.
@@ -325,6 +337,20 @@ fn plausible_second(first: u8, second: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn clear_text_is_no_frame() {
+        let cap = 1 << 20;
+        assert!(clear_text(b"GET / HTTP/1.1\r\n", cap));
+        assert!(clear_text(b"HTTP/1.1 200 OK", cap));
+        assert!(clear_text(b"SSH-2.0-OpenSSH", cap));
+        // Shorter than a header, a frame's header, binary junk: not judged as text.
+        assert!(!clear_text(b"GET", cap));
+        assert!(!clear_text(&[0, 0, 0, 29, 0xd0, 0xf2], cap));
+        assert!(!clear_text(&[0xd5, 0xcc, 0x10, 0x7f], cap));
+        // Printable, but a plausible length under a raised cap.
+        assert!(!clear_text(b"GET /", u32::MAX));
+    }
     use super::*;
 
     static GET_SYSINFO: &[u8] = b"{\"system\":{\"get_sysinfo\":{}}}";
