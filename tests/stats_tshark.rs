@@ -101,16 +101,16 @@ fn expected(fixture: &str) -> Want {
 /// The rows of every device together, by path below the device: counts add up; response times
 /// combine (the mean weighted by the counts).
 fn all_devices(table: &Table) -> Table {
-    let mut sums: BTreeMap<Vec<String>, (u64, Option<(f64, f64, f64)>)> = BTreeMap::new();
+    let mut sums: Table = BTreeMap::new();
     for (key, row) in table {
         let e = sums.entry(key[1..].to_vec()).or_default();
-        let before = e.0;
-        e.0 += row.count;
+        let before = e.count;
+        e.count += row.count;
         if let Some((a, lo, hi)) = row.times {
-            e.1 = Some(match e.1 {
+            e.times = Some(match e.times {
                 None => (a, lo, hi),
                 Some((sa, slo, shi)) => (
-                    (sa * before as f64 + a * row.count as f64) / e.0 as f64,
+                    (sa * before as f64 + a * row.count as f64) / e.count as f64,
                     slo.min(lo),
                     shi.max(hi),
                 ),
@@ -118,10 +118,10 @@ fn all_devices(table: &Table) -> Table {
         }
     }
     sums.into_iter()
-        .map(|(k, (count, times))| {
+        .map(|(k, row)| {
             let mut key = vec!["all".to_owned()];
             key.extend(k);
-            (key, Row { count, times })
+            (key, row)
         })
         .collect()
 }
