@@ -316,8 +316,8 @@ fn a_broken_colour_rule_is_reported() {
     for f in ["preferences", "colorfilters", "dfilter_buttons"] {
         let text = std::fs::read_to_string(profiles.join("Kasa").join(f)).unwrap();
         let text = if f == "colorfilters" {
-            assert!(text.contains("kasa.err_code ~= 0"));
-            text.replace("kasa.err_code ~= 0", "kasa.err_kode ~= 0")
+            assert!(text.contains("kasa.err_code < 0"));
+            text.replacen("kasa.err_code < 0", "kasa.err_kode < 0", 1)
         } else {
             text
         };
