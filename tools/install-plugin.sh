@@ -81,6 +81,12 @@ else
   WS_FULL=""
 fi
 WS=$(echo "$WS_FULL" | cut -d. -f1,2)
+if have_pc && have_tshark; then
+  TSHARK_WS=$(tshark --version 2>/dev/null | sed -n '1s/^TShark (Wireshark) \([0-9]*\.[0-9]*\).*/\1/p')
+  if [ -n "$TSHARK_WS" ] && [ "$TSHARK_WS" != "$WS" ]; then
+    echo "install-plugin: warning: pkg-config finds Wireshark $WS_FULL, but $(command -v tshark) is $TSHARK_WS; installing for $WS" >&2
+  fi
+fi
 case "$WS" in
   [0-9]*.[0-9]*) ;;
   *)
