@@ -160,6 +160,36 @@ fn joined(v: &Value, key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The column titles and each packet's cells of tshark's `-T psml` output.
+fn parse_psml(xml: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let sections = |block: &str| -> Vec<String> {
+        block
+            .split("<section>")
+            .skip(1)
+            .map(|s| unescape_xml(s.split("</section>").next().unwrap_or("")))
+            .collect()
+    };
+    let structure = xml
+        .split("<structure>")
+        .nth(1)
+        .and_then(|s| s.split("</structure>").next())
+        .expect("a PSML structure");
+    let packets = xml
+        .split("<packet>")
+        .skip(1)
+        .map(|p| sections(p.split("</packet>").next().unwrap_or("")))
+        .collect();
+    (sections(structure), packets)
+}
+
+fn unescape_xml(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 /// Checks one fixture; returns the differences and how many frames were judged.
 fn check_fixture(stem: &str, columns: bool) -> (Vec<String>, usize) {
     let capture = ["pcapng", "pcap"]
@@ -172,42 +202,64 @@ fn check_fixture(stem: &str, columns: bool) -> (Vec<String>, usize) {
             .unwrap();
     let staged = common::stage(&capture);
     let extra = common::tshark_args_for(&common::fixture_args(&expected));
-    let mut args: Vec<&str> = extra.iter().map(String::as_str).collect();
     let staged_s = staged.to_str().unwrap();
-    args.extend([
-        "-2",
+    let run = |tail: &[&str]| {
+        let mut args: Vec<&str> = extra.iter().map(String::as_str).collect();
+        args.extend(["-2", "-r", staged_s]);
+        args.extend_from_slice(tail);
+        tshark_profile("Kasa", &args)
+    };
+    let mut failures = Vec::new();
+    // The colouring rule each frame got.
+    let (stdout, stderr) = run(&[
         "--color",
-        "-r",
-        staged_s,
         "-T",
         "fields",
-        "-E",
-        "separator=/t",
         "-e",
         "frame.number",
         "-e",
         "frame.coloring_rule.name",
-        "-e",
-        "_ws.col.Device",
-        "-e",
-        "_ws.col.Alias",
-        "-e",
-        "_ws.col.Method",
-        "-e",
-        "_ws.col.err_code",
     ]);
-    let (stdout, stderr) = tshark_profile("Kasa", &args);
-    let mut failures = Vec::new();
     if !stderr.trim().is_empty() {
         failures.push(format!("{stem}: tshark -C Kasa complains: {stderr}"));
     }
-    let rows: BTreeMap<u64, Vec<String>> = stdout
+    let mut rows: BTreeMap<u64, Vec<String>> = stdout
         .lines()
         .filter_map(|l| {
             let f: Vec<String> = l.split('\t').map(str::to_owned).collect();
-            Some((f[0].parse().ok()?, f))
+            let rule = f.get(1).cloned().unwrap_or_default();
+            Some((f[0].parse().ok()?, vec![f[0].clone(), rule]))
         })
         .collect();
+    // The profile's columns, by title, from the packet summary (PSML: custom columns are no
+    // -e fields from Wireshark 4.2 on).
+    if columns {
+        let (psml, stderr) = run(&["-T", "psml"]);
+        if !stderr.trim().is_empty() {
+            failures.push(format!(
+                "{stem}: tshark -C Kasa -T psml complains: {stderr}"
+            ));
+        }
+        let (titles, packets) = parse_psml(&psml);
+        let col = |t: &str| {
+            titles
+                .iter()
+                .position(|x| x == t)
+                .unwrap_or_else(|| panic!("no column {t:?} in {titles:?}"))
+        };
+        let (no, device, alias, method, err) = (
+            col("No."),
+            col("Device"),
+            col("Alias"),
+            col("Method"),
+            col("err_code"),
+        );
+        for p in packets {
+            if let Some(row) = p[no].parse().ok().and_then(|n: u64| rows.get_mut(&n)) {
+                row.extend([&p[device], &p[alias], &p[method], &p[err]].map(String::clone));
+            }
+        }
+    }
     let messages = common::expected::shown_messages(&expected);
     let mut per_frame: BTreeMap<u64, Vec<&Value>> = BTreeMap::new();
     for m in &messages {
