@@ -3,7 +3,7 @@
 # are missing. Needs root (or sudo). The Rust toolchain itself comes from rustup, not apt:
 # Debian 12's rustc is too old for edition 2024.
 set -euo pipefail
-PKGS=(tshark libwireshark-dev libglib2.0-dev libclang-dev pkg-config gcc libc6-dev util-linux tcpdump)
+PKGS=(tshark libwireshark-dev libglib2.0-dev libclang-dev pkg-config gcc libc6-dev util-linux tcpdump binutils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

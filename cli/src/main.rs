@@ -312,6 +312,7 @@ fn decode_one(
     let bar = (!to_terminal && !live)
         .then(|| progress_bar(size))
         .flatten();
+    let started = std::time::Instant::now();
     let progress = |read, _| {
         if let Some(bar) = &bar {
             bar.set_position(read);
@@ -325,10 +326,16 @@ fn decode_one(
         }
         Ok(())
     })?;
+    let shown_bar = bar.is_some();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    // Where the bar was, one line saying what the file held (the output went elsewhere).
+    let line = shown_bar.then(|| summary_line(path, &summary, started.elapsed()));
     out.send(Cmd::End(summary))?;
+    if let Some(line) = line {
+        out.send(Cmd::Report(line))?;
+    }
     Ok(stop)
 }
 
@@ -417,8 +424,25 @@ fn secrets(args: &Args) -> Result<Secrets, String> {
     Ok(s)
 }
 
-/// A bar on stderr for files over 8 MiB, only when stderr is a terminal (and, the caller
-/// sees to it, stdout is not: lines are printed while the bar runs).
+/// The line that replaces the progress bar at the end of a file: what it held and how long
+/// decoding took.
+fn summary_line(path: &Path, summary: &Summary, took: std::time::Duration) -> String {
+    let s = &summary.stats;
+    format!(
+        "{}: {} messages ({} requests, {} responses), {} devices, {} malformed, {} frames in {:.1} s",
+        path.display(),
+        s.messages,
+        s.requests,
+        s.responses,
+        s.devices,
+        s.malformed,
+        s.frames,
+        took.as_secs_f64()
+    )
+}
+
+/// A bar on stderr for files over 8 MiB, only when stderr is a terminal (and, the caller sees to it, stdout is not: lines
+/// are printed while the bar runs). Replaced at the end by a one-line summary.
 fn progress_bar(len: u64) -> Option<ProgressBar> {
     if !io::stderr().is_terminal() || len < 8 << 20 {
         return None;

@@ -73,10 +73,13 @@
 //!   device), `pushes` (list of `{"frame", "answer_frame", "latency"}`, at most 4096, latency in
 //!   seconds or null), `latency` (`{"count", "median", "max"}` in seconds over the answered
 //!   pushes, or null).
-//! * `"summary"`: `frames`, `messages`, `requests`, `responses`, `connections`, `udp_flows`,
-//!   `devices`, `malformed`.
+//! * `"summary"`: `schema_version`, `frames`, `messages`, `requests`, `responses`,
+//!   `connections`, `udp_flows`, `devices`, `malformed`, and `protected_80211` when some
+//!   802.11 frames were protected.
 //!
-//! Keys reuse the display-filter names of the Wireshark plugin without `kasa.`.
+//! Keys reuse the display-filter names of the Wireshark plugin without `kasa.`. Every key and
+//! type is in `schema/kasa-decode.schema.json` (JSON Schema 2020-12, no unknown keys allowed),
+//! version [`SCHEMA_VERSION`], which `cli/tests/schema.rs` holds the output of every fixture to.
 
 use base64::Engine;
 use kasa_decoder::audit::{Finding, Level};
@@ -214,6 +217,7 @@ impl<W: Write> Printer<W> {
             self.line(
                 "summary",
                 &SummaryJson {
+                    schema_version: SCHEMA_VERSION,
                     frames: s.frames,
                     messages: s.messages,
                     requests: s.requests,
@@ -274,8 +278,13 @@ struct Line<'a, T> {
     data: T,
 }
 
+/// The version of `schema/kasa-decode.schema.json` the `--json` output follows, carried by
+/// every summary line. Raised, with the schema, when a change would break existing readers.
+pub const SCHEMA_VERSION: u32 = 1;
+
 #[derive(Serialize)]
 struct SummaryJson {
+    schema_version: u32,
     frames: u64,
     messages: usize,
     requests: usize,

@@ -89,12 +89,12 @@ pub fn ws_minor() -> u32 {
     env!("WS_VERSION_MINOR").parse().unwrap()
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     let out = Command::new("id").arg("-u").output().expect("id -u");
     String::from_utf8_lossy(&out.stdout).trim() == "0"
 }
 
-fn chmod_tree(p: &Path) {
+pub fn chmod_tree(p: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let md = std::fs::metadata(p).unwrap();
     let mode = if md.is_dir() { 0o755 } else { 0o644 };
@@ -166,6 +166,17 @@ pub fn no_plugins() -> &'static Path {
 
 /// Runs tshark with `plugins` as `WIRESHARK_PLUGIN_DIR` and exactly these arguments.
 pub fn tshark_in(plugins: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    tshark_in_home(plugins, &env().home, args, extra_env)
+}
+
+/// Like [`tshark_in`] with `home` as `HOME` (its personal plugin folder and configuration
+/// profiles are read; it must be readable, and writable, by uid 65534 when running as root).
+pub fn tshark_in_home(
+    plugins: &Path,
+    home: &Path,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> Output {
     let e = env();
     let mut cmd = if e.as_nobody {
         let mut c = Command::new("setpriv");
@@ -175,7 +186,7 @@ pub fn tshark_in(plugins: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> O
         Command::new("env")
     };
     cmd.arg(format!("WIRESHARK_PLUGIN_DIR={}", plugins.display()));
-    cmd.arg(format!("HOME={}", e.home.display()));
+    cmd.arg(format!("HOME={}", home.display()));
     for (k, v) in extra_env {
         cmd.arg(format!("{k}={v}"));
     }
