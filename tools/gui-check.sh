@@ -7,7 +7,7 @@
 #     the Kasa layer (Edit › Find Packet, string "<the protocol's name>" in Packet details),
 #     expands it (View › Expand Subtrees, Shift+Right), copies the pane (Edit › Copy › All Visible
 #     Items, Ctrl+Alt+Shift+A) and reads the clipboard (xclip): the first line must name the
-#     frame and the Kasa layer's lines must equal those of `tshark -V` for that frame; the
+#     frame and the Kasa layer's lines must equal those of `tshark -2 -V` for that frame; the
 #     window title must name the file, and the screenshot must not be blank;
 #   * the statistics tree (Statistics › Kasa › Devices and methods, opened from the menu, since
 #     Wireshark's -z does not open stats trees): the dialog's Copy button's text must hold the
@@ -71,7 +71,6 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$work/plugins/$ver/epan" "$work/home/.config/wireshark" "$work/files" "$work/runtime" "$work/out"
 cp "$SO" "$work/plugins/$ver/epan/kasa.so"
-chmod 700 "$work/runtime"
 # The window layout (packet list, details, bytes stacked; their heights), and Find Packet set to
 # a case-sensitive string search in the packet details: recent_common and recent are the files
 # in which Wireshark keeps these between runs.
@@ -92,6 +91,7 @@ gui.geometry_main_upper_pane: 190
 gui.geometry_main_lower_pane: 520
 EOF
 chmod -R a+rX "$work"
+chmod 700 "$work/runtime"
 as_root=false
 if [ "$(id -u)" = 0 ]; then
   as_root=true
@@ -230,7 +230,7 @@ details_attempt() {
   title=$(xdotool getwindowname "$wid")
   [[ $title == *"$(basename "$file")"* ]] || { say "$name: window title '$title' lacks the file name"; return 1; }
   save_png "$wid" "$name" || return 1
-  say "$name: frame $frame of $capture: window '$title', the Kasa layer as tshark -V shows it ($(wc -l <"$work/$name.tshark") lines)"
+  say "$name: frame $frame of $capture: window '$title', the Kasa layer as tshark -2 -V shows it ($(wc -l <"$work/$name.tshark") lines)"
 }
 details_shot() {
   local name=$1 capture=$2 frame=$3 filter=$4 file prev
