@@ -20,6 +20,8 @@
 # root the GUI and tshark run as uid 65534 (setpriv), with HOME in the temp dir, as the tshark
 # tests do (tests/common/mod.rs).
 # Usage: tools/gui-check.sh   (builds the release plugin with cargo when it is not up to date)
+#   GUI_CHECK_WAIT=seconds: how long to wait for a window (120); GUI_CHECK_KEEP=1: keep the temp
+#   dir (Wireshark's log, the texts copied from the GUI, the full-size screenshots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "gui-check: $*"; }
