@@ -65,7 +65,7 @@ n=$(tshark_c neither -Y 'kasa || tplink-smarthome' 2>/dev/null | wc -l || true)
 echo "neither: $n frames of either protocol" >&2
 # -V with the plugin: the Kasa layer with its fields and the JSON tree, on a response.
 v=$(tshark_c plugin -V -c 5)
-for want in 'TP-Link Kasa' 'Method: system.get_sysinfo' 'Model: HS110' 'Request In: 4' 'JavaScript Object Notation' 'Key: alias'; do
+for want in 'TP-Link Kasa' 'Method: system.get_sysinfo' 'Model: HS110' 'Request in frame: 4' 'JavaScript Object Notation' 'Key: alias'; do
   grep -q "$want" <<<"$v" || { echo "plugin -V lacks \"$want\"" >&2; exit 1; }
 done
 n=$(./target/release/kasa-decode --json "$T/bench.pcap" | grep -c '"type":"message"' || true)

@@ -13,8 +13,8 @@
 
 use crate::msg::{Body, Call, Device, Direction, KlapStep, Message, Meta, Method, Transport};
 use core::fmt;
+use foldhash::HashMap;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 /// How serious a finding is, as Wireshark's expert levels.
@@ -282,16 +282,18 @@ fn is_cloud_module(module: &str) -> bool {
 /// A cheap test before any parsing: could the text hold a secret-named key at all? One pass,
 /// ASCII case-insensitive.
 fn may_hold_secret(plaintext: &[u8]) -> bool {
-    const NEEDLES: [&[u8]; 5] = [b"pass", b"pwd", b"psk", b"secret", b"key"];
-    // Most bytes are ruled out by one test: needles start with p, s or k (`| 0x20` folds ASCII
-    // case; other bytes it maps there fail the comparison).
-    plaintext.iter().enumerate().any(|(i, &b)| {
-        matches!(b | 0x20, b'p' | b's' | b'k')
-            && NEEDLES.iter().any(|n| {
-                plaintext
-                    .get(i..i + n.len())
-                    .is_some_and(|w| w.eq_ignore_ascii_case(n))
-            })
+    let at = |i: usize, n: &[u8]| {
+        plaintext
+            .get(i..i + n.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(n))
+    };
+    // One test rules out most bytes (`| 0x20` folds ASCII case; the other bytes it maps onto
+    // these letters fail the comparison), then only the needles starting with that letter.
+    plaintext.iter().enumerate().any(|(i, &b)| match b | 0x20 {
+        b'p' => at(i, b"pass") || at(i, b"pwd") || at(i, b"psk"),
+        b's' => at(i, b"secret"),
+        b'k' => at(i, b"key"),
+        _ => false,
     })
 }
 
@@ -335,6 +337,11 @@ pub fn findings(m: &Subject<'_>, devices: &mut DeviceAudit) -> Vec<Finding> {
 
 /// The findings of one message alone, in a stable order.
 pub fn message_findings(m: &Subject<'_>) -> Vec<Finding> {
+    // An answer matters only as a KLAP or AES login's (default accounts): most answers stop
+    // here.
+    if m.direction == Direction::Response && !matches!(m.meta, Meta::Klap(_) | Meta::Aes(_)) {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     let transport = m.meta.transport();
     let readable = matches!(
@@ -486,9 +493,10 @@ pub struct DeviceAudit {
     devices: HashMap<DeviceKey, Seen>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum DeviceKey {
-    Mac(String),
+    /// The 12 hex digits, upper case.
+    Mac([u8; 12]),
     Ip(IpAddr),
 }
 
@@ -526,26 +534,23 @@ impl DeviceAudit {
         if !xor && !klap {
             return Vec::new();
         }
-        // The common case, an XOR answer of a device already followed at this address and
-        // not telling its identity anew: nothing changes, nothing is allocated.
+        let frame = m.frame;
+        let ip = DeviceKey::Ip(m.src.ip());
+        let keys = [Some(ip), mac_of(m).map(DeviceKey::Mac)];
+        // The common case, an XOR answer of a device already followed under each of its keys:
+        // nothing changes, nothing is allocated.
         if xor
             && !klap
-            && m.body.device.is_none()
-            && self
-                .devices
-                .get(&DeviceKey::Ip(m.src.ip()))
-                .is_some_and(|s| s.xor_answer.is_some())
+            && keys
+                .iter()
+                .flatten()
+                .all(|k| self.devices.get(k).is_some_and(|s| s.xor_answer.is_some()))
         {
             return Vec::new();
         }
-        let frame = m.frame;
-        let mut keys = vec![DeviceKey::Ip(m.src.ip())];
-        if let Some(mac) = mac_of(m) {
-            keys.push(DeviceKey::Mac(mac));
-        }
         // What is known of the device under any of its keys.
         let mut seen = Seen::default();
-        for k in &keys {
+        for k in keys.iter().flatten() {
             if let Some(s) = self.devices.get(k) {
                 seen.xor_answer = seen.xor_answer.or(s.xor_answer);
                 seen.klap = seen.klap.or(s.klap);
@@ -568,7 +573,7 @@ impl DeviceAudit {
                 klap_frame,
             });
         }
-        for k in keys {
+        for k in keys.into_iter().flatten() {
             if self.devices.len() < Self::MAX_DEVICES || self.devices.contains_key(&k) {
                 self.devices.insert(k, seen);
             }
@@ -577,8 +582,8 @@ impl DeviceAudit {
     }
 }
 
-/// The device's MAC as its message tells, normalised (upper case, `:` separators).
-fn mac_of(m: &Subject<'_>) -> Option<String> {
+/// The device's MAC as its message tells, normalised: its 12 hex digits, upper case.
+fn mac_of(m: &Subject<'_>) -> Option<[u8; 12]> {
     let mac = m
         .body
         .device
@@ -589,12 +594,13 @@ fn mac_of(m: &Subject<'_>) -> Option<String> {
             Meta::Tdp(t) => t.discovery.as_ref().and_then(|d| d.mac.as_deref()),
             _ => None,
         })?;
-    let norm: String = mac
-        .chars()
-        .filter(char::is_ascii_hexdigit)
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    (norm.len() == 12).then_some(norm)
+    let mut out = [0u8; 12];
+    let mut n = 0;
+    for c in mac.bytes().filter(u8::is_ascii_hexdigit) {
+        *out.get_mut(n)? = c.to_ascii_uppercase();
+        n += 1;
+    }
+    (n == 12).then_some(out)
 }
 
 #[cfg(test)]
