@@ -156,10 +156,11 @@ stop_wireshark() {
   ws_pid=
 }
 # The Kasa layers of a details text (tshark -V, or the GUI's copy): each top-level line that
-# is the protocol's name (alone or followed by ", summary") and the lines indented under it.
+# is the protocol's name (alone, or followed by " (transport)" and/or ", summary") and the
+# lines indented under it.
 kasa_block() {
   awk -v name="$layer" '/^$/ { next }
-    index($0, name) == 1 && (length($0) == length(name) || substr($0, length(name) + 1, 2) == ", ") { p = 1; print; next }
+    index($0, name) == 1 && (length($0) == length(name) || substr($0, length(name) + 1, 2) == ", " || substr($0, length(name) + 1, 2) == " (") { p = 1; print; next }
     /^[^ ]/ { p = 0 } p'
 }
 # The rows of a stats tree text (tshark -z, or the GUI dialog's Copy) as "path | columns",
