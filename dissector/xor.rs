@@ -183,6 +183,11 @@ pub fn dissect_udp(c: &Call<'_>, via: Via) -> c_int {
     if crate::tdp::is_tdp(c, via) {
         return crate::tdp::dissect_udp(c, via);
     }
+    // Clear text (another protocol's probe sent to the port) is left to other dissectors.
+    let mut head = [0u8; 4];
+    if c.tvb.copy_into(0, &mut head[..len.min(4)]) && xor::clear_datagram(&head[..len.min(4)]) {
+        return 0;
+    }
     let reported = c.tvb.reported_len();
     let framing = if reported > len {
         Framing::Truncated {

@@ -988,6 +988,11 @@ impl Decoder {
         let (transport, found, on_port) = if tdp_port.0 || tdp_port.1 {
             (Transport::Tdp, Found::Port, tdp_port)
         } else if xor_port.0 || xor_port.1 {
+            if xor::clear_datagram(payload) {
+                // Clear text on the port (a probe of another protocol): not ours, as in the
+                // plugin, which leaves it to the other dissectors.
+                return;
+            }
             (Transport::XorUdp, Found::Port, xor_port)
         } else if heuristics && tdp::heuristic(payload) {
             (Transport::Tdp, Found::Heuristic, tdp_port)

@@ -311,9 +311,19 @@ pub fn clear_text(prefix: &[u8], cap: u32) -> bool {
     let [a, b, c, d, ..] = *prefix else {
         return false;
     };
-    let text = |x: u8| (0x20..=0x7e).contains(&x) || matches!(x, b'\t' | b'\r' | b'\n');
-    [a, b, c, d].into_iter().all(text)
+    [a, b, c, d].into_iter().all(is_text)
         && matches!(Header::parse([a, b, c, d], cap), Header::AboveCap { .. })
+}
+
+/// Whether a datagram is clear text that is no XOR message: its first four bytes printable
+/// ASCII (an XOR message of JSON starts with 0xD0, the encrypted `{`; an SSDP or other text
+/// probe sent to the port does not). Such a datagram is another protocol's.
+pub fn clear_datagram(datagram: &[u8]) -> bool {
+    datagram.len() >= 4 && datagram[..4].iter().all(|&x| is_text(x))
+}
+
+fn is_text(x: u8) -> bool {
+    (0x20..=0x7e).contains(&x) || matches!(x, b'\t' | b'\r' | b'\n')
 }
 
 /// Where the next plausible frame ([`tcp_heuristic`]) starts in `buf`, if anywhere: how a stream
@@ -350,6 +360,20 @@ mod tests {
         assert!(!clear_text(&[0xd5, 0xcc, 0x10, 0x7f], cap));
         // Printable, but a plausible length under a raised cap.
         assert!(!clear_text(b"GET /", u32::MAX));
+    }
+
+    #[test]
+    fn clear_datagram_is_no_message() {
+        assert!(clear_datagram(b"M-SEARCH * HTTP/1.1\r\n"));
+        assert!(clear_datagram(b"help\r\n"));
+        // An XOR message (the encrypted `{`), binary junk, too short to judge: ours to show.
+        let msg = XorRepr {
+            plaintext: b"{\"system\":{\"get_sysinfo\":{}}}",
+        }
+        .to_udp();
+        assert!(!clear_datagram(&msg));
+        assert!(!clear_datagram(&[0x41, 0x42, 0x43, 0x00]));
+        assert!(!clear_datagram(b"GET"));
     }
     use super::*;
 
