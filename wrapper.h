@@ -8,6 +8,8 @@
 #include <epan/range.h>
 #include <epan/column-utils.h>
 #include <epan/dissectors/packet-tcp.h>
+/* true_false_string: from 4.6 on proto.h no longer includes it. */
+#include <epan/tfs.h>
 #if __has_include(<wsutil/plugins.h>)
 #include <wsutil/plugins.h>
 #endif

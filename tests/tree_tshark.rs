@@ -243,7 +243,10 @@ fn transport_words(t: &str) -> &'static str {
 
 /// A label as epan shows it: at most 239 bytes (ITEM_LABEL_LENGTH), cut at a character.
 fn label_matches(shown: &str, want: &str) -> bool {
-    shown == want || (shown.len() >= 200 && want.starts_with(shown))
+    // A label longer than epan's limit (240 bytes) is cut: at the limit on 4.0, at a character
+    // boundary with an ellipsis on later versions.
+    let cut = shown.trim_end_matches('…').trim_end();
+    shown == want || (cut.len() >= 200 && want.starts_with(cut))
 }
 
 /// The layer's title says what the frame is and how it travelled; direction, transport and
