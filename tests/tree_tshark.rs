@@ -243,9 +243,10 @@ fn transport_words(t: &str) -> &'static str {
 
 /// A label as epan shows it: at most 239 bytes (ITEM_LABEL_LENGTH), cut at a character.
 fn label_matches(shown: &str, want: &str) -> bool {
-    // A label longer than epan's limit (240 bytes) is cut: at the limit on 4.0, at a character
-    // boundary with an ellipsis on later versions.
-    let cut = shown.trim_end_matches('…').trim_end();
+    // A label longer than epan's limit (240 bytes) is cut: at the limit on 4.0; from 4.4 on
+    // also marked, `[…] ` in front (and an ellipsis at the end where it fits).
+    let cut = shown.strip_prefix("[…] ").unwrap_or(shown);
+    let cut = cut.trim_end_matches('…').trim_end();
     shown == want || (cut.len() >= 200 && want.starts_with(cut))
 }
 
