@@ -416,8 +416,6 @@ struct Conn {
     /// Which ends are on a configured port.
     on_port: [bool; 2],
     read: Read,
-    /// Whether the session judged the connection's first bytes (clear text on the port?).
-    judged: bool,
     halves: [Half; 2],
     /// Which ends sent a FIN (or either end an RST), whether the connection is read or not.
     fin: [bool; 2],
@@ -719,7 +717,6 @@ impl Decoder {
                         ends: [seg.src, seg.dst],
                         on_port,
                         read,
-                        judged: false,
                         halves: [h0, h1],
                         fin: [false; 2],
                         first_frame: frame,
@@ -758,7 +755,6 @@ impl Decoder {
         }
         if conn.read == Read::Port
             && !payload.is_empty()
-            && !std::mem::replace(&mut conn.judged, true)
             && self.session.clear_text_stream(conn.id, payload, cap)
         {
             // Clear text on the port (HTTP to 9999): another protocol's, as in the plugin.

@@ -240,8 +240,9 @@ pub struct Session {
     audit: DeviceAudit,
     /// Recent datagrams by (conversation, source, destination, digest of the bytes, length).
     recent: HashMap<DatagramKey, RecentDatagram>,
-    /// Stream conversations whose first bytes were judged ([`Session::clear_text_stream`]).
-    opened: HashSet<ConvId>,
+    /// Stream conversations whose first bytes were judged ([`Session::clear_text_stream`]):
+    /// whether they were clear text.
+    opened: HashMap<ConvId, bool>,
 }
 
 impl Session {
@@ -470,23 +471,28 @@ impl Session {
     /// banner). Such a conversation is rejected, shown by neither front end and left to other
     /// dissectors. Judged once, on the conversation's first data; afterwards the answer stays.
     pub fn clear_text_stream(&mut self, conv: ConvId, prefix: &[u8], cap: u32) -> bool {
-        if prefix.is_empty() || !self.opened.insert(conv) {
-            return self.admission(conv) == Admission::Rejected;
+        if prefix.is_empty() {
+            return self.opened.get(&conv).copied().unwrap_or(false);
         }
-        if self.admission(conv) != Admission::Unknown || !xor::clear_text(prefix, cap) {
-            return false;
+        // Judged once per conversation: every later segment costs this one lookup.
+        if let Some(&clear) = self.opened.get(&conv) {
+            return clear;
         }
-        self.convs.insert(
-            conv,
-            Conv {
-                admission: Admission::Rejected,
-                device: None,
-                number: None,
-                requests: 0,
-                lone_answers: 0,
-            },
-        );
-        true
+        let clear = self.admission(conv) == Admission::Unknown && xor::clear_text(prefix, cap);
+        self.opened.insert(conv, clear);
+        if clear {
+            self.convs.insert(
+                conv,
+                Conv {
+                    admission: Admission::Rejected,
+                    device: None,
+                    number: None,
+                    requests: 0,
+                    lone_answers: 0,
+                },
+            );
+        }
+        clear
     }
 
     /// A stream conversation that the transport's cheap test (on its first bytes, e.g.
