@@ -12,11 +12,10 @@
 
 mod common;
 
-use common::{fixture_args, kasa_decode, stage, tshark, tshark_args_for};
+use common::{fixture_args, kasa_decode_ok, stage, tshark, tshark_args_for};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const KINDS: [&str; 5] = [
     "clear_secret",
@@ -290,15 +289,11 @@ fn tshark_findings(case: &Case) -> Got {
 }
 
 fn cli_findings(case: &Case) -> Got {
-    let out = Command::new(kasa_decode())
-        .arg("--json")
-        .args(&case.args)
-        .arg(&case.capture)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", case.capture.display());
+    let mut args = vec![PathBuf::from("--json")];
+    args.extend(case.args.iter().map(PathBuf::from));
+    args.push(case.capture.clone());
     let mut got = Got::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
+    for line in kasa_decode_ok(args).lines() {
         let v: Value = serde_json::from_str(line).unwrap();
         if v["type"] != "message" {
             continue;
@@ -444,14 +439,9 @@ fn expert_summary_lists_security_and_no_secret() {
     // And the device report of the same capture, Markdown and HTML.
     let html = std::env::temp_dir().join(format!("kasa-security-{}.html", std::process::id()));
     for target in ["-", html.to_str().unwrap()] {
-        let report = Command::new(kasa_decode())
-            .args(["--report", target])
-            .arg(&capture)
-            .output()
-            .unwrap();
-        assert!(report.status.success());
+        let report = kasa_decode_ok([Path::new("--report"), Path::new(target), capture.as_path()]);
         let body = if target == "-" {
-            String::from_utf8(report.stdout).unwrap()
+            report
         } else {
             std::fs::read_to_string(&html).unwrap()
         };

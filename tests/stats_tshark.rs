@@ -10,12 +10,11 @@
 
 mod common;
 
-use common::kasa_decode;
+use common::kasa_decode_ok;
 
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const FIXTURE: &str = "fixtures/recorded/hs110-kasa";
 
@@ -322,17 +321,7 @@ fn capture(fixture: &str) -> PathBuf {
 #[test]
 fn kasa_decode_stats_match_the_recorded_exchanges() {
     let want = expected(FIXTURE);
-    let out = Command::new(kasa_decode())
-        .arg("--stats")
-        .arg(capture(FIXTURE))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = kasa_decode_ok([PathBuf::from("--stats"), capture(FIXTURE)]);
     assert!(text.starts_with("Kasa devices and methods\n"), "{text}");
     let bad = check("kasa-decode", &parse_cli(&text), &want, 0.0006);
     assert!(bad.is_empty(), "{}\n{text}", bad.join("\n"));
@@ -404,14 +393,10 @@ fn both_count_unanswered_requests_and_messages_without_methods() {
     )
     .unwrap();
     let args = common::fixture_args(&json);
-    let out = Command::new(kasa_decode())
-        .arg("--stats")
-        .args(&args)
-        .arg(capture(MIXED))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let cli = String::from_utf8(out.stdout).unwrap();
+    let mut cli_args = vec![PathBuf::from("--stats")];
+    cli_args.extend(args.iter().map(PathBuf::from));
+    cli_args.push(capture(MIXED));
+    let cli = kasa_decode_ok(cli_args);
     let staged = common::stage(&capture(MIXED));
     let mut targs = vec!["-q", "-z", "kasa,tree", "-r", staged.to_str().unwrap()];
     let extra = common::tshark_args_for(&args);

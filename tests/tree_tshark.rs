@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::{kasa_decode_ok, list, text};
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,20 +21,6 @@ fn fixture(name: &str) -> PathBuf {
 fn expected(name: &str) -> Value {
     let p = fixture(&format!("{name}.expected.json"));
     serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-}
-
-fn list(v: Option<&Value>) -> Vec<&Value> {
-    match v {
-        None => Vec::new(),
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(other) => vec![other],
-    }
-}
-
-fn text(v: &Value) -> String {
-    v.as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| v.to_string())
 }
 
 /// `tshark -2 -T json -J "frame kasa"` on a capture: the kasa layers (not flattened) by frame.
@@ -398,31 +386,6 @@ fn a_malformed_pdu_has_a_title() {
     }
 }
 
-/// The CLI binary, built once for the profile of this test (as tests/cli_tshark.rs does).
-fn kasa_decode() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let profile = profile_dir
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    let target = profile_dir.parent().unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO"));
-    cmd.args(["build", "-p", "kasa-decode", "--bin", "kasa-decode"])
-        .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(target);
-    if profile == "release" {
-        cmd.arg("--release");
-    } else if profile != "debug" {
-        cmd.args(["--profile", &profile]);
-    }
-    assert!(cmd.status().unwrap().success(), "building kasa-decode");
-    target.join(&profile).join("kasa-decode")
-}
-
 /// What one front end shows of a message: methods, links, copy-of.
 #[derive(Debug, Default, PartialEq)]
 struct Linked {
@@ -513,18 +476,9 @@ fn every_datagram_twice_pairs_once_and_flags_the_copies() {
     assert_eq!(got, wanted, "tshark");
 
     // kasa-decode --json: links on the response only (`response_to`), `duplicate_of` on a copy.
-    let out = std::process::Command::new(kasa_decode())
-        .arg("--json")
-        .arg(&capture)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = kasa_decode_ok([Path::new("--json"), capture.as_path()]);
     let mut cli: BTreeMap<u64, Linked> = BTreeMap::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
+    for line in out.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
         if v["type"] != "message" {
             continue;
@@ -705,17 +659,8 @@ fn copies_are_not_counted_in_the_statistics() {
         .count() as u64;
     let expected = (udp.len() as u64, requests.count() as u64, unanswered);
     let capture = fixture("fixtures/dup/hs300-node.doubled.pcap");
-    let cli = std::process::Command::new(kasa_decode())
-        .arg("--stats")
-        .arg(&capture)
-        .output()
-        .unwrap();
-    assert!(cli.status.success());
-    assert_eq!(
-        udp_block(&String::from_utf8_lossy(&cli.stdout)),
-        expected,
-        "kasa-decode"
-    );
+    let cli = kasa_decode_ok([Path::new("--stats"), capture.as_path()]);
+    assert_eq!(udp_block(&cli), expected, "kasa-decode");
     let staged = common::stage(&capture);
     let ts = common::tshark(
         &["-r", staged.to_str().unwrap(), "-q", "-z", "kasa,tree"],

@@ -368,7 +368,8 @@ pub struct Run {
     pub marked: Vec<(u64, String)>,
 }
 
-fn list(v: Option<&Value>) -> Vec<&Value> {
+/// A field that tshark's JSON gives once as a value, several times as an array: as a list.
+pub fn list(v: Option<&Value>) -> Vec<&Value> {
     match v {
         None => Vec::new(),
         Some(Value::Array(a)) => a.iter().collect(),
@@ -376,7 +377,8 @@ fn list(v: Option<&Value>) -> Vec<&Value> {
     }
 }
 
-fn text(v: &Value) -> String {
+/// A JSON value as text (a string as it is, anything else as JSON).
+pub fn text(v: &Value) -> String {
     v.as_str()
         .map(str::to_owned)
         .unwrap_or_else(|| v.to_string())
@@ -1373,4 +1375,18 @@ pub fn kasa_decode() -> &'static Path {
         assert!(bin.exists(), "{} missing", bin.display());
         bin
     })
+}
+
+/// Runs [`kasa_decode`] with `args`; fails the test unless it exits 0. Its standard output.
+pub fn kasa_decode_ok<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> String {
+    let out = Command::new(kasa_decode())
+        .args(args)
+        .output()
+        .expect("run kasa-decode");
+    assert!(
+        out.status.success(),
+        "kasa-decode: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("kasa-decode writes UTF-8")
 }
