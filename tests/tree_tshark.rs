@@ -25,19 +25,7 @@ fn expected(name: &str) -> Value {
 
 /// `tshark -2 -T json -J "frame kasa"` on a capture: the kasa layers (not flattened) by frame.
 fn kasa_layers(capture: &Path, extra: &[&str]) -> BTreeMap<u64, Vec<Value>> {
-    let staged = common::stage(capture);
-    let mut args = vec![
-        "-r",
-        staged.to_str().unwrap(),
-        "-2",
-        "-T",
-        "json",
-        "--no-duplicate-keys",
-        "-J",
-        "frame kasa",
-    ];
-    args.extend_from_slice(extra);
-    let out = common::tshark(&args, &[]);
+    let out = common::tshark_kasa_json(capture, extra, &[]);
     assert!(
         out.status.success(),
         "{}",

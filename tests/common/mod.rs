@@ -526,6 +526,18 @@ fn is_problem_expert(name: &str) -> bool {
 
 /// Runs tshark two-pass on a capture and parses the kasa layer.
 pub fn decode(capture: &Path, extra: &[String], env: &[(&str, &str)]) -> (Output, Run) {
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let out = tshark_kasa_json(capture, &extra, env);
+    let run = if out.status.success() {
+        parse_json(&out.stdout)
+    } else {
+        Run::default()
+    };
+    (out, run)
+}
+
+/// `tshark -2 -T json --no-duplicate-keys -J "frame kasa"` on a capture, with `extra`.
+pub fn tshark_kasa_json(capture: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let staged = stage(capture);
     let mut args: Vec<&str> = vec![
         "-r",
@@ -537,14 +549,8 @@ pub fn decode(capture: &Path, extra: &[String], env: &[(&str, &str)]) -> (Output
         "-J",
         "frame kasa",
     ];
-    args.extend(extra.iter().map(String::as_str));
-    let out = tshark(&args, env);
-    let run = if out.status.success() {
-        parse_json(&out.stdout)
-    } else {
-        Run::default()
-    };
-    (out, run)
+    args.extend_from_slice(extra);
+    tshark(&args, env)
 }
 
 /// Every capture under `fixtures/` (`*.pcap`, `*.pcapng`; none in `node_modules` or `target`),
