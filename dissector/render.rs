@@ -687,7 +687,7 @@ fn plan<'p>(
         problems: pool.slice(&problems),
         findings: pool.slice(&findings),
         json_ok: body.json_ok,
-        undecodable: body.undecodable && matches!(meta, Meta::XorTcp { .. } | Meta::XorUdp),
+        undecodable: msg::undecodable(&meta, &body),
         detailed: want_tree,
         test_throw,
         // A copy of a datagram (mirror port) is not another message to count.

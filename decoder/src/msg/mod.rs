@@ -414,6 +414,13 @@ impl fmt::Display for Message {
 /// The summary of XOR bytes that decrypt to neither JSON nor text ([`Body::undecodable`]).
 pub const UNDECODABLE: &str = "Malformed: neither JSON nor text";
 
+/// Whether a message is bytes that are no message of this protocol: XOR bytes that decrypt
+/// to neither JSON nor text ([`Body::undecodable`]; other transports say what they carry).
+/// Shown as data, with the summary [`UNDECODABLE`].
+pub fn undecodable(meta: &Meta, body: &Body) -> bool {
+    body.undecodable && matches!(meta, Meta::XorTcp { .. } | Meta::XorUdp)
+}
+
 /// The one-line summary of any message: [`summary`] for decoded JSON, with the words of the
 /// transport where its steps are not JSON methods: `Discovery probe`, `Discovery reply
 /// error_code=0 P110(FR)`, `KLAP handshake1`, `KLAP handshake1 reply (v2, default:kasa)`,
@@ -425,7 +432,7 @@ pub fn message_summary(
     direction: Direction,
     body: &Body,
 ) -> fmt::Result {
-    if body.undecodable && matches!(meta, Meta::XorTcp { .. } | Meta::XorUdp) {
+    if undecodable(meta, body) {
         // Bytes that are not this protocol: nothing in them says which way they go.
         return f.write_str(UNDECODABLE);
     }
