@@ -690,9 +690,7 @@ fn plan<'p>(
         undecodable: msg::undecodable(&meta, &body),
         detailed: want_tree,
         test_throw,
-        // A copy of a datagram (mirror port) is not another message to count.
-        tap: (epan::tapping() && record.duplicate_of.is_none())
-            .then(|| tap_sample(pool, seen.id, &meta, &body, &record)),
+        tap: epan::tapping().then(|| tap_sample(pool, seen.id, &meta, &body, &record)),
     };
     if !want_tree {
         return Some((plan, plaintext, source));
@@ -781,6 +779,7 @@ fn tap_sample<'p>(
         identity,
         methods: pool.slice(&methods),
         response_to: record.response_to,
+        duplicate: record.duplicate_of.is_some(),
     };
     &pool.slice(core::slice::from_ref(&sample))[0]
 }

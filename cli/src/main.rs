@@ -264,8 +264,6 @@ fn print_stats(rx: mpsc::Receiver<Cmd>) -> io::Result<()> {
                         id,
                         request,
                     } = item
-                        // A copy of a datagram (mirror port) is not another message.
-                        && message.pairing.duplicate_of.is_none()
                     {
                         acc.add_message(message, *id, *request);
                     }

@@ -60,6 +60,9 @@ pub struct Sample<'a> {
     pub methods: &'a [MethodSample<'a>],
     /// On a response: its request and the time since it.
     pub response_to: Option<Link>,
+    /// A copy of an earlier datagram (a mirror port, an `any`-interface capture): not another
+    /// message, not counted.
+    pub duplicate: bool,
 }
 
 /// The row of a message without methods (a handshake, an encrypted or non-JSON body).
@@ -186,8 +189,15 @@ impl Accumulator {
         self.add(s)
     }
 
-    /// Counts one message.
+    /// Counts one message (a copy of a datagram is not counted).
     pub fn add(&mut self, s: &Sample<'_>) -> Added {
+        if s.duplicate {
+            return Added {
+                device: self.by_address.get(&s.device).copied().unwrap_or(0),
+                relabelled: None,
+                counted: false,
+            };
+        }
         let d = *self.by_address.entry(s.device).or_insert_with(|| {
             self.devices.push(DeviceRow {
                 address: s.device,
@@ -338,6 +348,7 @@ impl Accumulator {
                 request,
                 time: m.pairing.time.unwrap_or_default(),
             }),
+            duplicate: m.pairing.duplicate_of.is_some(),
         })
     }
 
@@ -452,6 +463,7 @@ mod tests {
             identity: None,
             methods: &req,
             response_to: None,
+            duplicate: false,
         };
         assert!(acc.add_tapped(&base).relabelled.is_none());
         // The same message again (a second dissection in the same pass): not counted.
@@ -473,6 +485,13 @@ mod tests {
         let added = acc.add_tapped(&answer);
         assert_eq!(added.relabelled.as_deref(), Some("192.0.2.1:9999"));
         acc.add_tapped(&Sample { id: id(3), ..base });
+        // A copy of that datagram (a mirror port): not another message.
+        let copy = acc.add_tapped(&Sample {
+            id: id(4),
+            duplicate: true,
+            ..base
+        });
+        assert!(!copy.counted);
         let d = &acc.devices()[0];
         assert_eq!(d.label(), "HS110(US) \"Plug\" 192.0.2.1:9999");
         assert_eq!(d.messages, 3);
