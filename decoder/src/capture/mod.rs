@@ -1070,10 +1070,10 @@ impl Decoder {
     /// shown to `orphans`.
     fn decide(&mut self, frame: u64, found: Found1, orphans: &mut Vec<Orphan>) {
         let (message, id, request) = match found {
-            Found1::Message { at, raw } => {
+            Found1::Message { at, mut raw } => {
                 let seen = at.seen(self.next_id(frame), raw.time);
-                let mut problems = raw.problems;
-                let body = Body::analyse(&raw.plaintext, &mut problems);
+                let body = raw.body();
+                let problems = raw.problems;
                 let Some(mut record) =
                     self.session
                         .message(&seen, &raw.meta, &body, &raw.plaintext)

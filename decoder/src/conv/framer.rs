@@ -18,14 +18,14 @@
 
 use super::reassembly::Chunk;
 use super::stream::{End, Event, StreamBuf};
-use crate::msg::{Meta, Problem};
+use crate::msg::{Body, Meta, Problem};
 use crate::wire::json::{Extent, json_extent};
 use crate::wire::xor::cut::{Verdict, judge};
 use crate::wire::xor::{self, HEADER_LEN, Header, Start};
 use std::time::Duration;
 
 /// A message cut out of a stream, before it is given its endpoints and direction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RawMessage {
     pub plaintext: Vec<u8>,
     /// Frames that carried its bytes, ascending; the last is where it completes.
@@ -33,6 +33,34 @@ pub struct RawMessage {
     pub time: Duration,
     /// What the transport said about it (the length header).
     pub meta: Meta,
+    pub problems: Vec<Problem>,
+    /// The plaintext already read, when the framer read it to find where the message ends.
+    pub analysed: Option<Box<Analysed>>,
+}
+
+impl RawMessage {
+    /// The plaintext's [`Body`], read once: taken from [`RawMessage::analysed`] when the framer
+    /// read it, otherwise read now. What reading it found follows `problems`.
+    pub fn body(&mut self) -> Body {
+        match self.analysed.take() {
+            Some(a) => {
+                let Analysed { body, problems } = *a;
+                self.problems.extend(problems);
+                body
+            }
+            None => Body::analyse(&self.plaintext, &mut self.problems),
+        }
+    }
+}
+
+/// A plaintext's [`Body`] and the problems reading it found (what [`Body::analyse`] adds).
+///
+/// Only a plaintext that is one whole JSON object is kept so: then reading it does not depend on
+/// the problems said before it (a truncated message's JSON error is left unsaid, see
+/// [`Body::analyse`]), so the result is the same whenever it is read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysed {
+    pub body: Body,
     pub problems: Vec<Problem>,
 }
 
@@ -289,6 +317,18 @@ impl Framer {
                     self.emit(plaintext, len, problems, None, out);
                     return false;
                 }
+                if self.rejudge_at == 0
+                    && let Some((plaintext, analysed)) = self.whole_object(len as usize)
+                {
+                    // The common case: the header's bytes hold one whole JSON object and
+                    // nothing else. Reading its body here is the one scan of it; the
+                    // structural scan (`judge`) would tell nothing more.
+                    if let Some(mut raw) = self.take_message(plaintext, len, Vec::new(), None) {
+                        raw.analysed = Some(analysed);
+                        out(Event::Message(raw));
+                    }
+                    return true;
+                }
                 if ending.is_none() && self.stream.len() < self.rejudge_at {
                     return false;
                 }
@@ -312,6 +352,20 @@ impl Framer {
                 }
             }
         }
+    }
+
+    /// The `len` bytes after the header decrypted and read, when they are one whole JSON object
+    /// (with nothing but whitespace after it), as [`Body::analyse`] judges it.
+    fn whole_object(&self, len: usize) -> Option<(Vec<u8>, Box<Analysed>)> {
+        let plaintext = xor::decrypt(self.stream.bytes().get(HEADER_LEN..HEADER_LEN + len)?);
+        // Most of what is not a whole object is told by its last byte, without reading it.
+        if plaintext.iter().rev().find(|b| !b.is_ascii_whitespace()) != Some(&b'}') {
+            return None;
+        }
+        let mut problems = Vec::new();
+        let body = Body::analyse(&plaintext, &mut problems);
+        body.json_ok
+            .then(|| (plaintext, Box::new(Analysed { body, problems })))
     }
 
     fn zero_length(&mut self, ending: Option<End>, out: &mut impl FnMut(Event)) {
@@ -429,6 +483,7 @@ impl Framer {
             time,
             meta: Meta::XorTcp { len_header },
             problems,
+            analysed: None,
         })
     }
 }

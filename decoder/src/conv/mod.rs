@@ -14,7 +14,7 @@ pub mod session;
 pub mod stream;
 
 pub use cloud::{CloudLink, CloudTracker};
-pub use framer::{Framer, RawMessage};
+pub use framer::{Analysed, Framer, RawMessage};
 pub use http::{HttpMessage, HttpSplitter, HttpView};
 pub use pair::Pairer;
 pub use reassembly::{Chunk, Reassembler};

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 /// What a stream decoder hands out.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Message(RawMessage),
     /// An HTTP message (KLAP and AES ride in HTTP bodies; the session decides whether it is
@@ -130,6 +130,7 @@ pub fn datagram(
         time,
         meta,
         problems,
+        analysed: None,
     })
 }
 
