@@ -720,7 +720,7 @@ fn plan<'p>(
         .collect();
     plan.device = body
         .device
-        .as_ref()
+        .as_deref()
         .map(|d| (d, false))
         .or(record.peer_device.as_deref().map(|d| (d, true)))
         .map(|(d, generated)| DevicePlan {
@@ -765,7 +765,7 @@ fn tap_sample<'p>(
         .collect();
     let identity = body
         .device
-        .as_ref()
+        .as_deref()
         .or(record.peer_device.as_deref())
         .map(|d| Identity {
             model: d.model.as_deref().map(|s| text(pool.cstr(s))),

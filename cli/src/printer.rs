@@ -509,7 +509,7 @@ impl<'a> MessageJson<'a> {
             }
         };
         let device = match (&m.body.device, &m.peer_device) {
-            (Some(d), _) => Some((d, false)),
+            (Some(d), _) => Some((&**d, false)),
             (None, Some(d)) => Some((&**d, true)),
             _ => None,
         };

@@ -189,7 +189,8 @@ impl Inventory {
         let identity = m
             .body
             .device
-            .clone()
+            .as_deref()
+            .cloned()
             .or_else(|| m.peer_device.as_deref().cloned())
             .or_else(|| tdp_identity(m));
         let key = identity.as_ref().and_then(identity_key);

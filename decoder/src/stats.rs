@@ -334,7 +334,7 @@ impl Accumulator {
         let identity = m
             .body
             .device
-            .as_ref()
+            .as_deref()
             .or(m.peer_device.as_deref())
             .map(Identity::of);
         self.add(&Sample {

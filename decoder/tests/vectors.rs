@@ -303,7 +303,8 @@ fn check_body(name: &str, text: &str) -> Body {
         err_codes: body.methods.iter().map(|m| m.err_code).collect(),
         identity: body
             .device
-            .clone()
+            .as_deref()
+            .cloned()
             .map(|d| [d.device_id, d.model, d.mac, d.kind]),
     };
     assert_eq!(got, want, "{name}");

@@ -446,10 +446,10 @@ impl Session {
                     self.identities.insert(id.into_owned());
                 }
                 let known = self.devices.get(&device.ip());
-                if known.is_none_or(|k| **k != *dev)
+                if known.is_none_or(|k| **k != **dev)
                     && (known.is_some() || self.devices.len() < MAX_DEVICES)
                 {
-                    self.devices.insert(device.ip(), Arc::new(dev.clone()));
+                    self.devices.insert(device.ip(), Arc::clone(dev));
                 }
                 None
             }

@@ -13,6 +13,7 @@ use core::fmt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// The JSON shape of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -210,7 +211,8 @@ pub struct Body {
     pub dialect: Option<Dialect>,
     pub methods: Vec<Method>,
     pub context: Context,
-    pub device: Option<Device>,
+    /// Shared, so that the session remembers it for its device address without a copy.
+    pub device: Option<Arc<Device>>,
     /// Whether any result carries an error code: IOT `err_code` on a method or module; SMART
     /// `error_code` at the top level or in a batch answer's response. The mark of a response.
     pub has_err_code: bool,
@@ -358,7 +360,7 @@ impl IotTop {
     fn finish(self, body: &mut Body, problems: &mut Vec<Problem>) {
         body.dialect = Some(Dialect::Iot);
         body.has_err_code = self.has_err_code;
-        body.device = self.device;
+        body.device = self.device.map(Arc::new);
         for m in &self.methods {
             push_code(m, problems);
         }

@@ -23,6 +23,7 @@
 
 use super::body::{Body, Call, Context, Device, Dialect, Method};
 use crate::wire::json::string_stop;
+use std::sync::Arc;
 
 /// Nesting the fast path reads; deeper documents go to serde_json (which stops at 127).
 pub(super) const MAX_DEPTH: u32 = 100;
@@ -391,7 +392,7 @@ impl<'a> Parser<'a> {
         } else {
             body.has_err_code |= has_err_code;
             if device.is_some() {
-                body.device = device;
+                body.device = device.map(Arc::new);
             }
         }
         Some(())

@@ -18,6 +18,7 @@ use core::fmt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// The batch method, whose inner requests are listed instead of itself.
 pub(super) const MULTIPLE_REQUEST: &str = "multipleRequest";
@@ -103,12 +104,12 @@ impl SmartTop {
                     push_code(m, problems);
                 }
                 body.methods = batch.methods;
-                body.device = batch.device;
+                body.device = batch.device.map(Arc::new);
             }
             None => match self.method {
                 Some(method) => {
                     if method == GET_DEVICE_INFO {
-                        body.device = result_device;
+                        body.device = result_device.map(Arc::new);
                     }
                     let m = Method {
                         call: Call::Smart { method },
@@ -128,7 +129,7 @@ impl SmartTop {
                             msg: body.error_msg.clone(),
                         });
                     }
-                    body.device = result_device;
+                    body.device = result_device.map(Arc::new);
                 }
             },
         }
@@ -513,7 +514,7 @@ mod tests {
         assert_eq!(b.error_code, Some(0));
         assert!(b.looks_like_response() && b.has_err_code && b.has_result && !b.batch);
         assert_eq!(
-            b.device,
+            b.device.as_deref().cloned(),
             Some(Device {
                 model: Some("P110(FR)".into()),
                 alias: None,
