@@ -14,7 +14,7 @@
 //! partial handshake message per direction.
 
 use super::link::{L4, Segment};
-use crate::conv::cloud::{CloudLink, CloudTracker, LinkId, Tcp};
+use crate::conv::cloud::{CloudLink, CloudTracker, Connection, LinkId, Tcp};
 use crate::conv::{Chunk, Reassembler};
 use crate::wire::tls::{self, ClientHello, HandshakeReader, RecordSplitter, content, handshake};
 use crate::wire::{dns, x509};
@@ -27,10 +27,10 @@ pub const DNS_PORT: u16 = 53;
 /// Out-of-order bytes buffered per direction of a TLS connection.
 pub const PENDING_LIMIT: usize = 256 << 10;
 
-type Pair = (SocketAddr, SocketAddr);
+type Pair = crate::conv::PairKey;
 
 fn pair(a: SocketAddr, b: SocketAddr) -> Pair {
-    if a <= b { (a, b) } else { (b, a) }
+    Pair::new(a, b)
 }
 
 /// One direction of a TLS connection.
@@ -183,16 +183,22 @@ impl CloudReader {
                     payload_len: u32::try_from(payload.len() as u64 + seg.missing)
                         .unwrap_or(u32::MAX),
                 };
-                self.tracker.tcp(&t);
-                self.tcp(&t, seq, ack, payload, seg.missing);
+                if let Some(info) = self.tracker.tcp_connection(&t) {
+                    self.tcp(&t, info, seq, ack, payload, seg.missing);
+                }
             }
         }
     }
 
-    fn tcp(&mut self, t: &Tcp, seq: u32, ack: Option<u32>, payload: &[u8], missing: u64) {
-        let Some(info) = self.tracker.connection(t.src, t.dst) else {
-            return;
-        };
+    fn tcp(
+        &mut self,
+        t: &Tcp,
+        info: Connection,
+        seq: u32,
+        ack: Option<u32>,
+        payload: &[u8],
+        missing: u64,
+    ) {
         let key = pair(t.src, t.dst);
         let fresh = || Conn {
             id: info.id,
@@ -276,8 +282,11 @@ impl CloudReader {
     /// Drops the connections the tracker no longer knows.
     fn sweep(&mut self) {
         let tracker = &self.tracker;
-        self.conns
-            .retain(|&(a, b), conn| tracker.connection(a, b).is_some_and(|c| c.id == conn.id));
+        self.conns.retain(|_, conn| {
+            tracker
+                .connection(conn.client, conn.server)
+                .is_some_and(|c| c.id == conn.id)
+        });
         self.sweep_at = (2 * self.conns.len()).max(1024);
     }
 

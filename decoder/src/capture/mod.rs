@@ -22,8 +22,8 @@ pub use reader::{Reader, Record};
 use crate::conv::cloud::{CLOUD_PORTS, CloudLink};
 use crate::conv::stream::{End, datagram};
 use crate::conv::{
-    Chunk, ConvId, Event, Found, HttpMessage, MessageId, RawMessage, Reassembler, Secrets, Seen,
-    Session, StreamDecoder,
+    Chunk, ConvId, Event, Found, HttpMessage, MessageId, PairKey, RawMessage, Reassembler, Secrets,
+    Seen, Session, StreamDecoder,
 };
 use crate::msg::{Body, Direction, Message, Meta, Pairing, Problem, Transport};
 use crate::wire::{http, tdp, xor};
@@ -534,13 +534,13 @@ pub const TIME_WAIT: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct Decoder {
     config: Config,
-    conns: HashMap<(SocketAddr, SocketAddr), ConvId>,
+    conns: HashMap<PairKey, ConvId>,
     conn_map: HashMap<ConvId, Box<Conn>>,
     /// `(oldest frame held, connection, direction)` for every direction that holds bytes.
     holds: BTreeSet<(u64, ConvId, usize)>,
     /// Connections closed in both directions, oldest first: (connection, time closed).
     closed: VecDeque<(ConvId, Duration)>,
-    udp_convs: HashMap<(SocketAddr, SocketAddr), ConvId>,
+    udp_convs: HashMap<PairKey, ConvId>,
     next_conv: ConvId,
     /// Found items by (frame, order found).
     waiting: BTreeMap<(u64, u64), Found1>,
@@ -568,8 +568,8 @@ fn is_app_request(payload: &[u8]) -> bool {
         .is_some_and(http::is_kasa_target)
 }
 
-fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
-    if a <= b { (a, b) } else { (b, a) }
+fn key(a: SocketAddr, b: SocketAddr) -> PairKey {
+    PairKey::new(a, b)
 }
 
 impl Decoder {

@@ -28,7 +28,7 @@ use crate::wire::dns::DnsAnswer;
 use crate::wire::tls::ClientHello;
 use crate::wire::x509::CertNames;
 use foldhash::{HashMap, HashMapExt as _};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -292,6 +292,18 @@ pub struct Connection {
     pub cloud: bool,
 }
 
+impl Connection {
+    fn of(conn: &Conn) -> Connection {
+        Connection {
+            id: conn.link.id,
+            client: conn.link.client,
+            server: conn.link.server,
+            opened: conn.opened,
+            cloud: conn.identified,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Conn {
     link: CloudLink,
@@ -304,10 +316,10 @@ struct Conn {
     unanswered: usize,
 }
 
-type Pair = (SocketAddr, SocketAddr);
+type Pair = crate::conv::PairKey;
 
 fn pair(a: SocketAddr, b: SocketAddr) -> Pair {
-    if a <= b { (a, b) } else { (b, a) }
+    Pair::new(a, b)
 }
 
 fn lower(name: &str) -> String {
@@ -321,7 +333,8 @@ pub struct CloudTracker {
     names: HashMap<IpAddr, String>,
     /// `names`' addresses, oldest first.
     name_order: VecDeque<IpAddr>,
-    conns: BTreeMap<LinkId, Conn>,
+    /// Every connection remembered (a hash table: it is looked up at every TCP frame).
+    conns: HashMap<LinkId, Conn>,
     /// Connections of each address pair, oldest first.
     by_pair: HashMap<Pair, VecDeque<LinkId>>,
     /// Connections not identified, oldest first (identified or forgotten ones are skipped).
@@ -345,7 +358,7 @@ impl CloudTracker {
             ports: ports.to_vec(),
             names: HashMap::new(),
             name_order: VecDeque::new(),
-            conns: BTreeMap::new(),
+            conns: HashMap::new(),
             by_pair: HashMap::new(),
             unidentified: VecDeque::new(),
             unidentified_count: 0,
@@ -390,6 +403,12 @@ impl CloudTracker {
     /// Every TCP frame: finds or opens its connection, counts it, and says whether it belongs
     /// to a connection known to be a cloud link now.
     pub fn tcp(&mut self, seg: &Tcp) -> Option<LinkId> {
+        self.tcp_connection(seg).filter(|c| c.cloud).map(|c| c.id)
+    }
+
+    /// [`CloudTracker::tcp`], answering with what [`CloudTracker::connection`] would say of the
+    /// segment's connection afterwards (one lookup instead of two).
+    pub fn tcp_connection(&mut self, seg: &Tcp) -> Option<Connection> {
         let key = pair(seg.src, seg.dst);
         let id = match self.latest(key) {
             Some(id) if !self.starts_new(id, seg) => id,
@@ -432,14 +451,11 @@ impl CloudTracker {
         if let Some(name) = dns_name {
             offer_name(l, name, NameSource::Dns);
         }
-        if conn.identified {
-            return Some(conn.link.id);
+        if conn.identified || !cloud {
+            return Some(Connection::of(conn));
         }
-        if cloud {
-            self.identify(id, seg.frame);
-        }
-        let conn = self.conns.get(&id)?;
-        conn.identified.then_some(conn.link.id)
+        self.identify(id, seg.frame);
+        self.conns.get(&id).map(Connection::of)
     }
 
     /// A ClientHello from `src` to `dst`: records whether it names the server; a cloud name
@@ -580,22 +596,21 @@ impl CloudTracker {
 
     /// The current connection between `a` and `b`, cloud link or not.
     pub fn connection(&self, a: SocketAddr, b: SocketAddr) -> Option<Connection> {
-        let conn = self.conns.get(&self.latest(pair(a, b))?)?;
-        Some(Connection {
-            id: conn.link.id,
-            client: conn.link.client,
-            server: conn.link.server,
-            opened: conn.opened,
-            cloud: conn.identified,
-        })
+        self.conns
+            .get(&self.latest(pair(a, b))?)
+            .map(Connection::of)
     }
 
     /// The cloud links, in order of first frame.
     pub fn links(&self) -> impl Iterator<Item = &CloudLink> {
-        self.conns
+        let mut links: Vec<&CloudLink> = self
+            .conns
             .values()
             .filter(|c| c.identified)
             .map(|c| &c.link)
+            .collect();
+        links.sort_unstable_by_key(|l| l.id);
+        links.into_iter()
     }
 
     /// Connections remembered (identified or not).
