@@ -78,6 +78,102 @@ pub struct Segment<'a> {
 /// Parses a frame; `None` for anything that is not a whole-header TCP or UDP packet (ARP,
 /// ICMP, an IP fragment after the first, a header cut by the snaplen).
 pub fn parse(link: LinkType, data: &[u8], orig_len: u32) -> Option<Segment<'_>> {
+    if link == LinkType::ETHERNET
+        && let Some(seg) = ethernet_ipv4_tcp(data)
+    {
+        return Some(seg);
+    }
+    sliced(link, data, orig_len)
+}
+
+/// Ethernet II, IPv4 and TCP, every byte of the IP packet captured and not a fragment: the
+/// frame nearly every capture is made of, read here without etherparse's general slicing.
+/// `None` for anything else, which [`sliced`] reads; where both read a frame they agree (a
+/// property test holds them to it).
+fn ethernet_ipv4_tcp(data: &[u8]) -> Option<Segment<'_>> {
+    let (ether, ip) = data.split_at_checked(14)?;
+    let &[
+        vihl,
+        _,
+        tl0,
+        tl1,
+        _,
+        _,
+        fl0,
+        fl1,
+        _,
+        protocol,
+        _,
+        _,
+        s0,
+        s1,
+        s2,
+        s3,
+        d0,
+        d1,
+        d2,
+        d3,
+        ..,
+    ] = ip
+    else {
+        return None;
+    };
+    if ether[12..] != [0x08, 0x00] || vihl >> 4 != 4 || protocol != 6 {
+        return None;
+    }
+    let header = usize::from(vihl & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([tl0, tl1]));
+    // More Fragments or an offset: a fragment. Past `total`: Ethernet padding.
+    if header < 20
+        || total < header
+        || total > ip.len()
+        || u16::from_be_bytes([fl0, fl1]) & 0x3fff != 0
+    {
+        return None;
+    }
+    let tcp = &ip[header..total];
+    let &[
+        sp0,
+        sp1,
+        dp0,
+        dp1,
+        q0,
+        q1,
+        q2,
+        q3,
+        a0,
+        a1,
+        a2,
+        a3,
+        offset,
+        flags,
+        ..,
+    ] = tcp
+    else {
+        return None;
+    };
+    let tcp_header = usize::from(offset >> 4) * 4;
+    if tcp_header < 20 || tcp_header > tcp.len() {
+        return None;
+    }
+    let end = |a: [u8; 4], p: [u8; 2]| SocketAddr::new(IpAddr::from(a), u16::from_be_bytes(p));
+    Some(Segment {
+        src: end([s0, s1, s2, s3], [sp0, sp1]),
+        dst: end([d0, d1, d2, d3], [dp0, dp1]),
+        l4: L4::Tcp {
+            seq: u32::from_be_bytes([q0, q1, q2, q3]),
+            ack: (flags & 0x10 != 0).then_some(u32::from_be_bytes([a0, a1, a2, a3])),
+            syn: flags & 0x02 != 0,
+            fin: flags & 0x01 != 0,
+            rst: flags & 0x04 != 0,
+            payload: &tcp[tcp_header..],
+        },
+        missing: 0,
+    })
+}
+
+/// [`parse`] through etherparse's slicing, for every link type.
+fn sliced(link: LinkType, data: &[u8], orig_len: u32) -> Option<Segment<'_>> {
     let sliced = slice(link, data, 0)?;
     let net = sliced.net.as_ref()?;
     let (src_ip, dst_ip): (IpAddr, IpAddr) = match net {
@@ -326,6 +422,113 @@ mod tests {
             let _ = dot11_frame(&f[..n]);
         }
         assert_eq!(dot11_frame(&[]), Dot11::Other);
+    }
+
+    /// An Ethernet/IPv4/TCP frame: `ihl` and `offset` in 32-bit words, `total` the IP total
+    /// length as written, `pad` bytes after the packet.
+    fn tcp_frame(
+        ihl: u8,
+        offset: u8,
+        total: Option<u16>,
+        frag: u16,
+        flags: u8,
+        payload: &[u8],
+        pad: usize,
+    ) -> Vec<u8> {
+        let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00];
+        let ip_len = usize::from(ihl) * 4 + usize::from(offset) * 4 + payload.len();
+        let total = total.unwrap_or(ip_len as u16);
+        f.push(0x40 | ihl);
+        f.push(0);
+        f.extend(total.to_be_bytes());
+        f.extend([0x12, 0x34]);
+        f.extend(frag.to_be_bytes());
+        f.extend([64, 6, 0, 0, 192, 168, 1, 10, 192, 168, 1, 20]);
+        f.resize(14 + usize::from(ihl) * 4, 0x01);
+        let tcp_at = f.len();
+        f.extend([
+            0x4e,
+            0x20,
+            0x27,
+            0x0f,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            offset << 4,
+            flags,
+            0xff,
+            0xff,
+            0,
+            0,
+            0,
+            0,
+        ]);
+        f.resize(tcp_at + usize::from(offset) * 4, 0x01);
+        f.extend(payload);
+        f.resize(f.len() + pad, 0);
+        f
+    }
+
+    #[test]
+    fn ordinary_tcp_is_read_directly() {
+        let f = tcp_frame(5, 5, None, 0x4000, 0x18, b"{\"x\":1}", 6);
+        let seg = ethernet_ipv4_tcp(&f).expect("the direct path reads it");
+        assert_eq!(Some(seg), sliced(LinkType::ETHERNET, &f, f.len() as u32));
+        assert_eq!(seg.src, "192.168.1.10:20000".parse().unwrap());
+        assert_eq!(seg.dst, "192.168.1.20:9999".parse().unwrap());
+        let L4::Tcp {
+            seq,
+            ack,
+            syn,
+            fin,
+            rst,
+            payload,
+        } = seg.l4
+        else {
+            panic!("TCP")
+        };
+        assert_eq!(
+            (seq, ack, syn, fin, rst),
+            (0x0102_0304, Some(0x0506_0708), false, false, false)
+        );
+        assert_eq!(payload, b"{\"x\":1}", "the padding is not payload");
+        // A fragment, a packet cut by the snaplen, IP options and TCP options.
+        assert!(ethernet_ipv4_tcp(&tcp_frame(5, 5, None, 0x2000, 0x18, b"ab", 0)).is_none());
+        assert!(ethernet_ipv4_tcp(&tcp_frame(5, 5, Some(60), 0, 0x18, b"ab", 0)).is_none());
+        assert!(ethernet_ipv4_tcp(&tcp_frame(6, 8, None, 0, 0x02, b"", 0)).is_some());
+    }
+
+    proptest::proptest! {
+        /// Wherever the direct path reads a frame, it reads what etherparse's slicing reads.
+        #[test]
+        fn direct_path_agrees_with_etherparse(
+            ihl in 0u8..16,
+            offset in 0u8..16,
+            total in proptest::option::of(0u16..200),
+            frag in proptest::prop_oneof![proptest::strategy::Just(0u16), proptest::strategy::Just(0x4000u16), 0u16..],
+            flags: u8,
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            pad in 0usize..8,
+            cut in 0usize..120,
+            flip in proptest::option::of((0usize..60, proptest::num::u8::ANY)),
+        ) {
+            let mut f = tcp_frame(ihl.max(5), offset, total, frag, flags, &payload, pad);
+            if ihl < 5 {
+                f[14] = 0x40 | ihl;
+            }
+            if let Some((at, b)) = flip && at < f.len() {
+                f[at] = b;
+            }
+            f.truncate(f.len().saturating_sub(cut % 40));
+            if let Some(direct) = ethernet_ipv4_tcp(&f) {
+                proptest::prop_assert_eq!(Some(direct), sliced(LinkType::ETHERNET, &f, f.len() as u32));
+            }
+        }
     }
 
     #[test]
