@@ -90,8 +90,9 @@ pub struct Framer {
     /// After an undecided look past a header, judge again only once the buffer is this long
     /// (doubling), so that a stream of tiny segments costs linear time.
     rejudge_at: usize,
-    /// A message truncated by a gap, waiting for the rest of its announced length to pass.
-    held: Option<RawMessage>,
+    /// A message truncated by a gap, waiting for the rest of its announced length to pass
+    /// (boxed: rare, and every connection's two framers carry the field).
+    held: Option<Box<RawMessage>>,
 }
 
 impl Framer {
@@ -217,7 +218,7 @@ impl Framer {
         let Some(raw) = self.take_message(plaintext, announced, problems, None) else {
             return false;
         };
-        self.held = Some(raw);
+        self.held = Some(Box::new(raw));
         self.state = State::Lost {
             remaining: u64::from(announced) - have as u64,
         };
@@ -226,7 +227,7 @@ impl Framer {
 
     fn release_held(&mut self, out: &mut impl FnMut(Event)) {
         if let Some(raw) = self.held.take() {
-            out(Event::Message(raw));
+            out(Event::Message(*raw));
         }
     }
 
