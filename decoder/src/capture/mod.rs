@@ -492,6 +492,58 @@ impl Found1 {
     }
 }
 
+/// Found items waiting to be handed to the session, by (frame, order found).
+///
+/// Nearly every item completes at a frame no older than the items before it: those queue in
+/// order (`in_order`). One that completes at an older frame (bytes flushed by an ACK that
+/// declared a hole lost) goes to `late`, a sorted map; the oldest key of the two comes first.
+#[derive(Debug, Default)]
+struct Waiting {
+    in_order: VecDeque<((u64, u64), Found1)>,
+    late: BTreeMap<(u64, u64), Found1>,
+}
+
+impl Waiting {
+    fn insert(&mut self, key: (u64, u64), found: Found1) {
+        if self.in_order.back().is_none_or(|(last, _)| *last < key) {
+            self.in_order.push_back((key, found));
+        } else {
+            self.late.insert(key, found);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.in_order.len() + self.late.len()
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn first_key(&self) -> Option<(u64, u64)> {
+        let a = self.in_order.front().map(|(k, _)| *k);
+        let b = self.late.first_key_value().map(|(k, _)| *k);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn pop_first(&mut self) -> Option<Found1> {
+        let late_first = match (self.in_order.front(), self.late.first_key_value()) {
+            (Some((a, _)), Some((b, _))) => b < a,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if late_first {
+            self.late.pop_first().map(|(_, f)| f)
+        } else {
+            self.in_order.pop_front().map(|(_, f)| f)
+        }
+    }
+}
+
 /// Items waiting for the watermark beyond which [`Decoder`] releases the oldest anyway (see
 /// [`Decoder`]'s "Order").
 pub const MAX_WAITING: usize = 1 << 16;
@@ -543,7 +595,7 @@ pub struct Decoder {
     udp_convs: HashMap<PairKey, ConvId>,
     next_conv: ConvId,
     /// Found items by (frame, order found).
-    waiting: BTreeMap<(u64, u64), Found1>,
+    waiting: Waiting,
     found_count: u64,
     waiting_bytes: usize,
     /// Every frame below this was handed to the session.
@@ -584,7 +636,7 @@ impl Decoder {
             closed: VecDeque::new(),
             udp_convs: HashMap::new(),
             next_conv: 0,
-            waiting: BTreeMap::new(),
+            waiting: Waiting::default(),
             found_count: 0,
             waiting_bytes: 0,
             released: 0,
@@ -1030,8 +1082,7 @@ impl Decoder {
     /// Hands every waiting item of a frame below `watermark` to the session, in capture
     /// order, and queues what it shows; then, if too many wait, the oldest anyway.
     fn release(&mut self, watermark: u64) {
-        while let Some(entry) = self.waiting.first_entry() {
-            let frame = entry.key().0;
+        while let Some((frame, _)) = self.waiting.first_key() {
             if frame >= watermark
                 && self.waiting.len() <= MAX_WAITING
                 && self.waiting_bytes <= MAX_WAITING_BYTES
@@ -1041,11 +1092,10 @@ impl Decoder {
             // The whole frame at once: its messages come out before its orphan problems, as
             // the printers have always shown them.
             let mut orphans = Vec::new();
-            while let Some(entry) = self.waiting.first_entry() {
-                if entry.key().0 != frame {
+            while self.waiting.first_key().is_some_and(|(f, _)| f == frame) {
+                let Some(found) = self.waiting.pop_first() else {
                     break;
-                }
-                let found = entry.remove();
+                };
                 self.waiting_bytes -= found.len();
                 self.decide(frame, found, &mut orphans);
             }
@@ -1210,6 +1260,48 @@ impl Decoder {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn waiting_items_come_out_by_frame_then_order_found() {
+        let orphan = |frame| Found1::Orphan {
+            at: Place {
+                conv: 0,
+                found: Found::Port,
+                src: "10.0.0.1:1".parse().unwrap(),
+                dst: "10.0.0.2:2".parse().unwrap(),
+                on_port: (false, true),
+            },
+            transport: Transport::XorTcp,
+            frame,
+            time: Duration::ZERO,
+            problem: Problem::ZeroLength,
+        };
+        let mut w = Waiting::default();
+        // In order, then two late ones (an older frame), one of them before everything.
+        for (key, frame) in [
+            ((5, 0), 5),
+            ((7, 1), 7),
+            ((7, 2), 7),
+            ((6, 3), 6),
+            ((2, 4), 2),
+            ((9, 5), 9),
+            ((7, 6), 7),
+        ] {
+            w.insert(key, orphan(frame));
+        }
+        assert_eq!(w.len(), 7);
+        let mut out = Vec::new();
+        while let Some(k) = w.first_key() {
+            let f = w.pop_first().unwrap();
+            assert_eq!(f.frame(), k.0);
+            out.push(k);
+        }
+        assert_eq!(
+            out,
+            [(2, 4), (5, 0), (6, 3), (7, 1), (7, 2), (7, 6), (9, 5)]
+        );
+        assert!(w.is_empty() && w.pop_first().is_none());
+    }
+
     use super::*;
     use etherparse::PacketBuilder;
 
