@@ -438,14 +438,20 @@ impl Session {
     ) -> Option<Arc<Device>> {
         match (&body.device, direction) {
             (Some(dev), Direction::Response) => {
-                let id = match dev.device_id.as_deref().or(dev.mac.as_deref()) {
-                    Some(id) => std::borrow::Cow::Borrowed(id),
-                    None => std::borrow::Cow::Owned(device.ip().to_string()),
-                };
-                if self.identities.len() < MAX_DEVICES && !self.identities.contains(&*id) {
-                    self.identities.insert(id.into_owned());
-                }
                 let known = self.devices.get(&device.ip());
+                // The identity an answer names is counted once: an address that already
+                // answered with the same id and MAC (so the same identity) was counted then.
+                let counted =
+                    known.is_some_and(|k| k.device_id == dev.device_id && k.mac == dev.mac);
+                if !counted {
+                    let id = match dev.device_id.as_deref().or(dev.mac.as_deref()) {
+                        Some(id) => std::borrow::Cow::Borrowed(id),
+                        None => std::borrow::Cow::Owned(device.ip().to_string()),
+                    };
+                    if self.identities.len() < MAX_DEVICES && !self.identities.contains(&*id) {
+                        self.identities.insert(id.into_owned());
+                    }
+                }
                 if known.is_none_or(|k| **k != **dev)
                     && (known.is_some() || self.devices.len() < MAX_DEVICES)
                 {
