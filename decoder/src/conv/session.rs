@@ -403,7 +403,9 @@ impl Session {
                 let name = self.smart_requests.remove(&r);
                 if let Some(name) = name.filter(|_| body.methods.is_empty()) {
                     body.methods.push(Method {
-                        call: Call::Smart { method: name },
+                        call: Call::Smart {
+                            method: name.into(),
+                        },
                         err_code: body.error_code,
                         err_msg: body.error_msg.clone(),
                     });

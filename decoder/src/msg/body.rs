@@ -8,6 +8,7 @@
 //! dialect is decided) and the IOT visitors.
 
 use super::Problem;
+use super::name::Name;
 use super::smart::SmartTop;
 use core::fmt;
 use serde::Deserialize;
@@ -38,12 +39,9 @@ impl Dialect {
 pub enum Call {
     /// An IOT `module.method`. `method` is `None` when the module itself carries the result
     /// (`{"x":{"err_code":-1,...}}`) or its value is not an object.
-    Iot {
-        module: String,
-        method: Option<String>,
-    },
+    Iot { module: Name, method: Option<Name> },
     /// A SMART JSON-RPC method, e.g. `get_device_info`.
-    Smart { method: String },
+    Smart { method: Name },
 }
 
 /// One method of a message, with its result code in a response.
@@ -67,15 +65,15 @@ impl Method {
     /// An IOT method (or module, with `method` `None`) without a result code.
     pub fn iot(module: &str, method: Option<&str>) -> Method {
         Method::from(Call::Iot {
-            module: module.to_owned(),
-            method: method.map(str::to_owned),
+            module: Name::new(module),
+            method: method.map(Name::new),
         })
     }
 
     /// A SMART method without a result code.
     pub fn smart(method: &str) -> Method {
         Method::from(Call::Smart {
-            method: method.to_owned(),
+            method: Name::new(method),
         })
     }
 
@@ -494,14 +492,14 @@ impl ModuleSeed<'_> {
 
     fn method(
         &self,
-        method: Option<String>,
+        method: Option<&str>,
         err_code: Option<i64>,
         err_msg: Option<String>,
     ) -> Method {
         Method {
             call: Call::Iot {
-                module: self.module.to_owned(),
-                method,
+                module: Name::new(self.module),
+                method: method.map(Name::new),
             },
             err_code,
             err_msg,
@@ -533,11 +531,7 @@ impl<'de> Visitor<'de> for ModuleSeed<'_> {
                     if r.device.is_some() {
                         device = r.device;
                     }
-                    methods.push(self.method(
-                        Some(method.to_owned()),
-                        r.err_code.flatten(),
-                        r.err_msg,
-                    ));
+                    methods.push(self.method(Some(method), r.err_code.flatten(), r.err_msg));
                 }
             }
         }

@@ -22,6 +22,7 @@
 //! method is listed).
 
 use super::body::{Body, Call, Context, Device, Dialect, Method};
+use super::name::Name;
 use crate::wire::json::string_stop;
 use std::sync::Arc;
 
@@ -363,8 +364,8 @@ impl<'a> Parser<'a> {
                         }
                         body.methods.push(Method {
                             call: Call::Iot {
-                                module: module.to_owned(),
-                                method: Some(method.to_owned()),
+                                module: Name::new(module),
+                                method: Some(Name::new(method)),
                             },
                             err_code: err_code.flatten(),
                             err_msg,
@@ -380,7 +381,7 @@ impl<'a> Parser<'a> {
             body.methods.truncate(first);
             body.methods.push(Method {
                 call: Call::Iot {
-                    module: module.to_owned(),
+                    module: Name::new(module),
                     method: None,
                 },
                 err_code: code,

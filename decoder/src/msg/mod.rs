@@ -9,11 +9,13 @@
 
 mod body;
 mod fast;
+mod name;
 mod problem;
 mod smart;
 
 pub use crate::wire::klap::KlapVersion;
 pub use body::{Body, Call, Context, Device, Dialect, Method, MethodName, answers_all};
+pub use name::Name;
 pub use problem::{Problem, Severity};
 
 use crate::wire::{aes, klap, ssl_aes, tdp};

@@ -112,7 +112,9 @@ impl SmartTop {
                         body.device = result_device.map(Arc::new);
                     }
                     let m = Method {
-                        call: Call::Smart { method },
+                        call: Call::Smart {
+                            method: method.into(),
+                        },
                         err_code: body.error_code,
                         err_msg: body.error_msg.clone(),
                     };
@@ -324,7 +326,9 @@ impl<'de> Deserialize<'de> for BatchList {
                         batch.device = inner.device;
                     }
                     batch.methods.push(Method {
-                        call: Call::Smart { method },
+                        call: Call::Smart {
+                            method: method.into(),
+                        },
                         err_code: inner.err_code,
                         err_msg: inner.msg,
                     });
