@@ -423,7 +423,11 @@ impl<'a> Parser<'a> {
         self.open(b'{')?;
         let first = body.methods.len();
         let (mut code, mut msg) = (None, None);
-        let (mut has_err_code, mut device) = (false, None);
+        let mut has_err_code = false;
+        // The device of the last method that named one, and the slot the next one is read
+        // into: read in place, never moved until it goes into its `Arc`.
+        let mut devices: [Device; 2] = Default::default();
+        let (mut found, mut slot) = (None, 0);
         if !self.close_first(b'}')? {
             loop {
                 match self.key()? {
@@ -432,10 +436,12 @@ impl<'a> Parser<'a> {
                     "err_msg" => msg = self.text()?,
                     method => {
                         let sysinfo = module == "system" && method == "get_sysinfo";
-                        let (err_code, err_msg, dev) = self.result(sysinfo)?;
+                        let (err_code, err_msg, device) =
+                            self.result(sysinfo, &mut devices[slot])?;
                         has_err_code |= err_code.is_some();
-                        if dev.is_some() {
-                            device = dev;
+                        if device {
+                            found = Some(slot);
+                            slot ^= 1;
                         }
                         body.methods.push(Method {
                             call: Call::Iot {
@@ -467,30 +473,32 @@ impl<'a> Parser<'a> {
             bare(body);
         } else {
             body.has_err_code |= has_err_code;
-            if device.is_some() {
-                body.device = device.map(Arc::new);
+            if let Some(found) = found {
+                body.device = Some(Arc::new(std::mem::take(&mut devices[found])));
             }
         }
         Some(())
     }
 
     /// `ResultSeed`: a method's parameters or result: its code, message and (for
-    /// `system.get_sysinfo`) the device.
-    #[allow(clippy::type_complexity)]
+    /// `system.get_sysinfo`) whether it names a device, read into `dev` (cleared first).
     fn result(
         &mut self,
         sysinfo: bool,
-    ) -> Option<(Option<Option<i64>>, Option<String>, Option<Device>)> {
+        dev: &mut Device,
+    ) -> Option<(Option<Option<i64>>, Option<String>, bool)> {
         let (mut err_code, mut err_msg) = (None, None);
         if self.peek() != Some(b'{') {
             self.skip()?;
-            return Some((None, None, None));
+            return Some((None, None, false));
         }
         self.open(b'{')?;
         if self.close_first(b'}')? {
-            return Some((None, None, None));
+            return Some((None, None, false));
         }
-        let mut dev = Device::default();
+        if sysinfo {
+            *dev = Device::default();
+        }
         let (mut mic_mac, mut ethernet_mac, mut mic_type) = (None, None, None);
         let mut keys = 0usize;
         loop {
@@ -524,11 +532,15 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        let device = (sysinfo && err_code.is_some() && keys > 1).then(|| {
-            dev.mac = dev.mac.or(mic_mac).or(ethernet_mac);
-            dev.kind = dev.kind.or(mic_type);
-            dev
-        });
+        let device = sysinfo && err_code.is_some() && keys > 1;
+        if device {
+            if dev.mac.is_none() {
+                dev.mac = mic_mac.or(ethernet_mac);
+            }
+            if dev.kind.is_none() {
+                dev.kind = mic_type;
+            }
+        }
         Some((err_code, err_msg, device))
     }
 }
