@@ -592,6 +592,11 @@ mod tests {
             // A code alone identifies no device.
             r#"{"system":{"get_sysinfo":{"err_code":0}}}"#,
             r#"{"system":{"get_sysinfo":{"err_code":0,"x":[]}}}"#,
+            // In one module, the last method naming a device names it; a later one that
+            // names none (no code, one key) does not clear it.
+            r#"{"system":{"get_sysinfo":{"mac":"A","err_code":0},"get_sysinfo":{"mac":"B","err_code":0},"get_sysinfo":{"mac":"C"}}}"#,
+            r#"{"system":{"get_sysinfo":{"mac":"A","err_code":0},"get_sysinfo":{"err_code":0}}}"#,
+            r#"{"system":{"get_sysinfo":{"mac":"A","err_code":0},"get_sysinfo":{"err_code":0}},"x":{"err_code":1}}"#,
             "{}",
         ] {
             assert!(agrees(text), "the fast path declines {text}");
