@@ -80,18 +80,81 @@ struct Parser<'a> {
     depth: u32,
 }
 
+/// Where a key of a `get_sysinfo` result goes; decided by length first, then the bytes.
+#[derive(Clone, Copy)]
+enum Slot {
+    ErrCode,
+    ErrMsg,
+    Model,
+    Alias,
+    Mac,
+    MicMac,
+    EthernetMac,
+    DeviceId,
+    SwVer,
+    HwVer,
+    Type,
+    MicType,
+    Other,
+}
+
+impl Slot {
+    /// The slot of a result's key; with `sysinfo` false, only the codes.
+    #[inline]
+    fn of(key: &[u8], sysinfo: bool) -> Slot {
+        let slot = match key.len() {
+            7 => match key {
+                b"err_msg" => return Slot::ErrMsg,
+                b"mic_mac" => Slot::MicMac,
+                _ => return Slot::Other,
+            },
+            8 => match key {
+                b"err_code" => return Slot::ErrCode,
+                b"deviceId" => Slot::DeviceId,
+                b"mic_type" => Slot::MicType,
+                _ => return Slot::Other,
+            },
+            3 if key == b"mac" => Slot::Mac,
+            4 if key == b"type" => Slot::Type,
+            5 => match key {
+                b"model" => Slot::Model,
+                b"alias" => Slot::Alias,
+                _ => return Slot::Other,
+            },
+            6 => match key {
+                b"sw_ver" => Slot::SwVer,
+                b"hw_ver" => Slot::HwVer,
+                _ => return Slot::Other,
+            },
+            12 if key == b"ethernet_mac" => Slot::EthernetMac,
+            _ => return Slot::Other,
+        };
+        if sysinfo { slot } else { Slot::Other }
+    }
+}
+
 impl<'a> Parser<'a> {
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
+    /// Whitespace, if the next byte may be some (the common case, none, is one comparison).
+    #[inline(always)]
     fn ws(&mut self) {
+        if self.peek().is_some_and(|c| c <= b' ') {
+            self.ws_run();
+        }
+    }
+
+    fn ws_run(&mut self) {
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
             self.i += 1;
         }
     }
 
     /// Enters an object or array at `open`.
+    #[inline]
     fn open(&mut self, open: u8) -> Option<()> {
         if self.peek() != Some(open) {
             return None;
@@ -105,6 +168,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Right after an opening bracket: whether the container is empty (and now closed).
+    #[inline]
     fn close_first(&mut self, close: u8) -> Option<bool> {
         self.ws();
         if self.peek() == Some(close) {
@@ -117,6 +181,7 @@ impl<'a> Parser<'a> {
 
     /// After a member or element: `true` for a comma (another follows), `false` for the
     /// closing bracket (consumed).
+    #[inline]
     fn next(&mut self, close: u8) -> Option<bool> {
         self.ws();
         match self.peek()? {
@@ -133,14 +198,21 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Where the plain run of a string from `start` (at most the text's length) ends: the
+    /// index of the first quote, backslash or control character.
+    #[inline(always)]
+    fn run_end(&self, start: usize) -> Option<usize> {
+        Some(start + string_stop(self.b.get(start..)?)?)
+    }
+
     /// A string without escapes, borrowed; the cursor is on its opening quote.
+    #[inline(always)]
     fn plain_str(&mut self) -> Option<&'a str> {
         if self.peek() != Some(b'"') {
             return None;
         }
         let start = self.i + 1;
-        let len = string_stop(&self.b[start..])?;
-        let end = start + len;
+        let end = self.run_end(start)?;
         if self.b[end] != b'"' {
             return None;
         }
@@ -153,8 +225,7 @@ impl<'a> Parser<'a> {
     fn skip_str(&mut self) -> Option<()> {
         self.i += 1;
         loop {
-            let len = string_stop(&self.b[self.i..])?;
-            self.i += len;
+            self.i = self.run_end(self.i)?;
             match self.b[self.i] {
                 b'"' => {
                     self.i += 1;
@@ -170,6 +241,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A member's key and the colon after it.
+    #[inline]
     fn key(&mut self) -> Option<&'a str> {
         self.ws();
         let key = self.plain_str()?;
@@ -182,39 +254,42 @@ impl<'a> Parser<'a> {
         Some(key)
     }
 
-    fn digits(&mut self) -> usize {
-        let start = self.i;
-        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-            self.i += 1;
-        }
-        self.i - start
-    }
-
     /// A number, read by JSON's grammar.
     fn number(&mut self) -> Option<Num> {
-        let negative = self.peek() == Some(b'-');
+        let b = self.b;
+        let mut i = self.i;
+        let negative = b.get(i) == Some(&b'-');
         if negative {
-            self.i += 1;
+            i += 1;
         }
-        let start = self.i;
-        let n = self.digits();
-        if n == 0 || n > 18 || (n > 1 && self.b[start] == b'0') {
+        let start = i;
+        let mut value = 0u64;
+        while let Some(&d) = b.get(i)
+            && d.is_ascii_digit()
+        {
+            // Garbage past 18 digits, which are declined below; exact up to them.
+            value = value.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 || n > 18 || (n > 1 && b[start] == b'0') {
             return None;
         }
-        let mut value = 0u64;
-        for &d in &self.b[start..self.i] {
-            value = value * 10 + u64::from(d - b'0');
-        }
-        let fraction = self.peek() == Some(b'.');
+        let fraction = b.get(i) == Some(&b'.');
         if fraction {
-            self.i += 1;
-            if self.digits() == 0 {
+            i += 1;
+            let digits = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == digits {
                 return None;
             }
         }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
+        if let Some(b'e' | b'E') = b.get(i) {
             return None;
         }
+        self.i = i;
         Some(match (fraction, negative) {
             (true, _) => Num::F,
             (false, false) => Num::U(value),
@@ -237,6 +312,8 @@ impl<'a> Parser<'a> {
     /// Any value, checked and dropped.
     fn skip(&mut self) -> Option<()> {
         match self.peek()? {
+            b'"' => self.skip_str(),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
             b'{' => {
                 self.open(b'{')?;
                 if self.close_first(b'}')? {
@@ -263,16 +340,15 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
-            b'"' => self.skip_str(),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
-            b'-' | b'0'..=b'9' => self.number().map(drop),
             _ => None,
         }
     }
 
     /// `Text`: a string kept, any other value `None`.
+    #[inline]
     fn text(&mut self) -> Option<Option<String>> {
         if self.peek() == Some(b'"') {
             return self.plain_str().map(|s| Some(s.to_owned()));
@@ -348,7 +424,11 @@ impl<'a> Parser<'a> {
         self.open(b'{')?;
         let first = body.methods.len();
         let (mut code, mut msg) = (None, None);
-        let (mut has_err_code, mut device) = (false, None);
+        let mut has_err_code = false;
+        // The device of the last method that named one, and the slot the next one is read
+        // into: read in place, never moved until it goes into its `Arc`.
+        let mut devices: [Device; 2] = Default::default();
+        let (mut found, mut slot) = (None, 0);
         if !self.close_first(b'}')? {
             loop {
                 match self.key()? {
@@ -357,10 +437,12 @@ impl<'a> Parser<'a> {
                     "err_msg" => msg = self.text()?,
                     method => {
                         let sysinfo = module == "system" && method == "get_sysinfo";
-                        let (err_code, err_msg, dev) = self.result(sysinfo)?;
+                        let (err_code, err_msg, device) =
+                            self.result(sysinfo, &mut devices[slot])?;
                         has_err_code |= err_code.is_some();
-                        if dev.is_some() {
-                            device = dev;
+                        if device {
+                            found = Some(slot);
+                            slot ^= 1;
                         }
                         body.methods.push(Method {
                             call: Call::Iot {
@@ -392,56 +474,54 @@ impl<'a> Parser<'a> {
             bare(body);
         } else {
             body.has_err_code |= has_err_code;
-            if device.is_some() {
-                body.device = device.map(Arc::new);
+            if let Some(found) = found {
+                body.device = Some(Arc::new(std::mem::take(&mut devices[found])));
             }
         }
         Some(())
     }
 
     /// `ResultSeed`: a method's parameters or result: its code, message and (for
-    /// `system.get_sysinfo`) the device.
-    #[allow(clippy::type_complexity)]
+    /// `system.get_sysinfo`) whether it names a device, read into `dev` (cleared first).
     fn result(
         &mut self,
         sysinfo: bool,
-    ) -> Option<(Option<Option<i64>>, Option<String>, Option<Device>)> {
+        dev: &mut Device,
+    ) -> Option<(Option<Option<i64>>, Option<String>, bool)> {
         let (mut err_code, mut err_msg) = (None, None);
         if self.peek() != Some(b'{') {
             self.skip()?;
-            return Some((None, None, None));
+            return Some((None, None, false));
         }
         self.open(b'{')?;
         if self.close_first(b'}')? {
-            return Some((None, None, None));
+            return Some((None, None, false));
         }
-        let mut dev = Device::default();
+        if sysinfo {
+            *dev = Device::default();
+        }
         let (mut mic_mac, mut ethernet_mac, mut mic_type) = (None, None, None);
         let mut keys = 0usize;
         loop {
             let key = self.key()?;
             keys += 1;
-            let slot = match key {
-                "err_code" => {
+            let slot = match Slot::of(key.as_bytes(), sysinfo) {
+                Slot::ErrCode => {
                     err_code = Some(self.code()?);
                     None
                 }
-                "err_msg" => Some(&mut err_msg),
-                _ if !sysinfo => {
-                    self.skip()?;
-                    None
-                }
-                "model" => Some(&mut dev.model),
-                "alias" => Some(&mut dev.alias),
-                "mac" => Some(&mut dev.mac),
-                "mic_mac" => Some(&mut mic_mac),
-                "ethernet_mac" => Some(&mut ethernet_mac),
-                "deviceId" => Some(&mut dev.device_id),
-                "sw_ver" => Some(&mut dev.sw_ver),
-                "hw_ver" => Some(&mut dev.hw_ver),
-                "type" => Some(&mut dev.kind),
-                "mic_type" => Some(&mut mic_type),
-                _ => {
+                Slot::ErrMsg => Some(&mut err_msg),
+                Slot::Model => Some(&mut dev.model),
+                Slot::Alias => Some(&mut dev.alias),
+                Slot::Mac => Some(&mut dev.mac),
+                Slot::MicMac => Some(&mut mic_mac),
+                Slot::EthernetMac => Some(&mut ethernet_mac),
+                Slot::DeviceId => Some(&mut dev.device_id),
+                Slot::SwVer => Some(&mut dev.sw_ver),
+                Slot::HwVer => Some(&mut dev.hw_ver),
+                Slot::Type => Some(&mut dev.kind),
+                Slot::MicType => Some(&mut mic_type),
+                Slot::Other => {
                     self.skip()?;
                     None
                 }
@@ -453,11 +533,15 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        let device = (sysinfo && err_code.is_some() && keys > 1).then(|| {
-            dev.mac = dev.mac.or(mic_mac).or(ethernet_mac);
-            dev.kind = dev.kind.or(mic_type);
-            dev
-        });
+        let device = sysinfo && err_code.is_some() && keys > 1;
+        if device {
+            if dev.mac.is_none() {
+                dev.mac = mic_mac.or(ethernet_mac);
+            }
+            if dev.kind.is_none() {
+                dev.kind = mic_type;
+            }
+        }
         Some((err_code, err_msg, device))
     }
 }
@@ -509,6 +593,11 @@ mod tests {
             // A code alone identifies no device.
             r#"{"system":{"get_sysinfo":{"err_code":0}}}"#,
             r#"{"system":{"get_sysinfo":{"err_code":0,"x":[]}}}"#,
+            // In one module, the last method naming a device names it; a later one that
+            // names none (no code, one key) does not clear it.
+            r#"{"system":{"get_sysinfo":{"mac":"A","err_code":0},"get_sysinfo":{"mac":"B","err_code":0},"get_sysinfo":{"mac":"C"}}}"#,
+            r#"{"system":{"get_sysinfo":{"mac":"A","err_code":0},"get_sysinfo":{"err_code":0}}}"#,
+            r#"{"system":{"get_sysinfo":{"mac":"A","err_code":0},"get_sysinfo":{"err_code":0}},"x":{"err_code":1}}"#,
             "{}",
         ] {
             assert!(agrees(text), "the fast path declines {text}");

@@ -15,7 +15,7 @@ pub enum Extent {
 
 /// Finds where the first JSON object or array in `text` ends.
 ///
-/// Brackets are counted outside strings, one byte at a time; a string is crossed eight bytes at
+/// Brackets are counted outside strings, one byte at a time; a string is crossed sixteen bytes at
 /// a time to its next quote or backslash ([`string_stop`]), the backslash escaping the byte
 /// after it, as [`json_extent_bytewise`] reads everything.
 pub fn json_extent(text: &[u8]) -> Extent {
@@ -83,29 +83,56 @@ struct Scan {
 const LOW: u64 = 0x0101_0101_0101_0101;
 const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
-/// `0x80` in each byte of `w` that equals `c`, `0` in the others (exact: no carry crosses a
-/// byte, as the high bit is handled apart).
-fn eq(w: u64, c: u8) -> u64 {
-    let t = w ^ (LOW * u64::from(c));
-    !(((t & LOW7) + LOW7) | t | LOW7)
+/// `0x80` in the bytes of `w` that end a string's plain run: a quote, a backslash, a control
+/// character (below 0x20). Exact for the lowest byte flagged, which is all [`string_stop`]
+/// reads: each test (a byte equal to zero after the XOR, a byte below 0x20) flags only bytes
+/// that pass it, up to the first one that does; above it a borrow may flag more.
+#[inline(always)]
+fn stop_mask(w: u64) -> u64 {
+    let q = w ^ (LOW * u64::from(b'"'));
+    let b = w ^ (LOW * u64::from(b'\\'));
+    let hits =
+        (q.wrapping_sub(LOW) & !q) | (b.wrapping_sub(LOW) & !b) | (w.wrapping_sub(LOW * 0x20) & !w);
+    hits & !LOW7
+}
+
+/// [`stop_mask`] for sixteen bytes at once (a borrow may run from the low word into the high
+/// one, as from byte to byte: only above a flagged byte).
+#[inline(always)]
+fn stop_mask16(w: &[u8; 16]) -> u128 {
+    const LOW: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
+    let w = u128::from_le_bytes(*w);
+    let q = w ^ (LOW * u128::from(b'"'));
+    let b = w ^ (LOW * u128::from(b'\\'));
+    let hits =
+        (q.wrapping_sub(LOW) & !q) | (b.wrapping_sub(LOW) & !b) | (w.wrapping_sub(LOW * 0x20) & !w);
+    hits & (LOW * 0x80)
 }
 
 /// Where a JSON string's plain run ends in `bytes`: the first quote, backslash or control
-/// character (below 0x20), eight bytes at a time.
+/// character (below 0x20). Sixteen bytes at a time (the first position of two words found
+/// without a branch between them: most keys and short values end in the first sixteen), then
+/// a word, then bytes.
+#[inline(always)]
 pub(crate) fn string_stop(bytes: &[u8]) -> Option<usize> {
-    let mut words = bytes.chunks_exact(8);
-    for (k, word) in (&mut words).enumerate() {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        // Below 0x20: exact for the lowest byte flagged (a borrow only runs upwards from a
-        // byte that is itself below 0x20).
-        let control = w.wrapping_sub(LOW * 0x20) & !w & !LOW7;
-        let hit = eq(w, b'"') | eq(w, b'\\') | control;
+    let mut at = 0;
+    let mut rest = bytes;
+    while let Some((w, tail)) = rest.split_first_chunk::<16>() {
+        let hit = stop_mask16(w);
         if hit != 0 {
-            return Some(8 * k + hit.trailing_zeros() as usize / 8);
+            return Some(at + hit.trailing_zeros() as usize / 8);
         }
+        at += 16;
+        rest = tail;
     }
-    let rest = words.remainder();
-    let at = bytes.len() - rest.len();
+    if let Some((w, tail)) = rest.split_first_chunk::<8>() {
+        let hit = stop_mask(u64::from_le_bytes(*w));
+        if hit != 0 {
+            return Some(at + hit.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+        rest = tail;
+    }
     rest.iter()
         .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
         .map(|i| at + i)
