@@ -80,43 +80,28 @@ struct Scan {
     escaped: bool,
 }
 
-const LOW: u64 = 0x0101_0101_0101_0101;
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-
-/// `0x80` in the bytes of `w` that end a string's plain run: a quote, a backslash, a control
-/// character (below 0x20). Exact for the lowest byte flagged, which is all [`string_stop`]
-/// reads: each test (a byte equal to zero after the XOR, a byte below 0x20) flags only bytes
-/// that pass it, up to the first one that does; above it a borrow may flag more.
+/// Whether byte `c` ends a string's plain run: a quote, a backslash or a control character
+/// (below 0x20).
 #[inline(always)]
-fn stop_mask(w: u64) -> u64 {
-    let q = w ^ (LOW * u64::from(b'"'));
-    let b = w ^ (LOW * u64::from(b'\\'));
-    let hits =
-        (q.wrapping_sub(LOW) & !q) | (b.wrapping_sub(LOW) & !b) | (w.wrapping_sub(LOW * 0x20) & !w);
-    hits & !LOW7
+fn ends_run(c: u8) -> bool {
+    (c == b'"') | (c == b'\\') | (c < 0x20)
 }
 
-/// `0xff` in the bytes of `w` that end a string's plain run (a quote, a backslash, a control
-/// character), `0` in the others, as one little-endian number. Written byte by byte in a form
-/// the compiler turns into three vector comparisons (SSE2 on x86-64, NEON on aarch64), no
-/// `unsafe` or intrinsics needed.
+/// `0xff` in the bytes of `w` that end a string's plain run, `0` in the others, as one
+/// little-endian number. Written byte by byte in a form the compiler turns into three vector
+/// comparisons (SSE2 on x86-64, NEON on aarch64), no `unsafe` or intrinsics needed.
 #[inline(always)]
 fn stop_mask16(w: &[u8; 16]) -> u128 {
     let mut hits = [0u8; 16];
     for (h, &c) in hits.iter_mut().zip(w) {
-        *h = if (c == b'"') | (c == b'\\') | (c < 0x20) {
-            0xff
-        } else {
-            0
-        };
+        *h = if ends_run(c) { 0xff } else { 0 };
     }
     u128::from_le_bytes(hits)
 }
 
-/// Where a JSON string's plain run ends in `bytes`: the first quote, backslash or control
-/// character (below 0x20). Sixteen bytes at a time (the first position of two words found
-/// without a branch between them: most keys and short values end in the first sixteen), then
-/// a word, then bytes.
+/// Where a JSON string's plain run ends in `bytes`: the first byte that [`ends_run`]. Sixteen
+/// bytes at a time; the last few are copied into a block padded with spaces (which end no run),
+/// so every byte goes through the same test.
 #[inline(always)]
 pub(crate) fn string_stop(bytes: &[u8]) -> Option<usize> {
     let mut at = 0;
@@ -129,17 +114,10 @@ pub(crate) fn string_stop(bytes: &[u8]) -> Option<usize> {
         at += 16;
         rest = tail;
     }
-    if let Some((w, tail)) = rest.split_first_chunk::<8>() {
-        let hit = stop_mask(u64::from_le_bytes(*w));
-        if hit != 0 {
-            return Some(at + hit.trailing_zeros() as usize / 8);
-        }
-        at += 8;
-        rest = tail;
-    }
-    rest.iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        .map(|i| at + i)
+    let mut last = [b' '; 16];
+    last[..rest.len()].copy_from_slice(rest);
+    let hit = stop_mask16(&last);
+    (hit != 0).then(|| at + hit.trailing_zeros() as usize / 8)
 }
 
 impl Scan {
