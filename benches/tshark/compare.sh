@@ -18,23 +18,10 @@
 set -euo pipefail
 RUNS=${1:-3}
 cd "$(dirname "$0")/../.."
-cargo build --release --lib -p kasa-dissector >&2
-cargo build --release -p kasa-fixturegen -p kasa-decode >&2
-
-WS_VER=$(pkg-config --modversion wireshark | cut -d. -f1,2)
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-mkdir -p "$T/with/$WS_VER/epan" "$T/empty/$WS_VER/epan" "$T/home"
-cp target/release/libkasa_dissector.so "$T/with/$WS_VER/epan/kasa.so"
-./target/release/kasa-fixturegen --bench "$T/bench.pcap" 1000 50 >&2
-chmod -R a+rX "$T"
+cargo build --release -p kasa-decode >&2
+# shellcheck source=benches/tshark/stage.sh
+. benches/tshark/stage.sh bench.pcap 1000 50
 MESSAGES=100000
-
-RUN=()
-if [ "$(id -u)" = 0 ]; then
-  chown 65534 "$T/home"
-  RUN=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-fi
 
 # condition -> plugin dir and extra tshark options
 declare -A DIR=([plugin]="$T/with" [builtin]="$T/empty" [neither]="$T/empty")

@@ -11,27 +11,13 @@
 #
 #   benches/tshark/instructions.sh          (about ten minutes on the 2-core machine)
 #
-# Conditions as in compare.sh: the plugin with the built-in disabled; the built-in with no
-# plugin. As root, tshark runs as uid 65534 (it ignores WIRESHARK_PLUGIN_DIR for root).
+# Conditions as in compare.sh (staged by stage.sh): the plugin with the built-in disabled; the
+# built-in with no plugin.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v valgrind > /dev/null || { echo "instructions.sh needs valgrind" >&2; exit 1; }
-cargo build --release --lib -p kasa-dissector >&2
-cargo build --release -p kasa-fixturegen >&2
-
-WS_VER=$(pkg-config --modversion wireshark | cut -d. -f1,2)
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-mkdir -p "$T/with/$WS_VER/epan" "$T/empty/$WS_VER/epan" "$T/home"
-cp target/release/libkasa_dissector.so "$T/with/$WS_VER/epan/kasa.so"
-./target/release/kasa-fixturegen --bench "$T/small.pcap" 40 50 >&2
-chmod -R a+rX "$T"
-
-RUN=()
-if [ "$(id -u)" = 0 ]; then
-  chown 65534 "$T/home"
-  RUN=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-fi
+# shellcheck source=benches/tshark/stage.sh
+. benches/tshark/stage.sh small.pcap 40 50
 declare -A DIR=([plugin]="$T/with" [builtin]="$T/empty")
 declare -A OPT=([plugin]="--disable-protocol tplink-smarthome" [builtin]="")
 declare -A FIELD=([plugin]=kasa.method [builtin]=tplink_smarthome.msg)
