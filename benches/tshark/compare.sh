@@ -33,13 +33,6 @@ tshark_c() { # condition, tshark arguments...
   shift
   "${RUN[@]}" env WIRESHARK_PLUGIN_DIR="${DIR[$c]}" HOME="$T/home" tshark ${OPT[$c]} -r "$T/bench.pcap" "$@"
 }
-mode_args() { # condition mode
-  case $2 in
-    summary) ;;
-    fields) echo "-T fields -e ${FIELD[$1]}" ;;
-    verbose) echo "-V" ;;
-  esac
-}
 
 # Sanity: each condition decodes what it should, with all of the plugin's fields present.
 n=$(tshark_c plugin -T fields -e kasa.method | grep -c 'system.get_sysinfo' || true)

@@ -31,13 +31,6 @@ count() { # condition, tshark arguments... ; prints the instructions executed
     tshark ${OPT[$c]} -r "$T/small.pcap" "$@" 2>&1 > /dev/null |
     sed -n 's/.*refs: *//p' | tr -d ,
 }
-mode_args() { # condition mode
-  case $2 in
-    summary) ;;
-    fields) echo "-T fields -e ${FIELD[$1]}" ;;
-    verbose) echo "-V" ;;
-  esac
-}
 
 printf '%-8s %16s %16s %16s\n' mode plugin built-in plugin/built-in
 for mode in summary fields verbose; do

@@ -4,7 +4,8 @@
 #   $T/with   a plugin tree holding only kasa.so     $T/empty  an empty one (no plugin at all)
 #   $T/home   tshark's home
 # RUN is the prefix a tshark command takes: as root, tshark ignores WIRESHARK_PLUGIN_DIR, so it
-# runs as uid 65534.
+# runs as uid 65534. mode_args CONDITION MODE prints a mode's tshark options, the field from the
+# caller's FIELD table.
 cargo build --release --lib -p kasa-dissector >&2
 cargo build --release -p kasa-fixturegen >&2
 
@@ -21,3 +22,11 @@ if [ "$(id -u)" = 0 ]; then
   chown 65534 "$T/home"
   RUN=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 fi
+
+mode_args() { # condition mode
+  case $2 in
+    summary) ;;
+    fields) echo "-T fields -e ${FIELD[$1]}" ;;
+    verbose) echo "-V" ;;
+  esac
+}
