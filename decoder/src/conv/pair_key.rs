@@ -16,15 +16,18 @@ pub enum PairKey {
 
 impl PairKey {
     pub fn new(a: SocketAddr, b: SocketAddr) -> PairKey {
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        match (lo, hi) {
-            (SocketAddr::V4(lo), SocketAddr::V4(hi)) => {
+        match (a, b) {
+            // An endpoint as the number `address << 16 | port` orders as `SocketAddrV4` does
+            // (address, then port), so the lower number is the lower endpoint.
+            (SocketAddr::V4(a), SocketAddr::V4(b)) => {
                 let end = |s: std::net::SocketAddrV4| {
                     (u128::from(u32::from(*s.ip())) << 16) | u128::from(s.port())
                 };
-                PairKey::V4((end(lo) << 48) | end(hi))
+                let (a, b) = (end(a), end(b));
+                PairKey::V4((a.min(b) << 48) | a.max(b))
             }
-            _ => PairKey::Other(lo, hi),
+            _ if a <= b => PairKey::Other(a, b),
+            _ => PairKey::Other(b, a),
         }
     }
 }

@@ -241,7 +241,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A member's key and the colon after it.
-    #[inline]
+    #[inline(always)]
     fn key(&mut self) -> Option<&'a str> {
         self.ws();
         let key = self.plain_str()?;
@@ -255,6 +255,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A number, read by JSON's grammar.
+    #[inline]
     fn number(&mut self) -> Option<Num> {
         let b = self.b;
         let mut i = self.i;
@@ -348,7 +349,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `Text`: a string kept, any other value `None`.
-    #[inline]
+    #[inline(always)]
     fn text(&mut self) -> Option<Option<String>> {
         if self.peek() == Some(b'"') {
             return self.plain_str().map(|s| Some(s.to_owned()));
