@@ -891,7 +891,7 @@ mod tests {
         };
         tdp.discovery.as_mut().unwrap().encrypt_type = Some("KLAP".into());
         tdp.discovery.as_mut().unwrap().mac = Some("50-c7-bf-00-00-01".into());
-        let mut reply = msg(Direction::Response, Meta::Tdp(tdp), "{}");
+        let mut reply = msg(Direction::Response, Meta::Tdp(Box::new(tdp)), "{}");
         // Another address (NAT, DHCP change): the MAC ties it to the same device.
         reply.src = "192.0.2.99:20002".parse().unwrap();
         reply.frames = vec![9];

@@ -326,40 +326,56 @@ struct Parts {
 }
 
 impl Parts {
-    /// The message as the session decided it (`record`: direction, pairing, conversation,
-    /// identity), with its id and the request it answers.
-    fn shown(
+    /// Queues the message as the session decided it (`record`: direction, pairing,
+    /// conversation, identity) in `ready`, built in place, with its id, and counts it; returns
+    /// the request it answers.
+    fn queue(
         self,
         at: &Place,
         id: MessageId,
         record: crate::conv::Record,
-    ) -> (Message, MessageId, Option<MessageId>) {
+        ready: &mut VecDeque<Item>,
+        counts: &mut Stats,
+    ) -> Option<MessageId> {
         let mut problems = self.problems;
         if record.one_sided {
             problems.push(Problem::OneSided);
         }
-        let message = Message {
-            meta: self.meta,
-            direction: record.direction,
-            src: at.src,
-            dst: at.dst,
-            frames: self.frames,
-            time: self.time,
-            plaintext: self.plaintext,
-            body: self.body,
-            problems,
-            pairing: Pairing {
-                response_in: Vec::new(),
-                response_to: record.response_to.map(|l| l.request.frame),
-                time: record.response_to.map(|l| l.time),
-                duplicate_of: record.duplicate_of.map(|d| d.frame),
+        counts.messages += 1;
+        match record.direction {
+            Direction::Request => counts.requests += 1,
+            Direction::Response => counts.responses += 1,
+        }
+        if problems.iter().any(Problem::is_malformed) {
+            counts.malformed += 1;
+        }
+        let request = record.response_to.map(|l| l.request);
+        ready.push_back(Item::Message {
+            message: Message {
+                meta: self.meta,
+                direction: record.direction,
+                src: at.src,
+                dst: at.dst,
+                frames: self.frames,
+                time: self.time,
+                plaintext: self.plaintext,
+                body: self.body,
+                problems,
+                pairing: Pairing {
+                    response_in: Vec::new(),
+                    response_to: record.response_to.map(|l| l.request.frame),
+                    time: record.response_to.map(|l| l.time),
+                    duplicate_of: record.duplicate_of.map(|d| d.frame),
+                },
+                conversation: record.conversation,
+                device: record.device,
+                peer_device: record.peer_device,
+                findings: record.findings,
             },
-            conversation: record.conversation,
-            device: record.device,
-            peer_device: record.peer_device,
-            findings: record.findings,
-        };
-        (message, id, record.response_to.map(|l| l.request))
+            id,
+            request,
+        });
+        request
     }
 }
 
@@ -1119,7 +1135,7 @@ impl Decoder {
     /// The session's decision on one found item; a message shown goes to `ready`, a problem
     /// shown to `orphans`.
     fn decide(&mut self, frame: u64, found: Found1, orphans: &mut Vec<Orphan>) {
-        let (message, id, request) = match found {
+        let request = match found {
             Found1::Message { at, mut raw } => {
                 let seen = at.seen(self.next_id(frame), raw.time);
                 let body = raw.body();
@@ -1142,7 +1158,7 @@ impl Decoder {
                     body,
                     problems,
                 };
-                parts.shown(&at, seen.id, record)
+                parts.queue(&at, seen.id, record, &mut self.ready, &mut self.counts)
             }
             Found1::Http { at, msg, answers } => {
                 if msg.body.is_empty() {
@@ -1165,7 +1181,7 @@ impl Decoder {
                     body: shown.body,
                     problems,
                 };
-                parts.shown(&at, seen.id, record)
+                parts.queue(&at, seen.id, record, &mut self.ready, &mut self.counts)
             }
             Found1::Orphan {
                 at,
@@ -1195,19 +1211,6 @@ impl Decoder {
             // The link is handed out with the response; the session need not keep it.
             self.session.forget_responses(r);
         }
-        self.counts.messages += 1;
-        match message.direction {
-            Direction::Request => self.counts.requests += 1,
-            Direction::Response => self.counts.responses += 1,
-        }
-        if message.problems.iter().any(Problem::is_malformed) {
-            self.counts.malformed += 1;
-        }
-        self.ready.push_back(Item::Message {
-            message,
-            id,
-            request,
-        });
     }
 
     /// Ends the capture: closes every stream and releases everything found; the rest of the

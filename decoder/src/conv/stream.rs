@@ -154,7 +154,7 @@ fn tdp_datagram(payload: &[u8], missing: usize, problems: &mut Vec<Problem>) -> 
                 got: payload.len(),
             });
         }
-        return (Vec::new(), Meta::Tdp(meta));
+        return (Vec::new(), Meta::Tdp(Box::new(meta)));
     };
     if missing == 0 {
         let computed = tdp::crc(payload);
@@ -175,7 +175,7 @@ fn tdp_datagram(payload: &[u8], missing: usize, problems: &mut Vec<Problem>) -> 
     }
     meta.discovery = tdp::discovery(body).map(Box::new);
     meta.probe_key = tdp::probe_key(body);
-    (body.to_vec(), Meta::Tdp(meta))
+    (body.to_vec(), Meta::Tdp(Box::new(meta)))
 }
 
 #[derive(Debug, Clone, Copy)]

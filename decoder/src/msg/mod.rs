@@ -94,8 +94,9 @@ pub enum Meta {
     XorTcp { len_header: u32 },
     /// XOR over UDP: nothing beyond the datagram.
     XorUdp,
-    /// TDP: the header, and what a reply says about the device's transports.
-    Tdp(TdpMeta),
+    /// TDP: the header, and what a reply says about the device's transports (boxed: the
+    /// largest variant, and discovery is rare beside the messages every front end moves).
+    Tdp(Box<TdpMeta>),
     /// KLAP: the step and what the session knows.
     Klap(Box<KlapMeta>),
     /// AES securePassthrough: the envelope and what the session knows.
