@@ -205,20 +205,28 @@ impl<'a> Parser<'a> {
         Some(start + string_stop(self.b.get(start..)?)?)
     }
 
-    /// A string without escapes, borrowed; the cursor is on its opening quote.
+    /// Where a string without escapes is (between its quotes); the cursor is on its opening
+    /// quote, and goes past its closing one.
     #[inline(always)]
-    fn plain_str(&mut self) -> Option<&'a str> {
+    fn plain_range(&mut self) -> Option<core::ops::Range<usize>> {
         if self.peek() != Some(b'"') {
             return None;
         }
         let start = self.i + 1;
         let end = self.run_end(start)?;
-        if self.b[end] != b'"' {
+        if *self.b.get(end)? != b'"' {
             return None;
         }
         self.i = end + 1;
+        Some(start..end)
+    }
+
+    /// A string without escapes, borrowed; the cursor is on its opening quote.
+    #[inline(always)]
+    fn plain_str(&mut self) -> Option<&'a str> {
+        let range = self.plain_range()?;
         // Both ends are ASCII quotes of a valid `&str`: char boundaries.
-        self.text.get(start..end)
+        self.text.get(range)
     }
 
     /// A string whose content is skipped: simple escapes allowed, `\u` declined.
@@ -243,15 +251,29 @@ impl<'a> Parser<'a> {
     /// A member's key and the colon after it.
     #[inline(always)]
     fn key(&mut self) -> Option<&'a str> {
+        let range = self.key_range()?;
+        // Both ends are ASCII quotes of a valid `&str`: char boundaries.
+        self.text.get(range)
+    }
+
+    /// A member's key as bytes, for a caller that compares it only: no `&str` made.
+    #[inline(always)]
+    fn key_bytes(&mut self) -> Option<&'a [u8]> {
+        let range = self.key_range()?;
+        self.b.get(range)
+    }
+
+    #[inline(always)]
+    fn key_range(&mut self) -> Option<core::ops::Range<usize>> {
         self.ws();
-        let key = self.plain_str()?;
+        let range = self.plain_range()?;
         self.ws();
         if self.peek() != Some(b':') {
             return None;
         }
         self.i += 1;
         self.ws();
-        Some(key)
+        Some(range)
     }
 
     /// A number, read by JSON's grammar.
@@ -321,7 +343,7 @@ impl<'a> Parser<'a> {
                     return Some(());
                 }
                 loop {
-                    self.key()?;
+                    self.key_bytes()?;
                     self.skip()?;
                     if !self.next(b'}')? {
                         return Some(());
@@ -383,9 +405,9 @@ impl<'a> Parser<'a> {
             return Some(c);
         }
         loop {
-            match self.key()? {
-                "source" => c.source = self.text()?,
-                "child_ids" => c.child_ids = self.ids()?,
+            match self.key_bytes()? {
+                b"source" => c.source = self.text()?,
+                b"child_ids" => c.child_ids = self.ids()?,
                 _ => self.skip()?,
             }
             if !self.next(b'}')? {
@@ -504,9 +526,9 @@ impl<'a> Parser<'a> {
         let (mut mic_mac, mut ethernet_mac, mut mic_type) = (None, None, None);
         let mut keys = 0usize;
         loop {
-            let key = self.key()?;
+            let key = self.key_bytes()?;
             keys += 1;
-            let slot = match Slot::of(key.as_bytes(), sysinfo) {
+            let slot = match Slot::of(key, sysinfo) {
                 Slot::ErrCode => {
                     err_code = Some(self.code()?);
                     None

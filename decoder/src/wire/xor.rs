@@ -72,7 +72,14 @@ pub fn decrypt(cipher: &[u8]) -> Vec<u8> {
     };
     let mut out = Vec::with_capacity(cipher.len());
     out.push(first ^ INITIAL_KEY);
-    out.extend(cipher.windows(2).map(|w| w[1] ^ w[0]));
+    // Two slices zipped (not `windows`): the compiler makes vector XORs of it.
+    let n = cipher.len();
+    out.extend(
+        cipher[1..]
+            .iter()
+            .zip(&cipher[..n - 1])
+            .map(|(c, prev)| c ^ prev),
+    );
     out
 }
 
