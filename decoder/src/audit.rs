@@ -279,22 +279,60 @@ fn is_cloud_module(module: &str) -> bool {
     module == "cnCloud" || module.ends_with(".cloud")
 }
 
-/// A cheap test before any parsing: could the text hold a secret-named key at all? One pass,
-/// ASCII case-insensitive.
+/// A cheap test before any parsing: could the text hold a secret-named key at all? ASCII
+/// case-insensitive.
+///
+/// Sixteen positions at a time, each tested on its byte and the next (case folded with
+/// `| 0x20`): only where the two start one of the names (`pa`, `pw`, `ps`, `se`, `ke`) is the
+/// whole name compared. Written so that the compiler makes vector comparisons of the sixteen
+/// (no `unsafe`); JSON keys such as `system` or `sysinfo` pass at that test.
 fn may_hold_secret(plaintext: &[u8]) -> bool {
-    let at = |i: usize, n: &[u8]| {
-        plaintext
-            .get(i..i + n.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(n))
+    const NAMES: [&[u8]; 5] = [b"pass", b"pwd", b"psk", b"secret", b"key"];
+    let at = |i: usize| {
+        NAMES.iter().any(|n| {
+            plaintext
+                .get(i..i + n.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(n))
+        })
     };
-    // One test rules out most bytes (`| 0x20` folds ASCII case; the other bytes it maps onto
-    // these letters fail the comparison), then only the needles starting with that letter.
-    plaintext.iter().enumerate().any(|(i, &b)| match b | 0x20 {
-        b'p' => at(i, b"pass") || at(i, b"pwd") || at(i, b"psk"),
-        b's' => at(i, b"secret"),
-        b'k' => at(i, b"key"),
-        _ => false,
-    })
+    // A name is at least three bytes: its first two lie within the first `len - 1` positions.
+    let positions = plaintext.len().saturating_sub(1);
+    let mut start = 0;
+    while start < positions {
+        let mut hits = match plaintext[start..].first_chunk::<17>() {
+            Some(block) => pair_starts(block),
+            None => {
+                // The last few bytes, padded with NULs (`0 | 0x20` starts no name).
+                let mut last = [0u8; 17];
+                let rest = &plaintext[start..];
+                last[..rest.len()].copy_from_slice(rest);
+                pair_starts(&last)
+            }
+        };
+        while hits != 0 {
+            let j = hits.trailing_zeros() as usize / 8;
+            if at(start + j) {
+                return true;
+            }
+            hits &= !(0xff << (j * 8));
+        }
+        start += 16;
+    }
+    false
+}
+
+/// `0xff` at each of the first sixteen positions of `w` where the byte and the next, case
+/// folded, start a secret's name, `0` elsewhere, as one little-endian number.
+#[inline(always)]
+fn pair_starts(w: &[u8; 17]) -> u128 {
+    let mut hits = [0u8; 16];
+    for (j, h) in hits.iter_mut().enumerate() {
+        let (x, y) = (w[j] | 0x20, w[j + 1] | 0x20);
+        let pair = (x == b'p') & ((y == b'a') | (y == b'w') | (y == b's'))
+            | ((x == b's') | (x == b'k')) & (y == b'e');
+        *h = if pair { 0xff } else { 0 };
+    }
+    u128::from_le_bytes(hits)
 }
 
 /// What the checks read of a message: the parts both tools have at hand (the plugin has no
@@ -537,25 +575,25 @@ impl DeviceAudit {
         let frame = m.frame;
         let ip = DeviceKey::Ip(m.src.ip());
         let keys = [Some(ip), mac_of(m).map(DeviceKey::Mac)];
+        // What is followed under each key: looked up once.
+        let known = keys.map(|k| k.and_then(|k| self.devices.get(&k).copied()));
         // The common case, an XOR answer of a device already followed under each of its keys:
         // nothing changes, nothing is allocated.
         if xor
             && !klap
             && keys
                 .iter()
-                .flatten()
-                .all(|k| self.devices.get(k).is_some_and(|s| s.xor_answer.is_some()))
+                .zip(&known)
+                .all(|(k, s)| k.is_none() || s.is_some_and(|s| s.xor_answer.is_some()))
         {
             return Vec::new();
         }
         // What is known of the device under any of its keys.
         let mut seen = Seen::default();
-        for k in keys.iter().flatten() {
-            if let Some(s) = self.devices.get(k) {
-                seen.xor_answer = seen.xor_answer.or(s.xor_answer);
-                seen.klap = seen.klap.or(s.klap);
-                seen.reported |= s.reported;
-            }
+        for s in known.iter().flatten() {
+            seen.xor_answer = seen.xor_answer.or(s.xor_answer);
+            seen.klap = seen.klap.or(s.klap);
+            seen.reported |= s.reported;
         }
         if xor {
             seen.xor_answer.get_or_insert(frame);
@@ -573,8 +611,9 @@ impl DeviceAudit {
                 klap_frame,
             });
         }
-        for k in keys.into_iter().flatten() {
-            if self.devices.len() < Self::MAX_DEVICES || self.devices.contains_key(&k) {
+        for (k, was) in keys.into_iter().zip(known) {
+            let Some(k) = k else { continue };
+            if was.is_some() || self.devices.len() < Self::MAX_DEVICES {
                 self.devices.insert(k, seen);
             }
         }
@@ -607,7 +646,48 @@ fn mac_of(m: &Subject<'_>) -> Option<[u8; 12]> {
 mod tests {
     use super::*;
     use crate::msg::{Body, Pairing};
+    use proptest::prelude::*;
     use std::time::Duration;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The sixteen-at-a-time test answers as a search for every name at every position,
+        /// on texts made of the names' letters in both cases and other bytes, across block
+        /// boundaries.
+        #[test]
+        fn may_hold_secret_is_the_name_search(
+            bytes in prop::collection::vec(
+                prop_oneof![
+                    prop::sample::select(b"pPaAwWsSkKeEyYcCrRtTdD".to_vec()),
+                    any::<u8>(),
+                ],
+                0..70,
+            ),
+        ) {
+            let want = (0..bytes.len()).any(|i| {
+                [&b"pass"[..], b"pwd", b"psk", b"secret", b"key"].iter().any(|n| {
+                    bytes.get(i..i + n.len()).is_some_and(|w| w.eq_ignore_ascii_case(n))
+                })
+            });
+            prop_assert_eq!(may_hold_secret(&bytes), want);
+        }
+    }
+
+    #[test]
+    fn may_hold_secret_finds_names_at_block_edges() {
+        for at in [0usize, 14, 15, 16, 17, 31, 32] {
+            for name in [&b"PaSs"[..], b"pwd", b"PSK", b"secret", b"kEy"] {
+                let mut text = vec![b'x'; at];
+                text.extend_from_slice(name);
+                assert!(may_hold_secret(&text), "{at} {name:?}");
+                text.extend_from_slice(b"xyz");
+                assert!(may_hold_secret(&text), "{at} {name:?} then more");
+                text.truncate(at + name.len() - 1);
+                assert!(!may_hold_secret(&text), "{at} {name:?} cut");
+            }
+        }
+        assert!(!may_hold_secret(br#"{"system":{"get_sysinfo":{}}}"#));
+    }
 
     fn msg(direction: Direction, meta: Meta, text: &str) -> Message {
         let mut problems = Vec::new();
@@ -908,5 +988,63 @@ mod tests {
         let mut other = DeviceAudit::new();
         assert!(other.observe(&Subject::from(&answer)).is_empty());
         assert!(other.observe(&Subject::from(&answer)).is_empty());
+    }
+
+    /// A KLAP answer of the device at 192.0.2.20, at `frame`.
+    fn klap_answer(frame: u64) -> Message {
+        let meta = Meta::Klap(Box::new(crate::msg::KlapMeta {
+            step: crate::msg::KlapStep::Response {
+                seq: Some(1),
+                signature: [0; 32],
+                signature_ok: None,
+                ciphertext_len: 16,
+            },
+            session: None,
+            version: None,
+            auth: None,
+            decrypted: false,
+        }));
+        let mut m = msg(Direction::Response, meta, "{}");
+        m.frames = vec![frame];
+        m
+    }
+
+    #[test]
+    fn weak_protocol_when_xor_comes_after_klap() {
+        // Followed first through KLAP only: its XOR answer is not the common case to skip.
+        let mut audit = DeviceAudit::new();
+        assert!(audit.observe(&Subject::from(&klap_answer(3))).is_empty());
+        let answer = xor(Direction::Response, "{}");
+        assert_eq!(
+            audit.observe(&Subject::from(&answer)),
+            vec![Finding::WeakProtocolOpen {
+                xor_frame: 7,
+                klap_frame: 3
+            }]
+        );
+        assert!(audit.observe(&Subject::from(&answer)).is_empty());
+    }
+
+    #[test]
+    fn a_full_table_still_follows_the_devices_in_it() {
+        let mut audit = DeviceAudit::new();
+        let answer = xor(Direction::Response, "{}");
+        assert!(audit.observe(&Subject::from(&answer)).is_empty());
+        // Fill the table with other devices.
+        for n in 0..DeviceAudit::MAX_DEVICES as u32 {
+            let mut other = answer.clone();
+            other.src = SocketAddr::new(std::net::Ipv4Addr::from(0x0a00_0000 + n).into(), 9999);
+            assert!(audit.observe(&Subject::from(&other)).is_empty());
+        }
+        assert_eq!(audit.devices.len(), DeviceAudit::MAX_DEVICES);
+        // The first device is still followed: reported once, and remembered as reported.
+        assert_eq!(
+            audit.observe(&Subject::from(&klap_answer(9))),
+            vec![Finding::WeakProtocolOpen {
+                xor_frame: 7,
+                klap_frame: 9
+            }]
+        );
+        assert!(audit.observe(&Subject::from(&klap_answer(10))).is_empty());
     }
 }
