@@ -72,14 +72,7 @@ pub fn decrypt(cipher: &[u8]) -> Vec<u8> {
     };
     let mut out = Vec::with_capacity(cipher.len());
     out.push(first ^ INITIAL_KEY);
-    // Two slices zipped (not `windows`): the compiler makes vector XORs of it.
-    let n = cipher.len();
-    out.extend(
-        cipher[1..]
-            .iter()
-            .zip(&cipher[..n - 1])
-            .map(|(c, prev)| c ^ prev),
-    );
+    out.extend(after_first(cipher));
     out
 }
 
@@ -91,10 +84,23 @@ pub fn decrypt_into(cipher: &[u8], out: &mut [u8]) {
         return;
     };
     *first = cipher[0] ^ INITIAL_KEY;
-    // rest[i] = cipher[i + 1] ^ cipher[i]: three independent slices, no loop-carried dependency.
-    for ((p, c), prev) in rest.iter_mut().zip(&cipher[1..]).zip(&cipher[..n - 1]) {
-        *p = c ^ prev;
+    for (p, plain) in rest.iter_mut().zip(after_first(cipher)) {
+        *p = plain;
     }
+}
+
+/// The plaintext of every byte of `cipher` after the first: the byte XORed with the ciphertext
+/// byte before it. Two slices zipped (not `windows`), with no loop-carried dependency: the
+/// compiler makes vector XORs of it.
+#[inline(always)]
+fn after_first(cipher: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let before_last = cipher.len().saturating_sub(1);
+    cipher
+        .get(1..)
+        .unwrap_or_default()
+        .iter()
+        .zip(&cipher[..before_last])
+        .map(|(c, prev)| c ^ prev)
 }
 
 /// Decrypts in place, in blocks so that each block is again an element-wise XOR.
